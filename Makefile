@@ -1,0 +1,27 @@
+# The two newcomer commands: `make up` (run Patchbay) and `make test` (run every test).
+# Each installs what it needs into a local virtualenv (.venv) first.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: install up test lint snapshots bench
+
+$(BIN)/patchbay-installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $@
+
+install: $(BIN)/patchbay-installed
+
+up: install
+	$(BIN)/patchbay up
+
+lint: install
+	$(BIN)/ruff check .
+
+test: install lint
+	$(BIN)/python -m pytest
+
+snapshots: install
+	PATCHBAY_UPDATE_SNAPSHOTS=1 $(BIN)/python -m pytest tests -k snapshot

@@ -1,0 +1,43 @@
+"""Audit log: one row per authenticated call, on both channels."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from pydantic import BaseModel, ConfigDict
+from sqlmodel import Field, SQLModel
+
+from core.db import UTCDateTime, WorkspaceOwned, workspace_fk
+
+
+class AuditEntry(SQLModel, WorkspaceOwned, table=True):
+    __tablename__ = "audit_log"
+    __table_args__ = (sa.Index("ix_audit_log_workspace_id_id", "workspace_id", "id"),)
+
+    id: str = Field(primary_key=True, max_length=40)
+    workspace_id: str = workspace_fk()
+    token_id: str | None = Field(default=None, max_length=40)
+    token_name: str | None = Field(default=None, max_length=200)
+    channel: str = Field(max_length=10)
+    operation: str = Field(max_length=80)
+    status: int
+    outcome: str = Field(max_length=80, description="'ok', 'replayed' or the error code")
+    request_id: str = Field(max_length=40)
+    resource_id: str | None = Field(default=None, max_length=40)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class AuditEntryPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    token_id: str | None = None
+    token_name: str | None = None
+    channel: str
+    operation: str
+    status: int
+    outcome: str
+    request_id: str
+    resource_id: str | None = None
+    created_at: datetime

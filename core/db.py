@@ -1,0 +1,185 @@
+"""Async engines, sessions, column types and the tenant safety net.
+
+SQLite (default) runs in WAL mode with foreign keys on; PostgreSQL goes through
+asyncpg. ``Database`` owns one engine and hands out sessions; the gateway binds a
+session to a workspace so that every ORM query on a workspace-owned model is
+filtered by that workspace even if a repository forgot the condition.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any, NewType
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
+from sqlmodel import Field, SQLModel
+
+from core.config import to_async_url
+
+WorkspaceId = NewType("WorkspaceId", str)
+"""A workspace id that came from an authenticated principal (only the gateway makes one)."""
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware UTC, truncated to microseconds."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """Stores naive UTC, returns aware UTC, on every engine."""
+
+    impl = sa.DateTime(timezone=False)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not accepted; use UTC-aware values")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC)
+
+
+JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
+
+
+class WorkspaceOwned:
+    """Marker mixin for table models that carry ``workspace_id`` (defined with
+    ``workspace_fk()``); the tenant filter applies to every mapped subclass."""
+
+
+def workspace_fk() -> Any:
+    """The ``workspace_id`` column of a workspace-owned table."""
+    return Field(foreign_key="workspaces.id", index=True, max_length=40, ondelete="CASCADE")
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _tenant_filter(state: ORMExecuteState) -> None:
+    """Safety net: add ``workspace_id = :current`` to every ORM statement on owned models."""
+    workspace_id = state.session.info.get("workspace_id")
+    if workspace_id is None or state.execution_options.get("skip_tenant_filter"):
+        return
+    if state.is_select or state.is_update or state.is_delete:
+        state.statement = state.statement.options(
+            *(
+                with_loader_criteria(
+                    owned, lambda cls: cls.workspace_id == workspace_id, include_aliases=True
+                )
+                for owned in _owned_classes()
+            )
+        )
+
+
+_owned_cache: tuple[int, tuple[type, ...]] = (-1, ())
+
+
+def _owned_classes() -> tuple[type, ...]:
+    """Mapped classes that are ``WorkspaceOwned`` (recomputed when new mappers appear)."""
+    global _owned_cache
+    mappers = SQLModel._sa_registry.mappers  # type: ignore[attr-defined]
+    if _owned_cache[0] != len(mappers):
+        owned = tuple(m.class_ for m in mappers if issubclass(m.class_, WorkspaceOwned))
+        _owned_cache = (len(mappers), owned)
+    return _owned_cache[1]
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy's "begin" event issue BEGIN itself (see _sqlite_begin_immediate).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def _sqlite_begin(conn: sa.Connection) -> None:
+    # Writers take the write lock at BEGIN: concurrent writers then queue on busy_timeout
+    # instead of failing when a read transaction tries to upgrade to a write. Read-only
+    # sessions use a deferred BEGIN so they never block writers (WAL snapshot reads).
+    read_only = conn.get_execution_options().get("patchbay_read_only", False)
+    conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+    """Create the async engine for ``url`` (plain or driver-qualified)."""
+    async_url = to_async_url(url)
+    if async_url.startswith("sqlite"):
+        path = async_url.split(":///", 1)[-1]
+        if path and path != ":memory:":
+            from pathlib import Path
+
+            Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(async_url, connect_args={"timeout": 30})
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "begin", _sqlite_begin)
+        return engine
+    return create_async_engine(
+        async_url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+    )
+
+
+class Database:
+    """One engine and its session factory."""
+
+    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+        self.url = url
+        self.engine = create_engine(url, pool_size=pool_size)
+        self.is_sqlite = self.engine.dialect.name == "sqlite"
+        self._sessions = async_sessionmaker(
+            self.engine, expire_on_commit=False, class_=AsyncSession
+        )
+
+    @asynccontextmanager
+    async def session(
+        self, workspace_id: WorkspaceId | None = None, *, read_only: bool = False
+    ) -> AsyncIterator[AsyncSession]:
+        """A session in a transaction, committed on success and rolled back on error.
+
+        ``workspace_id`` turns on the tenant filter for workspace-owned models;
+        ``read_only`` lets SQLite start a deferred (non-locking) transaction.
+        """
+        async with self._sessions() as session:
+            if workspace_id is not None:
+                session.info["workspace_id"] = workspace_id
+            if read_only:
+                await session.connection(execution_options={"patchbay_read_only": True})
+            try:
+                yield session
+                await session.commit()
+            except BaseException:
+                await session.rollback()
+                raise
+
+    async def dispose(self) -> None:
+        """Close every pooled connection."""
+        await self.engine.dispose()
+
+
+__all__ = [
+    "Database",
+    "JSONType",
+    "SQLModel",
+    "UTCDateTime",
+    "WorkspaceId",
+    "WorkspaceOwned",
+    "create_engine",
+    "utcnow",
+    "workspace_fk",
+]

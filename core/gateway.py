@@ -1,0 +1,300 @@
+"""``dispatch()``: the one gate every REST request and MCP tool call goes through.
+
+Order (DESIGN.md): authenticate → ability for the channel → plan → scope → rate limit
+→ input validation → idempotency → handler in one transaction → audit. The result is
+an ``Outcome``: the status, the SPEC §3 envelope and the headers to send.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from core import idempotency
+from core.audit import service as audit
+from core.db import utcnow
+from core.errors import (
+    AbilityMissing,
+    DomainError,
+    InternalError,
+    ModuleNotEnabled,
+    RateLimited,
+    ScopeMissing,
+    TierNotEntitled,
+    ValidationFailed,
+    WorkspaceInactive,
+)
+from core.operations import ANY_SCOPE, Channel, Context, Kind, Operation
+from core.pagination import Page
+from core.ratelimit import RateState
+from core.runtime import Runtime
+from core.tokens import service as tokens
+from core.tokens.service import Principal
+
+log = logging.getLogger("patchbay.gateway")
+
+ArgumentLoader = Callable[[], Awaitable[dict[str, Any]]]
+
+CHANNEL_ABILITY = {Channel.rest: "api:rest", Channel.mcp: "api:mcp"}
+
+
+def new_request_id() -> str:
+    """A fresh ``req_…`` id."""
+    return "req_" + secrets.token_hex(12)
+
+
+@dataclass
+class Call:
+    """One invocation of an operation, as an adapter hands it over."""
+
+    operation: Operation
+    credentials: str | None
+    channel: Channel
+    load_arguments: ArgumentLoader
+    strings: bool = False  # arguments come from a query string: coerce "25" to 25
+    idempotency_key: str | None = None
+    request_id: str = field(default_factory=new_request_id)
+
+
+@dataclass
+class Outcome:
+    """What to send back: status, envelope body and headers."""
+
+    status: int
+    body: dict[str, Any]
+    request_id: str
+    headers: dict[str, str] = field(default_factory=dict)
+    error: DomainError | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+async def authorize(runtime: Runtime, credentials: str | None, channel: Channel) -> Principal:
+    """Authenticate and apply the channel-wide checks (ability, plan, workspace status)."""
+    async with runtime.db.session(read_only=True) as session:
+        principal = await tokens.authenticate(session, credentials)
+    check_channel(principal, channel)
+    return principal
+
+
+def check_channel(principal: Principal, channel: Channel) -> None:
+    """Ability for the channel, the plan's channel entitlement and an active workspace."""
+    ability = CHANNEL_ABILITY.get(channel)
+    if ability and ability not in principal.abilities:
+        raise AbilityMissing(ability)
+    if channel is Channel.rest and not principal.plan.rest_api:
+        raise TierNotEntitled(
+            f"The REST API is not included in the {principal.plan.name} plan (pro and above)."
+        )
+    if channel is Channel.mcp and not principal.plan.mcp:
+        raise TierNotEntitled(f"MCP is not included in the {principal.plan.name} plan.")
+    if principal.workspace_status != "active":
+        raise WorkspaceInactive(f"The workspace is {principal.workspace_status}.")
+
+
+def check_operation(principal: Principal, op: Operation) -> None:
+    """Plan feature, enabled module and scope for one operation."""
+    if op.feature and not principal.plan.allows_feature(op.feature):
+        raise TierNotEntitled(f"'{op.feature}' is not included in the {principal.plan.name} plan.")
+    if op.module and op.module not in principal.enabled_modules:
+        raise ModuleNotEnabled(f"The '{op.module}' module is not enabled for this workspace.")
+    if op.scope != ANY_SCOPE and op.scope not in principal.scopes:
+        raise ScopeMissing(op.scope)
+
+
+def validate_arguments(op: Operation, raw: dict[str, Any], *, strings: bool) -> BaseModel:
+    """Validate ``raw`` against the operation's input model (strict for JSON input)."""
+    try:
+        if strings:
+            return op.input_model.model_validate(raw)
+        return op.input_model.model_validate_json(json.dumps(raw), strict=True)
+    except ValidationError as exc:
+        problems = [
+            {
+                "field": ".".join(str(p) for p in err["loc"]) or "(body)",
+                "problem": err["msg"],
+            }
+            for err in exc.errors(include_url=False, include_context=False, include_input=False)
+        ]
+        first = problems[0]
+        raise ValidationFailed(
+            f"Invalid value for '{first['field']}': {first['problem']}.",
+            details={"errors": problems[:20]},
+        ) from None
+
+
+def render(op: Operation, result: Any) -> dict[str, Any]:
+    """The success envelope (without request_id) for a handler's result."""
+
+    def dump(item: Any) -> Any:
+        return op.output_model.model_validate(item, from_attributes=True).model_dump(
+            mode="json", exclude_none=True
+        )
+
+    if op.paginated:
+        assert isinstance(result, Page), f"{op.name} must return a Page"
+        return {"data": [dump(item) for item in result.items], "next_cursor": result.next_cursor}
+    return {"data": dump(result)}
+
+
+async def dispatch(runtime: Runtime, call: Call) -> Outcome:
+    """Run one call through every check and the handler; never raises."""
+    op = call.operation
+    principal: Principal | None = None
+    rate: RateState | None = None
+    claimed_key: str | None = None
+    try:
+        principal = await authorize(runtime, call.credentials, call.channel)
+        check_operation(principal, op)
+        rate = await runtime.limiter.hit(
+            principal.token_id,
+            principal.rate_limit_per_minute or runtime.settings.rate_limit_per_minute,
+        )
+        if not rate.allowed:
+            raise RateLimited(
+                rate.retry_after_seconds,
+                f"Rate limit of {rate.limit} requests per minute exceeded; "
+                f"retry in {rate.retry_after_seconds} s.",
+            )
+        arguments = validate_arguments(op, await call.load_arguments(), strings=call.strings)
+        key = call.idempotency_key if op.kind is not Kind.read else None
+        if key is not None:
+            idempotency.check_key(key)
+            replay = await idempotency.begin(
+                runtime.db,
+                principal,
+                key=key,
+                operation=op.name,
+                fingerprint=idempotency.request_hash(op.name, arguments.model_dump(mode="json")),
+                ttl_seconds=runtime.settings.idempotency_ttl_seconds,
+                lock_seconds=runtime.settings.idempotency_lock_seconds,
+            )
+            if replay is not None:
+                await _audit(runtime, principal, call, replay.status, "replayed", None)
+                body = {**replay.body, "request_id": call.request_id}
+                return Outcome(replay.status, body, call.request_id, _headers(rate))
+            claimed_key = key
+        return await _run_handler(runtime, call, principal, arguments, rate, claimed_key)
+    except DomainError as error:
+        return await _fail(runtime, call, principal, rate, claimed_key, error)
+    except Exception:
+        log.exception("internal error in %s (request %s)", op.name, call.request_id)
+        return await _fail(runtime, call, principal, rate, claimed_key, InternalError())
+
+
+async def _run_handler(
+    runtime: Runtime,
+    call: Call,
+    principal: Principal,
+    arguments: BaseModel,
+    rate: RateState,
+    claimed_key: str | None,
+) -> Outcome:
+    op = call.operation
+    read_only = op.kind is Kind.read
+    async with runtime.db.session(principal.workspace_id, read_only=read_only) as session:
+        ctx = Context(
+            session=session,
+            principal=principal,
+            channel=call.channel,
+            request_id=call.request_id,
+            settings=runtime.settings,
+            db=runtime.db,
+            now=utcnow(),
+        )
+        body = render(op, await call.operation.handler(ctx, arguments))
+        if claimed_key is not None:
+            await idempotency.complete(session, principal, claimed_key, op.success_status, body)
+        if not read_only:
+            _audit_row(session, principal, call, op.success_status, "ok", ctx.resource_id)
+            await tokens.touch_last_used(session, principal)
+    if read_only:
+        await _audit(runtime, principal, call, op.success_status, "ok", ctx.resource_id)
+    body["request_id"] = call.request_id
+    return Outcome(op.success_status, body, call.request_id, _headers(rate))
+
+
+async def _fail(
+    runtime: Runtime,
+    call: Call,
+    principal: Principal | None,
+    rate: RateState | None,
+    claimed_key: str | None,
+    error: DomainError,
+) -> Outcome:
+    try:
+        if claimed_key is not None and principal is not None:
+            await idempotency.release(runtime.db, principal, claimed_key)
+        if principal is not None:
+            await _audit(runtime, principal, call, error.status, error.code, None)
+    except Exception:
+        log.exception("could not audit failed request %s", call.request_id)
+    headers = {**_headers(rate), **error.headers}
+    return Outcome(error.status, error.body(call.request_id), call.request_id, headers, error)
+
+
+def _headers(rate: RateState | None) -> dict[str, str]:
+    return rate.headers() if rate is not None else {}
+
+
+def _audit_row(
+    session: Any,
+    principal: Principal,
+    call: Call,
+    status: int,
+    outcome: str,
+    resource_id: str | None,
+) -> None:
+    audit.record(
+        session,
+        workspace_id=principal.workspace_id,
+        token_id=principal.token_id,
+        token_name=principal.token_name,
+        channel=call.channel.value,
+        operation=call.operation.name,
+        status=status,
+        outcome=outcome,
+        request_id=call.request_id,
+        resource_id=resource_id,
+    )
+
+
+async def _audit(
+    runtime: Runtime,
+    principal: Principal,
+    call: Call,
+    status: int,
+    outcome: str,
+    resource_id: str | None,
+) -> None:
+    async with runtime.db.session(principal.workspace_id) as session:
+        _audit_row(session, principal, call, status, outcome, resource_id)
+        await tokens.touch_last_used(session, principal)
+
+
+async def call_operation(
+    runtime: Runtime,
+    operation: Operation,
+    *,
+    credentials: str | None,
+    channel: Channel,
+    arguments: dict[str, Any],
+    idempotency_key: str | None = None,
+) -> Outcome:
+    """Convenience wrapper for adapters whose arguments are already a JSON object."""
+
+    async def load() -> dict[str, Any]:
+        return arguments
+
+    return await dispatch(
+        runtime,
+        Call(operation, credentials, channel, load, idempotency_key=idempotency_key),
+    )

@@ -1,0 +1,208 @@
+"""Operations: every capability declared once, with everything the adapters derive.
+
+An ``Operation`` names the REST route, the MCP tool, the OpenAPI entry, the scope and
+plan checks and the test matrices. Domains export a list ``OPERATIONS``; the
+``Registry`` collects them and filters by toolset, read-only mode and scopes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.config import Settings
+from core.db import Database, WorkspaceId
+from core.errors import DomainError
+from core.tokens.service import Principal
+
+if TYPE_CHECKING:
+    from core.events.models import DomainEvent
+
+
+class Kind(StrEnum):
+    read = "read"
+    write = "write"
+    delete = "delete"
+
+
+class Channel(StrEnum):
+    rest = "rest"
+    mcp = "mcp"
+    cli = "cli"
+
+
+@dataclass
+class Context:
+    """What a handler gets: the open transaction, the caller and the runtime."""
+
+    session: AsyncSession
+    principal: Principal
+    channel: Channel
+    request_id: str
+    settings: Settings
+    db: Database
+    now: datetime
+    resource_id: str | None = None  # set by handlers to enrich the audit row
+
+    @property
+    def workspace_id(self) -> WorkspaceId:
+        return self.principal.workspace_id
+
+    async def emit(self, type_: str, data: dict[str, Any]) -> DomainEvent:
+        """Record a domain event in this transaction."""
+        from core.events.service import emit
+
+        return await emit(self.session, self.workspace_id, type_, data)
+
+
+Handler = Callable[[Context, Any], Awaitable[Any]]
+
+ANY_SCOPE = "token:any"
+"""Scope value for operations every valid token may call (e.g. ``get_me``)."""
+
+_NAME_RE = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One capability of the platform, served as a REST route and an MCP tool."""
+
+    name: str
+    summary: str
+    description: str
+    scope: str
+    kind: Kind
+    toolset: str
+    method: str
+    path: str
+    input_model: type[BaseModel]
+    output_model: type[BaseModel]
+    handler: Handler
+    success_status: int = 200
+    paginated: bool = False
+    destructive: bool = False
+    idempotent: bool | None = None
+    module: str | None = None
+    feature: str | None = None
+    errors: tuple[type[DomainError], ...] = ()
+    long_poll_seconds_field: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def path_params(self) -> list[str]:
+        """Names of the ``{placeholders}`` in ``path``."""
+        return re.findall(r"{(\w+)}", self.path)
+
+    @property
+    def read_only(self) -> bool:
+        return self.kind is Kind.read
+
+    @property
+    def is_idempotent(self) -> bool:
+        """Whether repeating the call with the same arguments is harmless."""
+        if self.idempotent is not None:
+            return self.idempotent
+        return self.kind is not Kind.write
+
+    @property
+    def is_destructive(self) -> bool:
+        return self.kind is Kind.delete or (self.kind is Kind.write and self.destructive)
+
+    def validate_declaration(self) -> None:
+        """Raise ValueError if the declaration breaks a house rule."""
+        if not _NAME_RE.match(self.name):
+            raise ValueError(f"operation name {self.name!r} is not snake_case")
+        if ":" not in self.scope or self.scope.count(":") != 1:
+            raise ValueError(f"{self.name}: scope {self.scope!r} is not group:mode")
+        if not self.summary or not self.description:
+            raise ValueError(f"{self.name}: summary and description are required")
+        if self.method not in {"GET", "POST", "PATCH", "PUT", "DELETE"}:
+            raise ValueError(f"{self.name}: bad method {self.method}")
+        if not self.path.startswith("/"):
+            raise ValueError(f"{self.name}: path must start with /")
+        missing = [p for p in self.path_params if p not in self.input_model.model_fields]
+        if missing:
+            raise ValueError(f"{self.name}: path params {missing} not in input model")
+
+
+@dataclass(frozen=True)
+class ToolFilter:
+    """Which operations a caller sees: composed from operator settings and request headers."""
+
+    toolsets: frozenset[str] | None = None
+    read_only: bool = False
+    allow: frozenset[str] | None = None
+    deny: frozenset[str] = frozenset()
+
+    def admits(self, op: Operation) -> bool:
+        if self.toolsets is not None and op.toolset not in self.toolsets:
+            return False
+        if self.read_only and not op.read_only:
+            return False
+        if self.allow is not None and op.name not in self.allow:
+            return False
+        return op.name not in self.deny
+
+    def narrow(self, other: ToolFilter) -> ToolFilter:
+        """The intersection of two filters: a request can only narrow the operator's."""
+        toolsets = self.toolsets
+        if other.toolsets is not None:
+            toolsets = other.toolsets if toolsets is None else toolsets & other.toolsets
+        allow = self.allow
+        if other.allow is not None:
+            allow = other.allow if allow is None else allow & other.allow
+        return ToolFilter(
+            toolsets, self.read_only or other.read_only, allow, self.deny | other.deny
+        )
+
+
+class Registry:
+    """All operations by name, in declaration order."""
+
+    def __init__(self, operations: Iterable[Operation] = ()) -> None:
+        self._ops: dict[str, Operation] = {}
+        for op in operations:
+            self.add(op)
+
+    def add(self, op: Operation) -> None:
+        op.validate_declaration()
+        if op.name in self._ops:
+            raise ValueError(f"duplicate operation name {op.name!r}")
+        self._ops[op.name] = op
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self._ops.values())
+
+    def __len__(self) -> int:
+        return len(self._ops)
+
+    def get(self, name: str) -> Operation | None:
+        return self._ops.get(name)
+
+    @property
+    def toolsets(self) -> list[str]:
+        return sorted({op.toolset for op in self._ops.values()})
+
+    def visible(self, principal: Principal | None, tool_filter: ToolFilter) -> list[Operation]:
+        """Operations the filter admits and, if given, the principal may call."""
+        return [
+            op
+            for op in self._ops.values()
+            if tool_filter.admits(op) and (principal is None or may_call(principal, op))
+        ]
+
+
+def may_call(principal: Principal, op: Operation) -> bool:
+    """Scope, plan feature and module checks (what a tool list hides)."""
+    if op.scope != ANY_SCOPE and op.scope not in principal.scopes:
+        return False
+    if op.feature and not principal.plan.allows_feature(op.feature):
+        return False
+    return not (op.module and op.module not in principal.enabled_modules)

@@ -1,0 +1,77 @@
+"""Keyset pagination with opaque cursors.
+
+Lists order by id, newest first (ids are time-ordered), and a cursor carries the last
+id of the previous page: page 1,000 costs what page 1 costs.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, Field
+from sqlalchemy import Select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.errors import InvalidCursor
+from core.ids import looks_like_id
+
+T = TypeVar("T")
+
+DEFAULT_LIMIT = 25
+MAX_LIMIT = 100
+
+
+class ListParams(BaseModel):
+    """Mixin for list inputs: ``limit`` and ``cursor``."""
+
+    limit: int = Field(
+        default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description="Page size, 1-100 (default 25)."
+    )
+    cursor: str | None = Field(
+        default=None,
+        max_length=200,
+        description="Opaque cursor from a previous response's next_cursor; omit for page 1.",
+    )
+
+
+@dataclass
+class Page(Generic[T]):
+    """One page of results and the cursor of the next page (None on the last page)."""
+
+    items: list[T]
+    next_cursor: str | None
+
+
+def encode_cursor(last_id: str) -> str:
+    """The opaque cursor that continues after ``last_id``."""
+    raw = json.dumps({"after": last_id}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> str:
+    """The id a cursor continues after; raises ``InvalidCursor`` for anything else."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        data = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+        last_id = data["after"]
+    except (ValueError, KeyError, TypeError, binascii.Error, UnicodeError):
+        raise InvalidCursor() from None
+    if not isinstance(last_id, str) or not looks_like_id(last_id):
+        raise InvalidCursor()
+    return last_id
+
+
+async def paginate(
+    session: AsyncSession, stmt: Select[Any], id_column: Any, *, limit: int, cursor: str | None
+) -> Page[Any]:
+    """Run ``stmt`` (a select of one ORM entity) as a keyset page ordered by ``id_column`` desc."""
+    if cursor:
+        stmt = stmt.where(id_column < decode_cursor(cursor))
+    rows = list((await session.execute(stmt.order_by(id_column.desc()).limit(limit + 1))).scalars())
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    return Page(rows, encode_cursor(rows[-1].id) if has_more and rows else None)

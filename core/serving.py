@@ -1,0 +1,88 @@
+"""Running the HTTP server (``serve`` / ``up``) and the welcome text of ``up``."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.panel import Panel
+
+from core.config import Settings
+from core.demo import DemoSetup
+
+
+def serve_http(settings: Settings, *, host: str, port: int, with_worker: bool) -> None:
+    """Serve the ASGI app with uvicorn until interrupted."""
+    import uvicorn
+
+    from rest.app import build_app
+
+    app = build_app(settings, with_worker=with_worker)
+    uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(), lifespan="on")
+
+
+def claude_desktop_snippet(settings: Settings, token: str) -> dict[str, object]:
+    """The ``mcpServers`` entry for this machine's install (absolute paths)."""
+    exe = shutil.which("patchbay") or str(Path(sys.executable).with_name("patchbay"))
+    return {
+        "mcpServers": {
+            "patchbay": {
+                "command": exe,
+                "args": ["mcp"],
+                "env": {"PATCHBAY_TOKEN": token, "PATCHBAY_DATABASE_URL": settings.database_url},
+            }
+        }
+    }
+
+
+def print_welcome(
+    settings: Settings, demo: DemoSetup, *, host: str, port: int, as_json: bool
+) -> None:
+    """Tell the newcomer how to connect (the token only on the first run)."""
+    base = f"http://{host}:{port}"
+    token = demo.token or "<your token>"
+    info = {
+        "workspace_id": demo.workspace_id,
+        "token": demo.token,
+        "base_url": f"{base}/api/v1",
+        "mcp_url": f"{base}/mcp",
+        "database_url": settings.database_url,
+        "curl": f'curl -H "Authorization: Bearer {token}" {base}/api/v1/me',
+        "n8n": {
+            "node": "MCP Client Tool",
+            "server_transport": "HTTP Streamable",
+            "endpoint": f"{base}/mcp",
+            "authentication": "Bearer Auth",
+            "token": token,
+        },
+        "claude_desktop": claude_desktop_snippet(settings, token),
+    }
+    if as_json:
+        print(json.dumps(info, indent=2), flush=True)
+        return
+    console = Console()
+    if demo.token:
+        console.print(
+            Panel.fit(
+                f"[bold]Demo token (shown once, store it now):[/bold]\n{demo.token}",
+                title="Patchbay is ready",
+                border_style="green",
+            )
+        )
+    else:
+        console.print(
+            "[yellow]Demo workspace already exists; its token was shown on the first run.[/yellow]\n"
+            f"New token: patchbay token create --workspace {demo.workspace_id} --name me --scopes '*'"
+        )
+    console.print(f"REST base URL: {info['base_url']}")
+    console.print(f"MCP (Streamable HTTP): {info['mcp_url']}")
+    console.print(f"Try: {info['curl']}")
+    console.print(
+        f"n8n: MCP Client Tool → Endpoint {info['mcp_url']}, transport HTTP Streamable, "
+        "Bearer auth with the token"
+    )
+    console.print("Claude Desktop (claude_desktop_config.json):")
+    print(json.dumps(info["claude_desktop"], indent=2), flush=True)

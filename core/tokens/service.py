@@ -1,0 +1,162 @@
+"""Token rules: issue (within the plan's limit), revoke, authenticate. Never commits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.db import WorkspaceId, utcnow
+from core.errors import NotFound, TokenLimitReached, Unauthenticated, ValidationFailed
+from core.scopes import ALL_ABILITIES, parse_abilities, parse_scopes
+from core.tokens import repository, secrets
+from core.tokens.models import ApiToken, TokenCreated
+from core.workspaces import repository as workspaces
+from core.workspaces.models import Workspace
+from core.workspaces.plans import Plan, plan_for
+
+LAST_USED_RESOLUTION = timedelta(seconds=30)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: an authenticated token and its workspace."""
+
+    workspace_id: WorkspaceId
+    workspace_name: str
+    workspace_status: str
+    plan: Plan
+    enabled_modules: frozenset[str]
+    token_id: str
+    token_name: str
+    scopes: frozenset[str]
+    abilities: frozenset[str]
+    rate_limit_per_minute: int | None
+    last_used_at: datetime | None
+    created_at: datetime
+    expires_at: datetime | None
+
+
+async def issue_token(
+    session: AsyncSession,
+    workspace_id: WorkspaceId,
+    *,
+    name: str,
+    scopes: list[str] | str,
+    abilities: list[str] | str = ALL_ABILITIES,
+    expires_in_days: int | None = None,
+    rate_limit_per_minute: int | None = None,
+) -> TokenCreated:
+    """Create a token; the plaintext is in the result and nowhere else."""
+    try:
+        scope_list = parse_scopes(scopes)
+        ability_list = parse_abilities(
+            list(abilities) if not isinstance(abilities, str) else abilities
+        )
+    except ValueError as exc:
+        raise ValidationFailed(str(exc)) from None
+    name = name.strip()
+    if not name or len(name) > 200:
+        raise ValidationFailed("Token name must be 1-200 characters.")
+    if expires_in_days is not None and not 1 <= expires_in_days <= 3650:
+        raise ValidationFailed("expires_in_days must be between 1 and 3650.")
+    workspace = await workspaces.get(session, workspace_id)
+    if workspace is None:
+        raise NotFound("workspace", workspace_id)
+    now = utcnow()
+    # Serialise concurrent issuers on the workspace row so the limit cannot be overshot.
+    await session.execute(
+        update(Workspace).where(Workspace.id == workspace_id).values(updated_at=now)
+    )
+    limit = plan_for(workspace.plan).active_tokens
+    if await repository.count_active(session, workspace_id, now) >= limit:
+        raise TokenLimitReached(
+            f"The workspace already has {limit} active tokens, the most its plan allows. "
+            "Revoke one first."
+        )
+    issued = secrets.issue()
+    token = ApiToken(
+        id=issued.token_id,
+        workspace_id=workspace_id,
+        name=name,
+        token_hash=issued.token_hash,
+        preview=issued.preview,
+        scopes=scope_list,
+        abilities=ability_list,
+        rate_limit_per_minute=rate_limit_per_minute,
+        created_at=now,
+        expires_at=now + timedelta(days=expires_in_days) if expires_in_days else None,
+    )
+    session.add(token)
+    await session.flush()
+    return TokenCreated.model_validate({**token.model_dump(), "token": issued.plaintext})
+
+
+async def revoke_token(session: AsyncSession, workspace_id: WorkspaceId, token_id: str) -> ApiToken:
+    """Revoke a token of the workspace; it answers 401 from the next request on."""
+    token = await repository.get(session, workspace_id, token_id)
+    if token is None:
+        raise NotFound("token", token_id)
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+        await session.flush()
+    return token
+
+
+async def revoke_token_any(session: AsyncSession, token_id: str) -> ApiToken:
+    """Operator revocation by id (CLI), whatever the workspace."""
+    token = await repository.get_unscoped(session, token_id)
+    if token is None:
+        raise NotFound("token", token_id)
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+        await session.flush()
+    return token
+
+
+async def authenticate(session: AsyncSession, plaintext: str | None) -> Principal:
+    """Resolve a bearer token to a ``Principal`` or raise ``Unauthenticated``.
+
+    The same message answers a missing, malformed, unknown, revoked or expired token.
+    """
+    if not plaintext:
+        raise Unauthenticated("A bearer token is required (Authorization: Bearer <token>).")
+    token_id = secrets.parse_token_id(plaintext)
+    token = await repository.get_unscoped(session, token_id) if token_id else None
+    now = utcnow()
+    if (
+        token is None
+        or not secrets.matches(plaintext, token.token_hash)
+        or token.revoked_at is not None
+        or (token.expires_at is not None and token.expires_at <= now)
+    ):
+        raise Unauthenticated("The token is invalid, expired or revoked.")
+    workspace = await workspaces.get(session, token.workspace_id)
+    if workspace is None:
+        raise Unauthenticated("The token is invalid, expired or revoked.")
+    return Principal(
+        workspace_id=WorkspaceId(workspace.id),
+        workspace_name=workspace.name,
+        workspace_status=workspace.status,
+        plan=plan_for(workspace.plan),
+        enabled_modules=frozenset(workspace.enabled_modules),
+        token_id=token.id,
+        token_name=token.name,
+        scopes=frozenset(token.scopes),
+        abilities=frozenset(token.abilities),
+        rate_limit_per_minute=token.rate_limit_per_minute,
+        last_used_at=token.last_used_at,
+        created_at=token.created_at,
+        expires_at=token.expires_at,
+    )
+
+
+async def touch_last_used(session: AsyncSession, principal: Principal) -> None:
+    """Record use, at most every ``LAST_USED_RESOLUTION`` to keep reads cheap."""
+    now = utcnow()
+    if principal.last_used_at is None or now - principal.last_used_at >= LAST_USED_RESOLUTION:
+        await session.execute(
+            update(ApiToken).where(ApiToken.id == principal.token_id).values(last_used_at=now)
+        )

@@ -1,0 +1,40 @@
+"""Workspace (tenant) table and its public shapes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+from sqlmodel import Field, SQLModel
+
+from core.db import JSONType, UTCDateTime
+
+
+class WorkspaceStatus(StrEnum):
+    active = "active"
+    archived = "archived"
+    closed = "closed"
+
+
+class Workspace(SQLModel, table=True):
+    __tablename__ = "workspaces"
+
+    id: str = Field(primary_key=True, max_length=40)
+    name: str = Field(max_length=200)
+    plan: str = Field(max_length=20)
+    status: str = Field(default=WorkspaceStatus.active, max_length=20)
+    enabled_modules: list[str] = Field(sa_type=JSONType)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class WorkspacePublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    name: str
+    plan: str
+    status: WorkspaceStatus
+    enabled_modules: list[str]
+    created_at: datetime

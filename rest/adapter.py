@@ -1,0 +1,129 @@
+"""Operation → FastAPI route. Transport only: every check happens in ``core.gateway``."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+
+from core.errors import DomainError, MalformedJSON, PayloadTooLarge, ValidationFailed
+from core.gateway import Call, Outcome, dispatch, new_request_id
+from core.operations import Channel, Operation
+from core.runtime import Runtime
+
+API_PREFIX = "/api/v1"
+QUERY_METHODS = frozenset({"GET", "DELETE"})
+
+
+def bearer_token(request: Request) -> str | None:
+    """The token of an ``Authorization: Bearer …`` header, or None."""
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    return value.strip() or None if scheme.lower() == "bearer" else None
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+async def read_body(request: Request, max_bytes: int) -> bytes:
+    """The request body, refusing anything over ``max_bytes`` without reading it all."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+        raise PayloadTooLarge(f"The request body exceeds {max_bytes} bytes.")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_bytes:
+            raise PayloadTooLarge(f"The request body exceeds {max_bytes} bytes.")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def parse_json_object(raw: bytes) -> dict[str, Any]:
+    """Decode a JSON object body (empty body = ``{}``); raise a domain error otherwise."""
+    if not raw.strip():
+        return {}
+    try:
+        value = json.loads(raw, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as exc:
+        raise MalformedJSON(f"The request body is not valid JSON: {exc}.") from None
+    if not isinstance(value, dict):
+        raise ValidationFailed("The request body must be a JSON object.")
+    return value
+
+
+def query_arguments(request: Request) -> dict[str, Any]:
+    """Query parameters as single values; a repeated parameter is a validation error."""
+    args: dict[str, Any] = {}
+    for key in request.query_params:
+        values = request.query_params.getlist(key)
+        if len(values) > 1:
+            raise ValidationFailed(f"Query parameter '{key}' was given more than once.")
+        args[key] = values[0]
+    return args
+
+
+def render_outcome(outcome: Outcome) -> Response:
+    """The HTTP response for a gateway outcome."""
+    headers = {**outcome.headers, "X-Request-Id": outcome.request_id}
+    if outcome.status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="patchbay", error="invalid_token"'
+    return Response(
+        json.dumps(outcome.body, separators=(",", ":")),
+        status_code=outcome.status,
+        headers=headers,
+        media_type="application/json",
+    )
+
+
+def error_response(error: DomainError, request_id: str | None = None) -> Response:
+    """An envelope response for errors raised outside ``dispatch`` (routing, 404)."""
+    request_id = request_id or new_request_id()
+    return render_outcome(
+        Outcome(error.status, error.body(request_id), request_id, dict(error.headers), error)
+    )
+
+
+def make_endpoint(runtime: Runtime, op: Operation) -> Any:
+    """The route handler for one operation."""
+    max_bytes = runtime.settings.max_body_bytes
+    uses_query = op.method in QUERY_METHODS
+
+    async def endpoint(request: Request) -> Response:
+        async def load_arguments() -> dict[str, Any]:
+            if uses_query:
+                args = query_arguments(request)
+            else:
+                args = parse_json_object(await read_body(request, max_bytes))
+            args.update(request.path_params)
+            return args
+
+        call = Call(
+            operation=op,
+            credentials=bearer_token(request),
+            channel=Channel.rest,
+            load_arguments=load_arguments,
+            strings=uses_query,
+            idempotency_key=request.headers.get("idempotency-key"),
+        )
+        return render_outcome(await dispatch(runtime, call))
+
+    endpoint.__name__ = op.name
+    return endpoint
+
+
+def build_router(runtime: Runtime) -> APIRouter:
+    """One route per registry operation under ``/api/v1``."""
+    router = APIRouter(prefix=API_PREFIX)
+    for op in runtime.registry:
+        router.add_api_route(
+            op.path,
+            make_endpoint(runtime, op),
+            methods=[op.method],
+            name=op.name,
+            include_in_schema=False,
+        )
+    return router

@@ -1,0 +1,90 @@
+"""``build_app(settings)``: the ASGI app serving ``/api/v1`` (and, when present, ``/mcp``)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import JSONResponse
+
+from core.config import Settings
+from core.errors import DomainError, InternalError, ValidationFailed
+from core.runtime import Runtime
+from rest.adapter import API_PREFIX, build_router, error_response
+from rest.openapi import build_openapi
+
+log = logging.getLogger("patchbay.rest")
+
+
+class RouteNotFound(DomainError):
+    code = "route_not_found"
+    status = 404
+    default_message = "No such endpoint. See /api/v1/openapi.json for what exists."
+
+
+class MethodNotAllowed(DomainError):
+    code = "method_not_allowed"
+    status = 405
+    default_message = "This endpoint does not accept that HTTP method."
+
+
+def build_app(
+    settings: Settings | None = None,
+    *,
+    runtime: Runtime | None = None,
+    with_worker: bool = False,
+) -> FastAPI:
+    """Build the REST app for ``settings`` (or around an existing ``runtime``).
+
+    ``with_worker`` also runs a job worker inside the server process (``patchbay up``).
+    """
+    runtime = runtime or Runtime.create(settings or Settings())
+    openapi_document = build_openapi(runtime.registry)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await runtime.close()
+
+    app = FastAPI(
+        title="Patchbay",
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+    app.include_router(build_router(runtime))
+
+    @app.get(API_PREFIX + "/openapi.json", include_in_schema=False)
+    async def openapi() -> JSONResponse:
+        return JSONResponse(openapi_document)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 405:
+            return error_response(MethodNotAllowed())
+        if exc.status_code == 404:
+            return error_response(RouteNotFound())
+        return error_response(DomainError(str(exc.detail), code="http_error"))
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_request: Request, _exc: RequestValidationError) -> Response:
+        return error_response(ValidationFailed())
+
+    @app.exception_handler(Exception)
+    async def unexpected(_request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error", exc_info=exc)
+        return error_response(InternalError())
+
+    return app
