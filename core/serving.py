@@ -5,13 +5,22 @@ from __future__ import annotations
 import json
 import shutil
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+import anyio
 
 from rich.console import Console
 from rich.panel import Panel
 
 from core.config import Settings
 from core.demo import DemoSetup
+from core.runtime import Runtime
+
+if TYPE_CHECKING:
+    from core.jobs import Worker
 
 
 def serve_http(settings: Settings, *, host: str, port: int, with_worker: bool) -> None:
@@ -86,3 +95,22 @@ def print_welcome(
     )
     console.print("Claude Desktop (claude_desktop_config.json):")
     print(json.dumps(info["claude_desktop"], indent=2), flush=True)
+
+
+@asynccontextmanager
+async def background_worker(
+    runtime: Runtime, *, concurrency: int = 2, grace_seconds: float = 5.0
+) -> AsyncIterator[Worker]:
+    """Run a job worker inside this process (``up``, ``mcp`` on SQLite) for the block's life."""
+    from core.jobs import Worker
+
+    worker = Worker(runtime, concurrency=concurrency, grace_seconds=grace_seconds)
+    async with anyio.create_task_group() as tg:
+        await tg.start(worker.run)
+        try:
+            yield worker
+        finally:
+            worker.stop()
+            with anyio.move_on_after(grace_seconds, shield=True):
+                await worker.stopped.wait()
+            tg.cancel_scope.cancel()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -47,10 +47,15 @@ def build_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        try:
-            yield
-        finally:
-            await runtime.close()
+        async with AsyncExitStack() as stack:
+            if with_worker:
+                from core.serving import background_worker
+
+                await stack.enter_async_context(background_worker(runtime))
+            try:
+                yield
+            finally:
+                await runtime.close()
 
     app = FastAPI(
         title="Patchbay",

@@ -1,0 +1,17 @@
+"""The database is the queue: claim, lease, release and the worker loop (DESIGN.md rule 5)."""
+
+from core.jobs.fields import JobFields
+from core.jobs.queue import ClaimedJob, Queue, claim, extend_lease, finish, release
+from core.jobs.worker import Worker, default_queues
+
+__all__ = [
+    "ClaimedJob",
+    "JobFields",
+    "Queue",
+    "Worker",
+    "claim",
+    "default_queues",
+    "extend_lease",
+    "finish",
+    "release",
+]

@@ -1,0 +1,118 @@
+"""Claiming and leasing job rows.
+
+PostgreSQL: ``UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) RETURNING`` so any
+number of workers share a table without blocking each other. SQLite: the same atomic
+``UPDATE … RETURNING`` (writers are serialised by the database lock).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import or_, select, update
+
+from core.db import Database, WorkspaceId, utcnow
+
+if TYPE_CHECKING:
+    from core.runtime import Runtime
+
+
+@dataclass(frozen=True)
+class ClaimedJob:
+    """A row this worker holds a lease on."""
+
+    queue: Queue
+    id: str
+    workspace_id: WorkspaceId
+    worker_id: str
+    attempts: int
+
+
+JobHandler = Callable[["Runtime", ClaimedJob], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Queue:
+    """A job table and how to process one of its rows."""
+
+    name: str
+    model: Any  # a table model with JobFields and WorkspaceOwned
+    ready_statuses: tuple[str, ...]
+    handler: JobHandler
+
+
+async def claim(
+    db: Database, queue: Queue, *, worker_id: str, lease_seconds: float, limit: int = 1
+) -> list[ClaimedJob]:
+    """Atomically lease up to ``limit`` due rows of ``queue`` for ``worker_id``."""
+    model = queue.model
+    now = utcnow()
+    due = (
+        select(model.id)
+        .where(
+            model.status.in_(queue.ready_statuses),
+            model.run_after <= now,
+            or_(model.lease_until.is_(None), model.lease_until < now),
+        )
+        .order_by(model.run_after, model.id)
+        .limit(limit)
+    )
+    if not db.is_sqlite:
+        due = due.with_for_update(skip_locked=True)
+    stmt = (
+        update(model)
+        .where(model.id.in_(due.scalar_subquery()))
+        .values(
+            lease_until=now + timedelta(seconds=lease_seconds),
+            locked_by=worker_id,
+            attempts=model.attempts + 1,
+        )
+        .returning(model.id, model.workspace_id, model.attempts)
+        .execution_options(synchronize_session=False)
+    )
+    async with db.session() as session:
+        rows = (await session.execute(stmt)).all()
+    return [ClaimedJob(queue, r[0], WorkspaceId(r[1]), worker_id, r[2]) for r in rows]
+
+
+async def extend_lease(db: Database, job: ClaimedJob, lease_seconds: float) -> bool:
+    """Push the lease forward; False if another worker took the row over."""
+    model = job.queue.model
+    async with db.session() as session:
+        result = await session.execute(
+            update(model)
+            .where(model.id == job.id, model.locked_by == job.worker_id)
+            .values(lease_until=utcnow() + timedelta(seconds=lease_seconds))
+            .execution_options(synchronize_session=False)
+        )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def owned(job: ClaimedJob) -> Any:
+    """The WHERE condition "this row is still leased by this worker"."""
+    model = job.queue.model
+    return (model.id == job.id) & (model.locked_by == job.worker_id)
+
+
+async def finish(session: Any, job: ClaimedJob, **values: Any) -> bool:
+    """In the caller's transaction: set ``values`` and drop the lease; False if lost."""
+    model = job.queue.model
+    result = await session.execute(
+        update(model)
+        .where(owned(job))
+        .values(lease_until=None, locked_by=None, **values)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)
+
+
+async def release(db: Database, job: ClaimedJob, *, run_after: datetime | None = None) -> bool:
+    """Give the row back to the queue (optionally not before ``run_after``)."""
+    values: dict[str, Any] = {}
+    if run_after is not None:
+        values["run_after"] = run_after
+    async with db.session() as session:
+        return await finish(session, job, **values)

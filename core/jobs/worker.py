@@ -1,0 +1,181 @@
+"""The worker loop: N slots claim due jobs from every queue, keep their leases alive while
+the handler runs, and on shutdown finish or release what they hold."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Sequence
+
+import anyio
+from anyio.abc import TaskStatus
+
+from core.jobs.queue import ClaimedJob, Queue, claim, extend_lease, release
+from core.runtime import Runtime
+
+log = logging.getLogger("patchbay.worker")
+
+QUEUE_MODULES: tuple[str, ...] = ()
+"""Modules exporting ``QUEUE: Queue``; a domain with background jobs adds itself here."""
+
+
+def default_queues() -> list[Queue]:
+    """Every registered queue."""
+    return [importlib.import_module(name).QUEUE for name in QUEUE_MODULES]
+
+
+def new_worker_id() -> str:
+    """``host:pid:random`` — unique per worker instance."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class Worker:
+    """Runs jobs from ``queues`` with ``concurrency`` slots until stopped."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        queues: Sequence[Queue] | None = None,
+        *,
+        concurrency: int = 1,
+        worker_id: str | None = None,
+        grace_seconds: float = 10.0,
+    ) -> None:
+        self.runtime = runtime
+        self.queues = list(queues if queues is not None else default_queues())
+        self.concurrency = max(1, concurrency)
+        self.worker_id = worker_id or new_worker_id()
+        self.grace_seconds = grace_seconds
+        self.lease_seconds = runtime.settings.job_lease_seconds
+        self.poll_seconds = runtime.settings.worker_poll_seconds
+        self._stopping = anyio.Event()
+        self._wake = anyio.Event()
+        self.stopped = anyio.Event()
+        self.processed = 0
+
+    def stop(self) -> None:
+        """Stop claiming; jobs in hand finish (or are released after the grace period)."""
+        self._stopping.set()
+        self._wake.set()
+
+    def wake(self) -> None:
+        """Look for work now instead of at the next poll."""
+        self._wake.set()
+
+    async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        """Run until ``stop()`` or cancellation; in-flight jobs are released on cancellation."""
+        log.info(
+            "worker %s started: %d slot(s), queues %s",
+            self.worker_id,
+            self.concurrency,
+            [q.name for q in self.queues],
+        )
+        task_status.started()
+        try:
+            if not self.queues:
+                await self._stopping.wait()
+                return
+            async with anyio.create_task_group() as tg:
+                for slot in range(self.concurrency):
+                    tg.start_soon(self._slot, slot)
+            log.info("worker %s stopped after %d job(s)", self.worker_id, self.processed)
+        finally:
+            self.stopped.set()
+
+    async def _slot(self, slot: int) -> None:
+        turn = slot
+        while not self._stopping.is_set():
+            job = None
+            for i in range(len(self.queues)):
+                queue = self.queues[(turn + i) % len(self.queues)]
+                try:
+                    jobs = await claim(
+                        self.runtime.db,
+                        queue,
+                        worker_id=self.worker_id,
+                        lease_seconds=self.lease_seconds,
+                    )
+                except Exception:
+                    log.exception("claim failed on queue %s", queue.name)
+                    jobs = []
+                if jobs:
+                    job = jobs[0]
+                    break
+            turn += 1
+            if job is None:
+                self._wake = anyio.Event()
+                with anyio.move_on_after(self.poll_seconds):
+                    await self._wake.wait()
+                continue
+            await self._process(job)
+
+    async def _process(self, job: ClaimedJob) -> None:
+        lost = anyio.Event()
+
+        async def heartbeat() -> None:
+            while True:
+                await anyio.sleep(self.lease_seconds / 3)
+                if not await extend_lease(self.runtime.db, job, self.lease_seconds):
+                    log.warning("lease lost on %s %s", job.queue.name, job.id)
+                    lost.set()
+                    return
+
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(heartbeat)
+                try:
+                    with anyio.CancelScope() as handler_scope:
+                        tg.start_soon(self._cancel_when, lost, handler_scope)
+                        await job.queue.handler(self.runtime, job)
+                finally:
+                    tg.cancel_scope.cancel()
+            self.processed += 1
+        except anyio.get_cancelled_exc_class():
+            with anyio.CancelScope(shield=True):
+                await release(self.runtime.db, job)
+            raise
+        except Exception:
+            log.exception("job %s %s failed; releasing it for a retry", job.queue.name, job.id)
+            with anyio.CancelScope(shield=True):
+                await release(self.runtime.db, job)
+
+    @staticmethod
+    async def _cancel_when(event: anyio.Event, scope: anyio.CancelScope) -> None:
+        await event.wait()
+        scope.cancel()
+
+
+async def run_worker_until_stopped(
+    runtime: Runtime, *, concurrency: int, grace_seconds: float = 10.0
+) -> Worker:
+    """Run a worker until SIGINT/SIGTERM, then stop claiming and finish or release."""
+    import signal
+
+    worker = Worker(runtime, concurrency=concurrency, grace_seconds=grace_seconds)
+    async with anyio.create_task_group() as tg:
+
+        async def on_signal() -> None:
+            with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+                async for _ in signals:
+                    log.info("stopping worker %s (grace %.0fs)", worker.worker_id, grace_seconds)
+                    worker.stop()
+                    with anyio.move_on_after(grace_seconds):
+                        await worker_done.wait()
+                    tg.cancel_scope.cancel()
+                    return
+
+        worker_done = anyio.Event()
+
+        async def run() -> None:
+            try:
+                await worker.run()
+            finally:
+                worker_done.set()
+                tg.cancel_scope.cancel()
+
+        tg.start_soon(on_signal)
+        tg.start_soon(run)
+    return worker
