@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import anyio
-
 from rich.console import Console
 from rich.panel import Panel
 
@@ -83,8 +82,9 @@ def print_welcome(
         )
     else:
         console.print(
-            "[yellow]Demo workspace already exists; its token was shown on the first run.[/yellow]\n"
-            f"New token: patchbay token create --workspace {demo.workspace_id} --name me --scopes '*'"
+            "[yellow]Demo workspace already exists; its token was shown on the first run."
+            "[/yellow]\nNew token: patchbay token create "
+            f"--workspace {demo.workspace_id} --name me --scopes '*'"
         )
     console.print(f"REST base URL: {info['base_url']}")
     console.print(f"MCP (Streamable HTTP): {info['mcp_url']}")
