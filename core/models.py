@@ -12,6 +12,9 @@ TABLE_MODULES: tuple[str, ...] = (
     "core.audit.models",
     "core.events.models",
     "core.idempotency_models",
+    "core.crm.models",
+    "core.tasks.models",
+    "core.activities.models",
 )
 """Modules defining tables; a new domain adds its ``models`` module here."""
 
