@@ -1,0 +1,1 @@
+"""Activity log: notes, calls, emails, meetings, agent actions."""

@@ -1,0 +1,1 @@
+"""CRM: contacts, companies, leads, deals, invoices, payments, accounting."""

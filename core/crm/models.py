@@ -1,0 +1,226 @@
+"""CRM tables: companies, contacts, leads, deal stages, deals, invoices, payments,
+accounting accounts, journal entries and their lines.
+
+``search_text`` columns are maintained by the service (core/search.py explains the index).
+Public shapes live in ``core.crm.schemas``.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from core.db import JSONType, UTCDateTime, WorkspaceOwned, workspace_fk
+
+
+def _ts() -> Any:
+    return Field(sa_type=UTCDateTime)
+
+
+def _fk(target: str) -> Any:
+    return Field(default=None, max_length=40, foreign_key=target, ondelete="SET NULL")
+
+
+class Company(SQLModel, WorkspaceOwned, table=True):
+    __tablename__ = "companies"
+    __table_args__ = (sa.Index("ix_companies_workspace_id_id", "workspace_id", "id"),)
+
+    id: str = Field(primary_key=True, max_length=40)
+    workspace_id: str = workspace_fk()
+    name: str = Field(max_length=200)
+    domain: str | None = Field(default=None, max_length=255)
+    website: str | None = Field(default=None, max_length=500)
+    phone: str | None = Field(default=None, max_length=50)
+    industry: str | None = Field(default=None, max_length=100)
+    notes: str | None = Field(default=None, max_length=10_000)
+    search_text: str = Field(default="", max_length=12_000)
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class Contact(SQLModel, WorkspaceOwned, table=True):
+    __tablename__ = "contacts"
+    __table_args__ = (
+        sa.Index("ix_contacts_workspace_id_id", "workspace_id", "id"),
+        sa.Index("ix_contacts_workspace_id_company_id_id", "workspace_id", "company_id", "id"),
+    )
+
+    id: str = Field(primary_key=True, max_length=40)
+    workspace_id: str = workspace_fk()
+    name: str | None = Field(default=None, max_length=200)
+    email: str | None = Field(default=None, max_length=320)
+    phone: str | None = Field(default=None, max_length=50)
+    title: str | None = Field(default=None, max_length=200)
+    company_id: str | None = _fk("companies.id")
+    company_name: str | None = Field(default=None, max_length=200)
+    notes: str | None = Field(default=None, max_length=10_000)
+    search_text: str = Field(default="", max_length=12_000)
+    erased_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class Lead(SQLModel, WorkspaceOwned, table=True):
+    __tablename__ = "leads"
+    __table_args__ = (
+        sa.Index("ix_leads_workspace_id_id", "workspace_id", "id"),
+        sa.Index("ix_leads_workspace_id_status_id", "workspace_id", "status", "id"),
+    )
+
+    id: str = Field(primary_key=True, max_length=40)
+    workspace_id: str = workspace_fk()
+    name: str = Field(max_length=200)
+    email: str | None = Field(default=None, max_length=320)
+    phone: str | None = Field(default=None, max_length=50)
+    title: str | None = Field(default=None, max_length=200)
+    company_name: str | None = Field(default=None, max_length=200)
+    status: str = Field(max_length=20)
+    source: str = Field(max_length=20)
+    notes: str | None = Field(default=None, max_length=10_000)
+    custom_fields: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
+    converted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    converted_contact_id: str | None = _fk("contacts.id")
+    converted_company_id: str | None = _fk("companies.id")
+    converted_deal_id: str | None = _fk("deals.id")
+    search_text: str = Field(default="", max_length=12_000)
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class DealStage(SQLModel, WorkspaceOwned, table=True):
+    __tablename__ = "deal_stages"
+    __table_args__ = (
+        sa.UniqueConstraint("workspace_id", "key", name="uq_deal_stages_workspace_id_key"),
+    )
+
+    id: str = Field(primary_key=True, max_length=40)
+    workspace_id: str = workspace_fk()
+    key: str = Field(max_length=60)
+    name: str = Field(max_length=120)
+    position: int = 0
+    created_at: datetime = _ts()
+
+
+class Deal(SQLModel, WorkspaceOwned, table=True):
+    __tablename__ = "deals"
+    __table_args__ = (
+        sa.Index("ix_deals_workspace_id_id", "workspace_id", "id"),
+        sa.Index("ix_deals_workspace_id_stage_id", "workspace_id", "stage", "id"),
+    )
+
+    id: str = Field(primary_key=True, max_length=40)
+    workspace_id: str = workspace_fk()
+    name: str = Field(max_length=200)
+    stage: str | None = Field(default=None, max_length=60)
+    status: str = Field(max_length=10)
+    amount_cents: int = Field(default=0, sa_type=sa.BigInteger)
+    currency: str = Field(max_length=3)
+    company_id: str | None = _fk("companies.id")
+    contact_id: str | None = _fk("contacts.id")
+    lead_id: str | None = Field(default=None, max_length=40)
+    expected_close_date: date | None = None
+    notes: str | None = Field(default=None, max_length=10_000)
+    closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class Invoice(SQLModel, WorkspaceOwned, table=True):
+    __tablename__ = "invoices"
+    __table_args__ = (
+        sa.UniqueConstraint(
+            "workspace_id", "invoice_number", name="uq_invoices_workspace_id_invoice_number"
+        ),
+        sa.Index("ix_invoices_workspace_id_id", "workspace_id", "id"),
+    )
+
+    id: str = Field(primary_key=True, max_length=40)
+    workspace_id: str = workspace_fk()
+    invoice_number: str = Field(max_length=60)
+    status: str = Field(max_length=20)
+    currency: str = Field(max_length=3)
+    company_id: str | None = _fk("companies.id")
+    contact_id: str | None = _fk("contacts.id")
+    deal_id: str | None = _fk("deals.id")
+    line_items: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSONType)
+    subtotal_cents: int = Field(default=0, sa_type=sa.BigInteger)
+    tax_cents: int = Field(default=0, sa_type=sa.BigInteger)
+    total_cents: int = Field(default=0, sa_type=sa.BigInteger)
+    amount_paid_cents: int = Field(default=0, sa_type=sa.BigInteger)
+    balance_cents: int = Field(default=0, sa_type=sa.BigInteger)
+    issue_date: date | None = None
+    due_date: date | None = None
+    notes: str | None = Field(default=None, max_length=10_000)
+    paid_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class Payment(SQLModel, WorkspaceOwned, table=True):
+    __tablename__ = "payments"
+    __table_args__ = (
+        sa.Index("ix_payments_workspace_id_id", "workspace_id", "id"),
+        sa.Index("ix_payments_workspace_id_invoice_id_id", "workspace_id", "invoice_id", "id"),
+    )
+
+    id: str = Field(primary_key=True, max_length=40)
+    workspace_id: str = workspace_fk()
+    invoice_id: str = Field(max_length=40, foreign_key="invoices.id", ondelete="CASCADE")
+    amount_cents: int = Field(sa_type=sa.BigInteger)
+    currency: str = Field(max_length=3)
+    method: str = Field(max_length=20)
+    reference: str | None = Field(default=None, max_length=200)
+    paid_at: datetime = _ts()
+    created_at: datetime = _ts()
+
+
+class AccountingAccount(SQLModel, WorkspaceOwned, table=True):
+    __tablename__ = "accounting_accounts"
+    __table_args__ = (
+        sa.UniqueConstraint(
+            "workspace_id", "code", name="uq_accounting_accounts_workspace_id_code"
+        ),
+        sa.Index("ix_accounting_accounts_workspace_id_id", "workspace_id", "id"),
+    )
+
+    id: str = Field(primary_key=True, max_length=40)
+    workspace_id: str = workspace_fk()
+    code: str = Field(max_length=30)
+    name: str = Field(max_length=200)
+    type: str = Field(max_length=20)
+    description: str | None = Field(default=None, max_length=2_000)
+    created_at: datetime = _ts()
+
+
+class JournalEntry(SQLModel, WorkspaceOwned, table=True):
+    __tablename__ = "journal_entries"
+    __table_args__ = (sa.Index("ix_journal_entries_workspace_id_id", "workspace_id", "id"),)
+
+    id: str = Field(primary_key=True, max_length=40)
+    workspace_id: str = workspace_fk()
+    status: str = Field(max_length=10)
+    entry_date: date
+    memo: str | None = Field(default=None, max_length=2_000)
+    reference: str | None = Field(default=None, max_length=200)
+    total_debit_cents: int = Field(default=0, sa_type=sa.BigInteger)
+    total_credit_cents: int = Field(default=0, sa_type=sa.BigInteger)
+    posted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = _ts()
+
+
+class JournalLine(SQLModel, WorkspaceOwned, table=True):
+    __tablename__ = "journal_lines"
+
+    id: str = Field(primary_key=True, max_length=40)
+    workspace_id: str = workspace_fk()
+    entry_id: str = Field(
+        max_length=40, foreign_key="journal_entries.id", ondelete="CASCADE", index=True
+    )
+    account_id: str = Field(max_length=40, foreign_key="accounting_accounts.id")
+    position: int
+    debit_cents: int = Field(default=0, sa_type=sa.BigInteger)
+    credit_cents: int = Field(default=0, sa_type=sa.BigInteger)
+    description: str | None = Field(default=None, max_length=500)

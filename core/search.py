@@ -1,0 +1,75 @@
+"""Indexed free-text search over a maintained ``search_text`` column.
+
+Searchable tables keep ``search_text``: the lower-cased concatenation of their searchable
+fields, written by the service on every insert or update (``build_search_text``).
+
+- PostgreSQL: a pg_trgm GIN index on ``search_text``; every query token becomes
+  ``search_text ILIKE '%token%'`` (ANDed), which the trigram index serves.
+- SQLite: an FTS5 external-content table ``<table>_fts(search_text)`` keyed by the base
+  table's rowid and kept in sync by triggers (see migration ``0002_crm``); every token
+  becomes a prefix query ``"token"*`` (ANDed) through ``MATCH``.
+
+Both are hidden behind ``text_filter``; repositories add its result to their WHERE.
+Operators who VACUUM a SQLite database should afterwards run
+``INSERT INTO <table>_fts(<table>_fts) VALUES('rebuild')`` (VACUUM may renumber rowids).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+SEARCHABLE_TABLES: tuple[str, ...] = ("contacts", "companies", "leads", "activities")
+"""Tables with a ``search_text`` column and a search index (one FTS5 table each on SQLite)."""
+
+_TOKEN_RE = re.compile(r"\w+", re.UNICODE)
+MAX_TOKENS = 8
+
+
+def build_search_text(*parts: Any) -> str:
+    """The ``search_text`` value for these field values (None and blanks skipped)."""
+    return " ".join(str(p).strip().lower() for p in parts if p is not None and str(p).strip())
+
+
+def query_tokens(query: str | None) -> list[str]:
+    """The lower-cased word tokens of a free-text query (at most ``MAX_TOKENS``)."""
+    if not query:
+        return []
+    return _TOKEN_RE.findall(query.lower())[:MAX_TOKENS]
+
+
+def _like_escape(token: str) -> str:
+    return token.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def dialect_name(session: AsyncSession) -> str:
+    """``sqlite`` or ``postgresql`` for this session's engine."""
+    bind = session.bind
+    assert bind is not None, "session without a bind"
+    return bind.dialect.name
+
+
+def text_filter(
+    session: AsyncSession, model: Any, query: str | None
+) -> sa.ColumnElement[bool] | None:
+    """A WHERE condition matching rows of ``model`` whose search text contains every
+    token of ``query`` (None when the query has no tokens), using the engine's index."""
+    tokens = query_tokens(query)
+    if not tokens:
+        return None
+    table = model.__tablename__
+    if table not in SEARCHABLE_TABLES:
+        raise ValueError(f"{table} has no search index")
+    if dialect_name(session) == "sqlite":
+        match = " ".join('"' + t.replace('"', "") + '"*' for t in tokens)
+        rowids = (
+            sa.select(sa.literal_column("rowid"))
+            .select_from(sa.table(f"{table}_fts"))
+            .where(sa.literal_column(f"{table}_fts").op("MATCH")(sa.literal(match)))
+        )
+        return sa.literal_column(f"{table}.rowid").in_(rowids)
+    column = model.search_text
+    return sa.and_(*(column.ilike(f"%{_like_escape(t)}%", escape="\\") for t in tokens))

@@ -1,0 +1,1 @@
+"""Tasks linked to any record."""
