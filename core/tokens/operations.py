@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import select
 
 from core.errors import Forbidden, NotFound
 from core.operations import Context, Kind, Operation
 from core.pagination import ListParams, Page, paginate
-from core.scopes import ALL_ABILITIES
+from core.scopes import ALL_ABILITIES, ALL_SCOPES
 from core.tokens import service
 from core.tokens.models import ApiToken, TokenCreated, TokenPublic
+
+ScopeName = Literal[ALL_SCOPES]  # type: ignore[valid-type]
+AbilityName = Literal[ALL_ABILITIES]  # type: ignore[valid-type]
 
 
 class ListTokensIn(ListParams):
@@ -23,10 +28,10 @@ class CreateTokenIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=200, description="A memorable name for the token.")
-    scopes: list[str] = Field(
+    scopes: list[ScopeName] = Field(
         min_length=1, max_length=30, description="Scopes to grant; at most the caller's own."
     )
-    abilities: list[str] = Field(
+    abilities: list[AbilityName] = Field(
         default_factory=lambda: list(ALL_ABILITIES),
         max_length=2,
         description="Channels the token may use: api:rest, api:mcp.",
