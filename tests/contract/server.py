@@ -39,6 +39,22 @@ def cli(env: dict[str, str], *args: str) -> dict:
     return json.loads(out.stdout)
 
 
+def wait_healthy(base: str, proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    """Wait until ``base``/healthz answers 200; raise if the process dies or time runs out."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            if httpx.get(base + "/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError("server did not start")
+        time.sleep(0.1)
+
+
 @dataclass
 class Served:
     base_url: str
