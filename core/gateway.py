@@ -152,7 +152,10 @@ async def dispatch(runtime: Runtime, call: Call) -> Outcome:
     rate: RateState | None = None
     claimed_key: str | None = None
     try:
-        principal = await authorize(runtime, call.credentials, call.channel)
+        async with runtime.db.session(read_only=True) as session:
+            principal = await tokens.authenticate(session, call.credentials)
+        # Channel checks after `principal` is set, so their refusals are audited too.
+        check_channel(principal, call.channel)
         check_operation(principal, op)
         rate = await runtime.limiter.hit(
             principal.token_id,
@@ -212,7 +215,8 @@ async def _run_handler(
         )
         body = render(op, await call.operation.handler(ctx, arguments))
         if claimed_key is not None:
-            await idempotency.complete(session, principal, claimed_key, op.success_status, body)
+            stored = _without_secrets(op, body)
+            await idempotency.complete(session, principal, claimed_key, op.success_status, stored)
         if not read_only:
             _audit_row(session, principal, call, op.success_status, "ok", ctx.resource_id)
             await tokens.touch_last_used(session, principal)
@@ -239,6 +243,15 @@ async def _fail(
         log.exception("could not audit failed request %s", call.request_id)
     headers = {**_headers(rate), **error.headers}
     return Outcome(error.status, error.body(call.request_id), call.request_id, headers, error)
+
+
+def _without_secrets(op: Operation, body: dict[str, Any]) -> dict[str, Any]:
+    """The body to keep for replays: ``extra["secret_fields"]`` (shown once) left out."""
+    secret_fields = op.extra.get("secret_fields", ())
+    data = body.get("data")
+    if not secret_fields or not isinstance(data, dict):
+        return body
+    return {**body, "data": {k: v for k, v in data.items() if k not in secret_fields}}
 
 
 def _headers(rate: RateState | None) -> dict[str, str]:
