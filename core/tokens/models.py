@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
+from pydantic import Field as PydanticField
 from sqlmodel import Field, SQLModel
 
 from core.db import JSONType, UTCDateTime, WorkspaceOwned, workspace_fk
@@ -47,4 +48,7 @@ class TokenPublic(BaseModel):
 class TokenCreated(TokenPublic):
     """A token at creation: the only time ``token`` (the plaintext) is shown."""
 
-    token: str
+    token: str | None = PydanticField(
+        default=None,
+        description="The full token, shown once; omitted when an idempotent retry is replayed.",
+    )

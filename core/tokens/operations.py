@@ -102,8 +102,9 @@ OPERATIONS = [
         summary="Create an API token",
         description=(
             "Create a token with the given scopes (never more than the caller holds) and "
-            "abilities. The full token is in this response only; store it at once. Fails with "
-            "token_limit_reached when the plan's active-token limit is used up."
+            "abilities. The full token is in this response only (an idempotent replay omits "
+            "it); store it at once. Fails with token_limit_reached when the plan's active-token "
+            "limit is used up."
         ),
         scope="workspace:admin",
         kind=Kind.write,
@@ -114,6 +115,8 @@ OPERATIONS = [
         output_model=TokenCreated,
         handler=create_token,
         success_status=201,
+        # Never stored for idempotent replays: a replay answers without the secret.
+        extra={"secret_fields": ("token",)},
     ),
     Operation(
         name="revoke_token",
