@@ -11,6 +11,11 @@ DOMAIN_OPERATION_MODULES: tuple[str, ...] = (
     "core.workspaces.operations",
     "core.tokens.operations",
     "core.audit.operations",
+    "core.workflows.operations",
+    "core.crm.operations",
+    "core.tasks.operations",
+    "core.activities.operations",
+    "core.webhooks.operations",
 )
 """Modules exporting ``OPERATIONS``; a new domain adds its module here."""
 
