@@ -26,7 +26,10 @@ def _fk(target: str) -> Any:
 
 class Company(SQLModel, WorkspaceOwned, table=True):
     __tablename__ = "companies"
-    __table_args__ = (sa.Index("ix_companies_workspace_id_id", "workspace_id", "id"),)
+    __table_args__ = (
+        sa.Index("ix_companies_workspace_id_id", "workspace_id", "id"),
+        sa.Index("ix_companies_workspace_id_name", "workspace_id", "name"),
+    )
 
     id: str = Field(primary_key=True, max_length=40)
     workspace_id: str = workspace_fk()

@@ -141,6 +141,9 @@ def upgrade() -> None:
             batch_op.f("ix_companies_workspace_id"), ["workspace_id"], unique=False
         )
         batch_op.create_index("ix_companies_workspace_id_id", ["workspace_id", "id"], unique=False)
+        batch_op.create_index(
+            "ix_companies_workspace_id_name", ["workspace_id", "name"], unique=False
+        )
 
     op.create_table(
         "deal_stages",
@@ -454,6 +457,7 @@ def downgrade() -> None:
 
     op.drop_table("deal_stages")
     with op.batch_alter_table("companies", schema=None) as batch_op:
+        batch_op.drop_index("ix_companies_workspace_id_name")
         batch_op.drop_index("ix_companies_workspace_id_id")
         batch_op.drop_index(batch_op.f("ix_companies_workspace_id"))
 

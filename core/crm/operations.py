@@ -1,0 +1,602 @@
+"""CRM operations (scopes ``crm:read`` / ``crm:write``, module ``crm``, toolset ``crm``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core.crm import accounting, sales, service
+from core.crm import repository as repo
+from core.crm.models import Company, Contact, Deal, Invoice, Lead
+from core.crm.schemas import (
+    AccountPublic,
+    CompanyIdIn,
+    CompanyPublic,
+    ContactIdIn,
+    ContactPublic,
+    ConvertLeadIn,
+    ConvertLeadOut,
+    CreateAccountIn,
+    CreateCompanyIn,
+    CreateContactIn,
+    CreateDealIn,
+    CreateDealStageIn,
+    CreateInvoiceIn,
+    CreateJournalEntryIn,
+    CreateLeadIn,
+    DealIdIn,
+    DealPublic,
+    DealStagePublic,
+    InvoiceIdIn,
+    InvoicePublic,
+    JournalEntryPublic,
+    LeadIdIn,
+    LeadPublic,
+    ListAccountsIn,
+    ListDealsIn,
+    ListDealStagesIn,
+    ListInvoicesIn,
+    ListJournalEntriesIn,
+    ListLeadsIn,
+    ListPaymentsIn,
+    PaymentPublic,
+    RecordPaymentIn,
+    SearchCompaniesIn,
+    SearchContactsIn,
+    UpdateCompanyIn,
+    UpdateContactIn,
+    UpdateDealIn,
+    UpdateLeadIn,
+)
+from core.errors import Conflict, NotFound, Unprocessable
+from core.operations import Context, Kind, Operation
+from core.pagination import Page
+
+# ---------------------------------------------------------------- handlers
+
+
+async def search_contacts(ctx: Context, a: SearchContactsIn) -> Page[Contact]:
+    return await repo.list_contacts(
+        ctx.session,
+        ctx.workspace_id,
+        query=a.query,
+        company_id=a.company_id,
+        limit=a.limit,
+        cursor=a.cursor,
+    )
+
+
+async def create_contact(ctx: Context, a: CreateContactIn) -> Contact:
+    contact = await service.create_contact(ctx.session, ctx.workspace_id, a)
+    ctx.resource_id = contact.id
+    return contact
+
+
+async def get_contact(ctx: Context, a: ContactIdIn) -> Contact:
+    return await repo.require(ctx.session, Contact, ctx.workspace_id, a.contact_id, "contact")
+
+
+async def update_contact(ctx: Context, a: UpdateContactIn) -> Contact:
+    ctx.resource_id = a.contact_id
+    return await service.update_contact(ctx.session, ctx.workspace_id, a)
+
+
+async def erase_contact(ctx: Context, a: ContactIdIn) -> Contact:
+    ctx.resource_id = a.contact_id
+    return await service.erase_contact(ctx.session, ctx.workspace_id, a.contact_id)
+
+
+async def search_companies(ctx: Context, a: SearchCompaniesIn) -> Page[Company]:
+    return await repo.list_companies(
+        ctx.session, ctx.workspace_id, query=a.query, limit=a.limit, cursor=a.cursor
+    )
+
+
+async def create_company(ctx: Context, a: CreateCompanyIn) -> Company:
+    company = await service.create_company(ctx.session, ctx.workspace_id, a)
+    ctx.resource_id = company.id
+    return company
+
+
+async def get_company(ctx: Context, a: CompanyIdIn) -> Company:
+    return await repo.require(ctx.session, Company, ctx.workspace_id, a.company_id, "company")
+
+
+async def update_company(ctx: Context, a: UpdateCompanyIn) -> Company:
+    ctx.resource_id = a.company_id
+    return await service.update_company(ctx.session, ctx.workspace_id, a)
+
+
+async def list_leads(ctx: Context, a: ListLeadsIn) -> Page[Lead]:
+    return await repo.list_leads(
+        ctx.session,
+        ctx.workspace_id,
+        query=a.query,
+        status=a.status,
+        source=a.source,
+        custom_field_key=a.custom_field_key,
+        custom_field_value=a.custom_field_value,
+        limit=a.limit,
+        cursor=a.cursor,
+    )
+
+
+async def create_lead(ctx: Context, a: CreateLeadIn) -> Lead:
+    lead = await service.create_lead(ctx.session, ctx.workspace_id, a, channel=ctx.channel.value)
+    ctx.resource_id = lead.id
+    return lead
+
+
+async def get_lead(ctx: Context, a: LeadIdIn) -> Lead:
+    return await repo.require(ctx.session, Lead, ctx.workspace_id, a.lead_id, "lead")
+
+
+async def update_lead(ctx: Context, a: UpdateLeadIn) -> Lead:
+    ctx.resource_id = a.lead_id
+    return await service.update_lead(ctx.session, ctx.workspace_id, a)
+
+
+async def convert_lead(ctx: Context, a: ConvertLeadIn) -> ConvertLeadOut:
+    ctx.resource_id = a.lead_id
+    return await service.convert_lead(ctx.session, ctx.workspace_id, a)
+
+
+async def list_deal_stages(ctx: Context, a: ListDealStagesIn) -> Page[Any]:
+    return await repo.list_stages(
+        ctx.session, ctx.workspace_id, query=a.query, limit=a.limit, cursor=a.cursor
+    )
+
+
+async def create_deal_stage(ctx: Context, a: CreateDealStageIn) -> Any:
+    stage = await sales.create_stage(ctx.session, ctx.workspace_id, a)
+    ctx.resource_id = stage.id
+    return stage
+
+
+async def list_deals(ctx: Context, a: ListDealsIn) -> Page[Deal]:
+    filters = {k: getattr(a, k) for k in ("stage", "status", "company_id", "contact_id")}
+    return await repo.list_deals(
+        ctx.session, ctx.workspace_id, filters=filters, limit=a.limit, cursor=a.cursor
+    )
+
+
+async def create_deal(ctx: Context, a: CreateDealIn) -> Deal:
+    deal = await sales.create_deal(ctx.session, ctx.workspace_id, a)
+    ctx.resource_id = deal.id
+    return deal
+
+
+async def get_deal(ctx: Context, a: DealIdIn) -> Deal:
+    return await repo.require(ctx.session, Deal, ctx.workspace_id, a.deal_id, "deal")
+
+
+async def update_deal(ctx: Context, a: UpdateDealIn) -> Deal:
+    ctx.resource_id = a.deal_id
+    return await sales.update_deal(ctx.session, ctx.workspace_id, a)
+
+
+async def list_invoices(ctx: Context, a: ListInvoicesIn) -> Page[Invoice]:
+    filters = {k: getattr(a, k) for k in ("status", "company_id", "contact_id", "deal_id")}
+    return await repo.list_invoices(
+        ctx.session, ctx.workspace_id, filters=filters, limit=a.limit, cursor=a.cursor
+    )
+
+
+async def create_invoice(ctx: Context, a: CreateInvoiceIn) -> Invoice:
+    invoice = await sales.create_invoice(ctx.session, ctx.workspace_id, a)
+    ctx.resource_id = invoice.id
+    return invoice
+
+
+async def get_invoice(ctx: Context, a: InvoiceIdIn) -> Invoice:
+    return await repo.require(ctx.session, Invoice, ctx.workspace_id, a.invoice_id, "invoice")
+
+
+async def record_payment(ctx: Context, a: RecordPaymentIn) -> dict[str, Any]:
+    out = await sales.record_payment(ctx.session, ctx.workspace_id, a)
+    ctx.resource_id = out["id"]
+    return out
+
+
+async def list_payments(ctx: Context, a: ListPaymentsIn) -> Page[Any]:
+    return await repo.list_payments(
+        ctx.session, ctx.workspace_id, invoice_id=a.invoice_id, limit=a.limit, cursor=a.cursor
+    )
+
+
+async def list_accounting_accounts(ctx: Context, a: ListAccountsIn) -> Page[Any]:
+    return await repo.list_accounts(
+        ctx.session, ctx.workspace_id, type_=a.type, query=a.query, limit=a.limit, cursor=a.cursor
+    )
+
+
+async def create_accounting_account(ctx: Context, a: CreateAccountIn) -> Any:
+    account = await accounting.create_account(ctx.session, ctx.workspace_id, a)
+    ctx.resource_id = account.id
+    return account
+
+
+async def list_journal_entries(ctx: Context, a: ListJournalEntriesIn) -> Page[Any]:
+    page = await repo.list_entries(
+        ctx.session,
+        ctx.workspace_id,
+        status=a.status,
+        query=a.query,
+        limit=a.limit,
+        cursor=a.cursor,
+    )
+    lines = await repo.lines_for(ctx.session, ctx.workspace_id, [e.id for e in page.items])
+    return Page([accounting.entry_out(e, lines[e.id]) for e in page.items], page.next_cursor)
+
+
+async def create_journal_entry(ctx: Context, a: CreateJournalEntryIn) -> dict[str, Any]:
+    out = await accounting.create_entry(ctx.session, ctx.workspace_id, a)
+    ctx.resource_id = out["id"]
+    return out
+
+
+# ---------------------------------------------------------------- declarations
+
+_WRITE_ERRORS = (NotFound, Conflict, Unprocessable)
+
+
+def _op(
+    name: str,
+    method: str,
+    path: str,
+    handler: Any,
+    input_model: Any,
+    output_model: Any,
+    summary: str,
+    description: str,
+    *,
+    kind: Kind = Kind.read,
+    update: bool = False,
+    paginated: bool = False,
+    status: int = 200,
+) -> Operation:
+    return Operation(
+        name=name,
+        summary=summary,
+        description=description,
+        scope="crm:read" if kind is Kind.read else "crm:write",
+        kind=kind,
+        toolset="crm",
+        method=method,
+        path=path,
+        input_model=input_model,
+        output_model=output_model,
+        handler=handler,
+        success_status=status,
+        paginated=paginated,
+        destructive=update,
+        idempotent=True if update else None,
+        module="crm",
+        errors=() if kind is Kind.read and paginated else _WRITE_ERRORS,
+    )
+
+
+def _list(
+    name: str, path: str, handler: Any, inp: Any, out: Any, summary: str, desc: str
+) -> Operation:
+    return _op(name, "GET", path, handler, inp, out, summary, desc, paginated=True)
+
+
+def _create(
+    name: str, path: str, handler: Any, inp: Any, out: Any, summary: str, desc: str
+) -> Operation:
+    return _op(name, "POST", path, handler, inp, out, summary, desc, kind=Kind.write, status=201)
+
+
+def _update(
+    name: str, path: str, handler: Any, inp: Any, out: Any, summary: str, desc: str
+) -> Operation:
+    return _op(name, "PATCH", path, handler, inp, out, summary, desc, kind=Kind.write, update=True)
+
+
+PAGE = " Newest first; pass next_cursor back as cursor for the next page."
+
+OPERATIONS = [
+    _list(
+        "search_contacts",
+        "/contacts",
+        search_contacts,
+        SearchContactsIn,
+        ContactPublic,
+        "Search contacts",
+        "Find people in the CRM. Use `query` for free text over name, email, company name and "
+        "notes (every word must match), `company_id` for a company's people. Returns contacts "
+        "(id, name, email, phone, title, company) — erased contacts appear as stubs." + PAGE,
+    ),
+    _create(
+        "create_contact",
+        "/contacts",
+        create_contact,
+        CreateContactIn,
+        ContactPublic,
+        "Create a contact",
+        "Add a person to the CRM. Link a company with company_id (search_companies finds it) "
+        "or give company_name as text. Search first to avoid duplicates. Returns the contact.",
+    ),
+    _op(
+        "get_contact",
+        "GET",
+        "/contacts/{contact_id}",
+        get_contact,
+        ContactIdIn,
+        ContactPublic,
+        "Get a contact",
+        "Fetch one contact by id (con_…) with all its fields.",
+    ),
+    _update(
+        "update_contact",
+        "/contacts/{contact_id}",
+        update_contact,
+        UpdateContactIn,
+        ContactPublic,
+        "Update a contact",
+        "Change a contact's fields; only the fields you send change, null clears an optional "
+        "field. Erased contacts cannot be changed (409 contact_erased). Returns the contact.",
+    ),
+    _op(
+        "erase_contact",
+        "DELETE",
+        "/contacts/{contact_id}",
+        erase_contact,
+        ContactIdIn,
+        ContactPublic,
+        "Erase a contact (GDPR)",
+        "Permanently remove a contact's personal data (name, email, phone, title, notes) for a "
+        "GDPR erasure request. The record stays as a stub with erased_at so links keep working; "
+        "this cannot be undone. Only use when asked to erase/forget a person. Returns the stub.",
+        kind=Kind.delete,
+    ),
+    _list(
+        "search_companies",
+        "/companies",
+        search_companies,
+        SearchCompaniesIn,
+        CompanyPublic,
+        "Search companies",
+        "Find companies (organisations) by free text over name, domain, website and notes. "
+        "Returns companies with id, name, domain, website." + PAGE,
+    ),
+    _create(
+        "create_company",
+        "/companies",
+        create_company,
+        CreateCompanyIn,
+        CompanyPublic,
+        "Create a company",
+        "Add a company (organisation) to the CRM; search first to avoid duplicates. "
+        "Returns the company with its id (com_…).",
+    ),
+    _op(
+        "get_company",
+        "GET",
+        "/companies/{company_id}",
+        get_company,
+        CompanyIdIn,
+        CompanyPublic,
+        "Get a company",
+        "Fetch one company by id (com_…).",
+    ),
+    _update(
+        "update_company",
+        "/companies/{company_id}",
+        update_company,
+        UpdateCompanyIn,
+        CompanyPublic,
+        "Update a company",
+        "Change a company's fields; only the fields you send change. Returns the company.",
+    ),
+    _list(
+        "list_leads",
+        "/leads",
+        list_leads,
+        ListLeadsIn,
+        LeadPublic,
+        "List leads",
+        "List or search sales leads. Filter by status (new, working, qualified, disqualified, "
+        "converted), source, a custom field (custom_field_key, optionally custom_field_value) "
+        "and free text `query` over name, email, phone, company and notes." + PAGE,
+    ),
+    _create(
+        "create_lead",
+        "/leads",
+        create_lead,
+        CreateLeadIn,
+        LeadPublic,
+        "Create a lead",
+        "Record a new prospect that is not yet a customer. Use custom_fields for extra "
+        "attributes. Returns the lead (status new unless given).",
+    ),
+    _op(
+        "get_lead",
+        "GET",
+        "/leads/{lead_id}",
+        get_lead,
+        LeadIdIn,
+        LeadPublic,
+        "Get a lead",
+        "Fetch one lead by id (lead_…), with its custom fields and conversion links.",
+    ),
+    _update(
+        "update_lead",
+        "/leads/{lead_id}",
+        update_lead,
+        UpdateLeadIn,
+        LeadPublic,
+        "Update a lead",
+        "Change a lead's fields or status (not to converted — use convert_lead). custom_fields "
+        "are merged; a null value removes a key. Returns the lead.",
+    ),
+    _op(
+        "convert_lead",
+        "POST",
+        "/leads/{lead_id}/convert",
+        convert_lead,
+        ConvertLeadIn,
+        ConvertLeadOut,
+        "Convert a lead",
+        "Turn a qualified lead into a customer in one step: creates (or links, via contact_id) "
+        "a contact, links or creates the company (company_id, or company_name / the lead's "
+        "company) and, with create_deal, a deal. All or nothing: any error leaves no change. "
+        "A lead converts once (409 lead_already_converted). Returns the converted lead with "
+        "contact, company and deal.",
+        kind=Kind.write,
+    ),
+    _list(
+        "list_deal_stages",
+        "/deal-stages",
+        list_deal_stages,
+        ListDealStagesIn,
+        DealStagePublic,
+        "List deal stages",
+        "List the pipeline's deal stages (key, name, position). Use the keys as `stage` on "
+        "deals." + PAGE,
+    ),
+    _create(
+        "create_deal_stage",
+        "/deal-stages",
+        create_deal_stage,
+        CreateDealStageIn,
+        DealStagePublic,
+        "Create a deal stage",
+        "Add a stage to the sales pipeline. The key must be unique in the workspace "
+        "(409 deal_stage_exists). Returns the stage.",
+    ),
+    _list(
+        "list_deals",
+        "/deals",
+        list_deals,
+        ListDealsIn,
+        DealPublic,
+        "List deals",
+        "List deals (sales opportunities), filtered by stage key, status (open, won, lost), "
+        "company_id or contact_id." + PAGE,
+    ),
+    _create(
+        "create_deal",
+        "/deals",
+        create_deal,
+        CreateDealIn,
+        DealPublic,
+        "Create a deal",
+        "Open a sales opportunity with an amount in cents and an ISO currency. `stage` must be "
+        "an existing stage key (422 deal_stage_not_found); omitted, the first stage is used. "
+        "Returns the deal.",
+    ),
+    _op(
+        "get_deal",
+        "GET",
+        "/deals/{deal_id}",
+        get_deal,
+        DealIdIn,
+        DealPublic,
+        "Get a deal",
+        "Fetch one deal by id (deal_…).",
+    ),
+    _update(
+        "update_deal",
+        "/deals/{deal_id}",
+        update_deal,
+        UpdateDealIn,
+        DealPublic,
+        "Update a deal",
+        "Move a deal to another stage, change its amount, currency or status (won/lost closes "
+        "it). Unknown stage keys answer 422 deal_stage_not_found. Returns the deal.",
+    ),
+    _list(
+        "list_invoices",
+        "/invoices",
+        list_invoices,
+        ListInvoicesIn,
+        InvoicePublic,
+        "List invoices",
+        "List invoices with totals, paid amount and open balance; filter by status (draft, "
+        "sent, partially_paid, paid, void), company_id, contact_id or deal_id." + PAGE,
+    ),
+    _create(
+        "create_invoice",
+        "/invoices",
+        create_invoice,
+        CreateInvoiceIn,
+        InvoicePublic,
+        "Create an invoice",
+        "Bill a customer: line items (kind, name, quantity, unit_amount_cents); subtotal, total "
+        "and balance are computed by the server. invoice_number must be unique (409 "
+        "invoice_number_taken). Returns the invoice.",
+    ),
+    _op(
+        "get_invoice",
+        "GET",
+        "/invoices/{invoice_id}",
+        get_invoice,
+        InvoiceIdIn,
+        InvoicePublic,
+        "Get an invoice",
+        "Fetch one invoice by id (inv_…) with line items, totals and balance.",
+    ),
+    _create(
+        "record_payment",
+        "/payments",
+        record_payment,
+        RecordPaymentIn,
+        PaymentPublic,
+        "Record a payment",
+        "Record money received against an invoice. The invoice's balance drops and its status "
+        "becomes partially_paid or paid. More than the open balance answers 422 "
+        "payment_exceeds_balance. Returns the payment with the invoice's new status and balance.",
+    ),
+    _list(
+        "list_payments",
+        "/payments",
+        list_payments,
+        ListPaymentsIn,
+        PaymentPublic,
+        "List payments",
+        "List recorded payments, optionally of one invoice." + PAGE,
+    ),
+    _list(
+        "list_accounting_accounts",
+        "/accounting/accounts",
+        list_accounting_accounts,
+        ListAccountsIn,
+        AccountPublic,
+        "List accounting accounts",
+        "List the chart of accounts (code, name, type); filter by type or text in code/name."
+        + PAGE,
+    ),
+    _create(
+        "create_accounting_account",
+        "/accounting/accounts",
+        create_accounting_account,
+        CreateAccountIn,
+        AccountPublic,
+        "Create an accounting account",
+        "Add an account to the chart of accounts: a unique code (409 "
+        "accounting_account_exists), a name and a type (asset, liability, equity, revenue, "
+        "expense). Returns the account.",
+    ),
+    _list(
+        "list_journal_entries",
+        "/accounting/journal-entries",
+        list_journal_entries,
+        ListJournalEntriesIn,
+        JournalEntryPublic,
+        "List journal entries",
+        "List journal entries with their debit/credit lines; filter by status (draft, posted) "
+        "or text in memo/reference." + PAGE,
+    ),
+    _create(
+        "create_journal_entry",
+        "/accounting/journal-entries",
+        create_journal_entry,
+        CreateJournalEntryIn,
+        JournalEntryPublic,
+        "Create a journal entry",
+        "Book a double-entry journal entry. Each line debits or credits one account (account_id "
+        "from list_accounting_accounts). A posted entry must balance — total debits equal total "
+        "credits — or it is refused with 422 journal_unbalanced. Returns the entry.",
+    ),
+]

@@ -1,0 +1,542 @@
+"""CRM input and public shapes (descriptions double as MCP tool documentation)."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from core.pagination import ListParams
+
+LeadStatus = Literal["new", "working", "qualified", "disqualified", "converted"]
+OpenLeadStatus = Literal["new", "working", "qualified", "disqualified"]
+LeadSource = Literal["manual", "website", "referral", "campaign", "import", "api", "mcp", "other"]
+DealStatus = Literal["open", "won", "lost"]
+InvoiceStatus = Literal["draft", "sent", "partially_paid", "paid", "void"]
+LineItemKind = Literal["product", "service", "subscription", "fee", "other"]
+PaymentMethod = Literal["card", "bank_transfer", "cash", "check", "other"]
+AccountType = Literal["asset", "liability", "equity", "revenue", "expense"]
+EntryStatus = Literal["draft", "posted"]
+
+Scalar = str | int | float | bool
+_KEY_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+
+
+def _id(what: str, prefix: str, required: bool = False) -> Any:
+    text = f"Id of the {what} ({prefix}_…)."
+    if required:
+        return Field(min_length=1, max_length=40, description=text)
+    return Field(default=None, min_length=1, max_length=40, description=text)
+
+
+def _text(description: str, max_length: int = 200, *, required: bool = False) -> Any:
+    if required:
+        return Field(min_length=1, max_length=max_length, description=description)
+    return Field(default=None, max_length=max_length, description=description)
+
+
+Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+CURRENCY_TEXT = "ISO 4217 currency code, three uppercase letters (e.g. USD, EUR)."
+QUERY_FIELD = "Free-text search; every word must match (prefix match on words)."
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _List(ListParams):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+def check_custom_fields(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Keys 1-64 of [A-Za-z0-9_-], at most 50 of them, string values ≤ 1,000 chars."""
+    if value is None:
+        return None
+    if len(value) > 50:
+        raise ValueError("at most 50 custom fields")
+    for key, item in value.items():
+        if not _KEY_RE.match(key):
+            raise ValueError(f"custom field key {key!r} must match [A-Za-z0-9_-]{{1,64}}")
+        if isinstance(item, str) and len(item) > 1000:
+            raise ValueError(f"custom field {key!r} is longer than 1000 characters")
+    return value
+
+
+# ---------------------------------------------------------------- companies
+
+
+class CompanyPublic(_Out):
+    id: str
+    name: str
+    domain: str | None = None
+    website: str | None = None
+    phone: str | None = None
+    industry: str | None = None
+    notes: str | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
+class CompanyFields(_In):
+    domain: str | None = _text("Primary web domain, e.g. acme.com.", 255)
+    website: str | None = _text("Website URL.", 500)
+    phone: str | None = _text("Main phone number.", 50)
+    industry: str | None = _text("Industry or sector.", 100)
+    notes: str | None = _text("Free-form notes.", 10_000)
+
+
+class CreateCompanyIn(CompanyFields):
+    name: str = _text("Company name.", required=True)
+
+
+class UpdateCompanyIn(CompanyFields):
+    company_id: str = _id("company", "com", required=True)
+    name: str | None = Field(default=None, min_length=1, max_length=200, description="New name.")
+
+
+class CompanyIdIn(_In):
+    company_id: str = _id("company", "com", required=True)
+
+
+class SearchCompaniesIn(_List):
+    query: str | None = _text(QUERY_FIELD + " Searches name, domain, website and notes.", 200)
+
+
+# ---------------------------------------------------------------- contacts
+
+
+class ContactPublic(_Out):
+    id: str
+    name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    title: str | None = None
+    company_id: str | None = None
+    company_name: str | None = None
+    notes: str | None = None
+    erased_at: datetime | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
+class ContactFields(_In):
+    email: str | None = Field(
+        default=None, max_length=320, pattern=EMAIL_PATTERN, description="Email address."
+    )
+    phone: str | None = _text("Phone number.", 50)
+    title: str | None = _text("Job title.", 200)
+    company_id: str | None = _id("company the contact works for", "com")
+    company_name: str | None = _text(
+        "Company name as free text (filled from company_id when that is given).", 200
+    )
+    notes: str | None = _text("Free-form notes.", 10_000)
+
+
+class CreateContactIn(ContactFields):
+    name: str = _text("Full name.", required=True)
+
+
+class UpdateContactIn(ContactFields):
+    contact_id: str = _id("contact", "con", required=True)
+    name: str | None = Field(default=None, min_length=1, max_length=200, description="New name.")
+
+
+class ContactIdIn(_In):
+    contact_id: str = _id("contact", "con", required=True)
+
+
+class SearchContactsIn(_List):
+    query: str | None = _text(QUERY_FIELD + " Searches name, email, company name and notes.", 200)
+    company_id: str | None = _id("company whose contacts to list", "com")
+
+
+# ---------------------------------------------------------------- leads
+
+
+class LeadPublic(_Out):
+    id: str
+    name: str
+    email: str | None = None
+    phone: str | None = None
+    title: str | None = None
+    company_name: str | None = None
+    status: LeadStatus
+    source: LeadSource
+    notes: str | None = None
+    custom_fields: dict[str, Scalar] = Field(default_factory=dict)
+    converted_at: datetime | None = None
+    converted_contact_id: str | None = None
+    converted_company_id: str | None = None
+    converted_deal_id: str | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
+class LeadFields(_In):
+    email: str | None = Field(
+        default=None, max_length=320, pattern=EMAIL_PATTERN, description="Email address."
+    )
+    phone: str | None = _text("Phone number.", 50)
+    title: str | None = _text("Job title.", 200)
+    company_name: str | None = _text("Company the lead belongs to, as free text.", 200)
+    notes: str | None = _text("Free-form notes.", 10_000)
+
+
+class CreateLeadIn(LeadFields):
+    name: str = _text("Full name of the lead.", required=True)
+    status: OpenLeadStatus = Field(
+        default="new", description="new, working, qualified or disqualified (default new)."
+    )
+    source: LeadSource | None = Field(
+        default=None,
+        description="Where the lead came from; defaults to 'api' over REST and 'mcp' over MCP.",
+    )
+    custom_fields: dict[str, Scalar] = Field(
+        default_factory=dict,
+        description="Custom fields: object of key (letters, digits, _ or -) to string, number "
+        "or boolean; at most 50.",
+    )
+
+    check_cf = field_validator("custom_fields")(check_custom_fields)
+
+
+class UpdateLeadIn(LeadFields):
+    lead_id: str = _id("lead", "lead", required=True)
+    name: str | None = Field(default=None, min_length=1, max_length=200, description="New name.")
+    status: OpenLeadStatus | None = Field(
+        default=None,
+        description="new, working, qualified or disqualified (use convert_lead to convert).",
+    )
+    source: LeadSource | None = Field(default=None, description="Where the lead came from.")
+    custom_fields: dict[str, Scalar | None] | None = Field(
+        default=None,
+        description="Custom fields to merge into the lead's; a null value removes that key.",
+    )
+
+    check_cf = field_validator("custom_fields")(check_custom_fields)
+
+
+class LeadIdIn(_In):
+    lead_id: str = _id("lead", "lead", required=True)
+
+
+class ListLeadsIn(_List):
+    query: str | None = _text(
+        QUERY_FIELD + " Searches name, email, phone, company name and notes.", 200
+    )
+    status: LeadStatus | None = Field(default=None, description="Only leads with this status.")
+    source: LeadSource | None = Field(default=None, description="Only leads from this source.")
+    custom_field_key: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_-]{1,64}$",
+        description="Only leads having this custom field (with custom_field_value: equal to it).",
+    )
+    custom_field_value: str | None = Field(
+        default=None,
+        max_length=1000,
+        description="Value the custom field must have, compared as text (needs custom_field_key).",
+    )
+
+
+class ConvertLeadIn(_In):
+    lead_id: str = _id("lead to convert", "lead", required=True)
+    contact_id: str | None = _id(
+        "existing contact to link; omit to create a contact from the lead", "con"
+    )
+    company_id: str | None = _id(
+        "existing company to link; omit to use company_name (or the lead's company)", "com"
+    )
+    company_name: str | None = _text(
+        "Company to link by exact name, created if missing; defaults to the lead's company.", 200
+    )
+    create_deal: bool = Field(default=False, description="Also create a deal for the lead.")
+    deal_name: str | None = _text("Name of the new deal (default: the lead's name).", 200)
+    amount_cents: int | None = Field(
+        default=None, ge=0, le=10**15, description="Deal amount in cents (default 0)."
+    )
+    currency: Currency | None = Field(default=None, description=CURRENCY_TEXT + " Default USD.")
+    stage: str | None = Field(
+        default=None,
+        max_length=60,
+        description="Deal stage key; must exist (default: the first stage by position, if any).",
+    )
+
+
+# ---------------------------------------------------------------- deal stages and deals
+
+
+class DealStagePublic(_Out):
+    id: str
+    key: str
+    name: str
+    position: int
+    created_at: datetime
+
+
+class CreateDealStageIn(_In):
+    key: str = Field(
+        pattern=r"^[a-z0-9_]{1,60}$",
+        description="Stable key used by deals, e.g. 'discovery' (lowercase, digits, _).",
+    )
+    name: str = _text("Display name, e.g. 'Discovery'.", 120, required=True)
+    position: int = Field(
+        default=0, ge=0, le=1_000_000, description="Order of the stage in the pipeline."
+    )
+
+
+class ListDealStagesIn(_List):
+    query: str | None = _text("Only stages whose key or name contains this text.", 120)
+
+
+class DealPublic(_Out):
+    id: str
+    name: str
+    stage: str | None = None
+    status: DealStatus
+    amount_cents: int
+    currency: str
+    company_id: str | None = None
+    contact_id: str | None = None
+    lead_id: str | None = None
+    expected_close_date: date | None = None
+    notes: str | None = None
+    closed_at: datetime | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
+class DealFields(_In):
+    stage: str | None = Field(
+        default=None, max_length=60, description="Deal stage key; it must exist in the workspace."
+    )
+    company_id: str | None = _id("company the deal is with", "com")
+    contact_id: str | None = _id("main contact of the deal", "con")
+    expected_close_date: date | None = Field(
+        default=None, description="Expected close date, YYYY-MM-DD."
+    )
+    notes: str | None = _text("Free-form notes.", 10_000)
+
+
+class CreateDealIn(DealFields):
+    name: str = _text("Deal name.", required=True)
+    status: DealStatus = Field(default="open", description="open, won or lost (default open).")
+    amount_cents: int = Field(
+        default=0, ge=0, le=10**15, description="Deal value in cents (integer ≥ 0)."
+    )
+    currency: Currency = Field(default="USD", description=CURRENCY_TEXT + " Default USD.")
+
+
+class UpdateDealIn(DealFields):
+    deal_id: str = _id("deal to update", "deal", required=True)
+    name: str | None = Field(default=None, min_length=1, max_length=200, description="New name.")
+    status: DealStatus | None = Field(default=None, description="open, won or lost.")
+    amount_cents: int | None = Field(
+        default=None, ge=0, le=10**15, description="Deal value in cents (integer ≥ 0)."
+    )
+    currency: Currency | None = Field(default=None, description=CURRENCY_TEXT)
+
+
+class DealIdIn(_In):
+    deal_id: str = _id("deal", "deal", required=True)
+
+
+class ListDealsIn(_List):
+    stage: str | None = Field(default=None, max_length=60, description="Only deals in this stage.")
+    status: DealStatus | None = Field(default=None, description="Only deals with this status.")
+    company_id: str | None = _id("company whose deals to list", "com")
+    contact_id: str | None = _id("contact whose deals to list", "con")
+
+
+class ConvertLeadOut(LeadPublic):
+    contact: ContactPublic
+    company: CompanyPublic | None = None
+    deal: DealPublic | None = None
+
+
+# ---------------------------------------------------------------- invoices and payments
+
+
+class LineItemIn(_In):
+    kind: LineItemKind = Field(
+        default="service", description="product, service, subscription, fee or other."
+    )
+    name: str = _text("What is billed.", 200, required=True)
+    description: str | None = _text("Longer description.", 1000)
+    quantity: int = Field(default=1, ge=1, le=1_000_000, description="Quantity (default 1).")
+    unit_amount_cents: int = Field(ge=0, le=10**13, description="Price of one unit in cents.")
+
+
+class LineItemOut(BaseModel):
+    kind: str
+    name: str
+    description: str | None = None
+    quantity: int
+    unit_amount_cents: int
+    amount_cents: int
+
+
+class InvoicePublic(_Out):
+    id: str
+    invoice_number: str
+    status: InvoiceStatus
+    currency: str
+    company_id: str | None = None
+    contact_id: str | None = None
+    deal_id: str | None = None
+    line_items: list[LineItemOut]
+    subtotal_cents: int
+    tax_cents: int
+    total_cents: int
+    amount_paid_cents: int
+    balance_cents: int
+    issue_date: date | None = None
+    due_date: date | None = None
+    notes: str | None = None
+    paid_at: datetime | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
+class CreateInvoiceIn(_In):
+    invoice_number: str = _text("Invoice number, unique in the workspace.", 60, required=True)
+    status: Literal["draft", "sent"] = Field(default="draft", description="draft or sent.")
+    currency: Currency = Field(default="USD", description=CURRENCY_TEXT + " Default USD.")
+    company_id: str | None = _id("billed company", "com")
+    contact_id: str | None = _id("billed contact", "con")
+    deal_id: str | None = _id("deal the invoice belongs to", "deal")
+    line_items: list[LineItemIn] = Field(
+        min_length=1, max_length=100, description="1-100 line items; totals are computed."
+    )
+    tax_cents: int = Field(default=0, ge=0, le=10**15, description="Tax added to the subtotal.")
+    issue_date: date | None = Field(default=None, description="Issue date, YYYY-MM-DD.")
+    due_date: date | None = Field(default=None, description="Due date, YYYY-MM-DD.")
+    notes: str | None = _text("Notes printed on the invoice.", 10_000)
+
+
+class InvoiceIdIn(_In):
+    invoice_id: str = _id("invoice", "inv", required=True)
+
+
+class ListInvoicesIn(_List):
+    status: InvoiceStatus | None = Field(default=None, description="Only invoices in this status.")
+    company_id: str | None = _id("billed company", "com")
+    contact_id: str | None = _id("billed contact", "con")
+    deal_id: str | None = _id("deal", "deal")
+
+
+class PaymentPublic(_Out):
+    id: str
+    invoice_id: str
+    amount_cents: int
+    currency: str
+    method: PaymentMethod
+    reference: str | None = None
+    paid_at: datetime
+    created_at: datetime
+    invoice_status: InvoiceStatus | None = None
+    invoice_balance_cents: int | None = None
+
+
+class RecordPaymentIn(_In):
+    invoice_id: str = _id("invoice being paid", "inv", required=True)
+    amount_cents: int = Field(
+        ge=1, le=10**15, description="Amount paid in cents; at most the open balance."
+    )
+    currency: Currency | None = Field(
+        default=None, description=CURRENCY_TEXT + " Must equal the invoice's currency."
+    )
+    method: PaymentMethod = Field(
+        default="other", description="card, bank_transfer, cash, check or other."
+    )
+    reference: str | None = _text("Bank or processor reference.", 200)
+    paid_at: datetime | None = Field(
+        default=None, description="When the money arrived, ISO-8601 (default now)."
+    )
+
+
+class ListPaymentsIn(_List):
+    invoice_id: str | None = _id("invoice whose payments to list", "inv")
+
+
+# ---------------------------------------------------------------- accounting
+
+
+class AccountPublic(_Out):
+    id: str
+    code: str
+    name: str
+    type: AccountType
+    description: str | None = None
+    created_at: datetime
+
+
+class CreateAccountIn(_In):
+    code: str = Field(
+        pattern=r"^[A-Za-z0-9._-]{1,30}$",
+        description="Account code, unique in the workspace, e.g. '4000'.",
+    )
+    name: str = _text("Account name, e.g. 'Services revenue'.", 200, required=True)
+    type: AccountType = Field(description="asset, liability, equity, revenue or expense.")
+    description: str | None = _text("What the account is for.", 2000)
+
+
+class ListAccountsIn(_List):
+    type: AccountType | None = Field(default=None, description="Only accounts of this type.")
+    query: str | None = _text("Only accounts whose code or name contains this text.", 200)
+
+
+class JournalLineIn(_In):
+    account_id: str = _id("accounting account", "acct", required=True)
+    debit_cents: int = Field(default=0, ge=0, le=10**15, description="Debit amount in cents.")
+    credit_cents: int = Field(default=0, ge=0, le=10**15, description="Credit amount in cents.")
+    description: str | None = _text("Line description.", 500)
+
+    @model_validator(mode="after")
+    def _one_side(self) -> JournalLineIn:
+        if (self.debit_cents > 0) == (self.credit_cents > 0):
+            raise ValueError("each line needs exactly one of debit_cents or credit_cents > 0")
+        return self
+
+
+class JournalLinePublic(_Out):
+    account_id: str
+    debit_cents: int
+    credit_cents: int
+    description: str | None = None
+
+
+class JournalEntryPublic(_Out):
+    id: str
+    status: EntryStatus
+    entry_date: date
+    memo: str | None = None
+    reference: str | None = None
+    total_debit_cents: int
+    total_credit_cents: int
+    lines: list[JournalLinePublic]
+    posted_at: datetime | None = None
+    created_at: datetime
+
+
+class CreateJournalEntryIn(_In):
+    status: EntryStatus = Field(
+        default="draft", description="draft or posted; a posted entry must balance."
+    )
+    entry_date: date | None = Field(default=None, description="Entry date (default today, UTC).")
+    memo: str | None = _text("What the entry records.", 2000)
+    reference: str | None = _text("External reference, e.g. an invoice number.", 200)
+    lines: list[JournalLineIn] = Field(
+        min_length=1, max_length=200, description="1-200 lines, each a debit or a credit."
+    )
+
+
+class ListJournalEntriesIn(_List):
+    status: EntryStatus | None = Field(default=None, description="Only draft or posted entries.")
+    query: str | None = _text("Only entries whose memo or reference contains this text.", 200)

@@ -1,0 +1,172 @@
+"""Task operations (scopes ``tasks:read`` / ``tasks:write``, module and toolset ``tasks``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from core.errors import NotFound, ValidationFailed
+from core.operations import Context, Kind, Operation
+from core.pagination import ListParams, Page
+from core.related import RelatedType
+from core.tasks import service
+from core.tasks.models import Task, TaskPublic
+
+TaskStatus = Literal["open", "in_progress", "done", "cancelled"]
+Priority = Literal["low", "normal", "high", "urgent"]
+
+RELATED_TYPE = "Type of the linked record: contact, company, lead, deal, invoice, ticket, …"
+RELATED_ID = "Id of the linked record; it must exist in this workspace."
+
+
+class ListTasksIn(ListParams):
+    model_config = ConfigDict(extra="forbid")
+
+    status: TaskStatus | None = Field(
+        default=None, description="Only tasks with this status: open, in_progress, done, cancelled."
+    )
+    assignee: str | None = Field(
+        default=None, max_length=200, description="Only tasks assigned to this user or agent."
+    )
+    related_type: RelatedType | None = Field(default=None, description=RELATED_TYPE)
+    related_id: str | None = Field(default=None, max_length=40, description=RELATED_ID)
+
+
+class TaskFields(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    description: str | None = Field(default=None, max_length=10_000, description="Details.")
+    priority: Priority | None = Field(default=None, description="low, normal, high or urgent.")
+    assignee: str | None = Field(
+        default=None, max_length=200, description="User or agent responsible (free text or id)."
+    )
+    due_at: datetime | None = Field(default=None, description="Due time, ISO-8601.")
+    related_type: RelatedType | None = Field(default=None, description=RELATED_TYPE)
+    related_id: str | None = Field(default=None, max_length=40, description=RELATED_ID)
+
+
+class CreateTaskIn(TaskFields):
+    title: str = Field(min_length=1, max_length=300, description="What needs doing.")
+    status: TaskStatus = Field(default="open", description="Initial status (default open).")
+
+
+class UpdateTaskIn(TaskFields):
+    task_id: str = Field(min_length=1, max_length=40, description="Id of the task (task_…).")
+    title: str | None = Field(default=None, min_length=1, max_length=300, description="New title.")
+    status: TaskStatus | None = Field(
+        default=None, description="open, in_progress, done (sets completed_at) or cancelled."
+    )
+    completion_note: str | None = Field(
+        default=None, max_length=5_000, description="How the task was resolved."
+    )
+
+
+class TaskIdIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    task_id: str = Field(min_length=1, max_length=40, description="Id of the task (task_…).")
+
+
+async def list_tasks(ctx: Context, a: ListTasksIn) -> Page[Task]:
+    if (a.related_type is None) != (a.related_id is None) and a.related_id is not None:
+        raise ValidationFailed("related_id needs related_type.")
+    filters = {k: getattr(a, k) for k in ("status", "assignee", "related_type", "related_id")}
+    return await service.list_tasks(
+        ctx.session, ctx.workspace_id, filters=filters, limit=a.limit, cursor=a.cursor
+    )
+
+
+async def create_task(ctx: Context, a: CreateTaskIn) -> Task:
+    values: dict[str, Any] = a.model_dump()
+    values["priority"] = values["priority"] or "normal"
+    task = await service.create_task(ctx.session, ctx.workspace_id, values)
+    ctx.resource_id = task.id
+    return task
+
+
+async def get_task(ctx: Context, a: TaskIdIn) -> Task:
+    return await service.get_task(ctx.session, ctx.workspace_id, a.task_id)
+
+
+async def update_task(ctx: Context, a: UpdateTaskIn) -> Task:
+    ctx.resource_id = a.task_id
+    changes = {k: getattr(a, k) for k in a.model_fields_set if k != "task_id"}
+    return await service.update_task(ctx.session, ctx.workspace_id, a.task_id, changes)
+
+
+def _op(name: str, method: str, path: str, handler: Any, inp: Any, **kw: Any) -> Operation:
+    kind = kw.pop("kind", Kind.read)
+    return Operation(
+        name=name,
+        scope="tasks:read" if kind is Kind.read else "tasks:write",
+        kind=kind,
+        toolset="tasks",
+        method=method,
+        path=path,
+        input_model=inp,
+        output_model=TaskPublic,
+        handler=handler,
+        module="tasks",
+        errors=(NotFound, ValidationFailed),
+        **kw,
+    )
+
+
+OPERATIONS = [
+    _op(
+        "list_tasks",
+        "GET",
+        "/tasks",
+        list_tasks,
+        ListTasksIn,
+        paginated=True,
+        summary="List tasks",
+        description=(
+            "List to-dos, newest first: filter by status (open, in_progress, done, cancelled), "
+            "assignee, or the record they are linked to (related_type + related_id, e.g. a "
+            "contact's open tasks). Pass next_cursor back as cursor for more."
+        ),
+    ),
+    _op(
+        "create_task",
+        "POST",
+        "/tasks",
+        create_task,
+        CreateTaskIn,
+        kind=Kind.write,
+        success_status=201,
+        summary="Create a task",
+        description=(
+            "Create a follow-up or to-do, optionally assigned and linked to any record "
+            "(related_type + related_id: contact, company, lead, deal, invoice, ticket …; the "
+            "record must exist, else 404). Returns the task."
+        ),
+    ),
+    _op(
+        "get_task",
+        "GET",
+        "/tasks/{task_id}",
+        get_task,
+        TaskIdIn,
+        summary="Get a task",
+        description="Fetch one task by id (task_…).",
+    ),
+    _op(
+        "update_task",
+        "PATCH",
+        "/tasks/{task_id}",
+        update_task,
+        UpdateTaskIn,
+        kind=Kind.write,
+        destructive=True,
+        idempotent=True,
+        summary="Update or complete a task",
+        description=(
+            "Change a task's fields; set status 'done' with a completion_note to complete it "
+            "(completed_at is set), 'cancelled' to drop it. Only sent fields change. "
+            "Returns the task."
+        ),
+    ),
+]
