@@ -46,3 +46,12 @@ async def ensure_demo(runtime: Runtime) -> DemoSetup:
 
 SEEDERS: list = []
 """Coroutines ``(session, workspace_id)`` adding sample records; domains append to it."""
+
+
+def _register_seeders() -> None:
+    from core.workflows.demo import seed_workflows
+
+    SEEDERS.append(seed_workflows)
+
+
+_register_seeders()

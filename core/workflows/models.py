@@ -1,0 +1,171 @@
+"""Workflows, their runs (a job table) and the per-day run counter; public shapes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import BaseModel, ConfigDict
+from pydantic import Field as PField
+from sqlmodel import Field, SQLModel
+
+from core.db import JSONType, UTCDateTime, WorkspaceOwned, workspace_fk
+from core.jobs import JobFields
+
+
+class WorkflowStatus(StrEnum):
+    active = "active"
+    inactive = "inactive"
+
+
+class RunStatus(StrEnum):
+    queued = "queued"
+    running = "running"
+    succeeded = "succeeded"
+    failed = "failed"
+
+
+READY_STATUSES: tuple[str, ...] = (RunStatus.queued, RunStatus.running)
+FINISHED_STATUSES: frozenset[str] = frozenset({RunStatus.succeeded, RunStatus.failed})
+
+
+class Workflow(SQLModel, WorkspaceOwned, table=True):
+    __tablename__ = "workflows"
+    __table_args__ = (sa.Index("ix_workflows_workspace_id_id", "workspace_id", "id"),)
+
+    id: str = Field(primary_key=True, max_length=40)
+    workspace_id: str = workspace_fk()
+    name: str = Field(max_length=200)
+    description: str | None = Field(default=None, max_length=2000)
+    status: str = Field(default=WorkflowStatus.active, max_length=20)
+    recipe: dict[str, Any] = Field(sa_type=JSONType)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class WorkflowRun(JobFields, WorkspaceOwned, table=True):
+    """One run. ``recipe`` is a snapshot taken at trigger time; ``next_step`` is the index
+    of the first step not yet recorded (execution resumes there after a crash or delay)."""
+
+    __tablename__ = "workflow_runs"
+    __table_args__ = (
+        sa.Index("ix_workflow_runs_workspace_id_id", "workspace_id", "id"),
+        sa.Index("ix_workflow_runs_workspace_workflow_id", "workspace_id", "workflow_id", "id"),
+        sa.Index(
+            "ix_workflow_runs_due",
+            "run_after",
+            "id",
+            postgresql_where=sa.text("status IN ('queued', 'running')"),
+            sqlite_where=sa.text("status IN ('queued', 'running')"),
+        ),
+    )
+
+    id: str = Field(primary_key=True, max_length=40)
+    workspace_id: str = workspace_fk()
+    workflow_id: str = Field(foreign_key="workflows.id", max_length=40, ondelete="CASCADE")
+    status: str = Field(default=RunStatus.queued, max_length=20)
+    input: dict[str, Any] = Field(sa_type=JSONType)
+    recipe: dict[str, Any] = Field(sa_type=JSONType)
+    channel: str = Field(max_length=10)
+    token_id: str | None = Field(default=None, max_length=40)
+    token_name: str | None = Field(default=None, max_length=200)
+    steps: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSONType)
+    next_step: int = 0
+    steps_total: int = 0
+    steps_succeeded: int = 0
+    steps_failed: int = 0
+    error_code: str | None = Field(default=None, max_length=80)
+    error_message: str | None = Field(default=None, max_length=2000)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class WorkflowDailyUsage(SQLModel, WorkspaceOwned, table=True):
+    """Runs triggered per workspace per UTC day (the daily cap's counter)."""
+
+    __tablename__ = "workflow_daily_usage"
+
+    workspace_id: str = Field(
+        primary_key=True, foreign_key="workspaces.id", max_length=40, ondelete="CASCADE"
+    )
+    day: str = Field(primary_key=True, max_length=10, description="YYYY-MM-DD (UTC)")
+    count: int = 0
+
+
+# ---------------------------------------------------------------- public shapes
+
+
+class WorkflowPublic(BaseModel):
+    """A workflow with its full recipe."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    name: str
+    description: str | None = None
+    status: WorkflowStatus
+    recipe: dict[str, Any] = PField(description="{continue_on_error, steps: [...]}")
+    created_at: datetime
+    updated_at: datetime
+
+
+class WorkflowSummary(BaseModel):
+    """A workflow as listed (no recipe; see get_workflow)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    name: str
+    description: str | None = None
+    status: WorkflowStatus
+    step_count: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class StepError(BaseModel):
+    code: str
+    message: str
+
+
+class StepOutput(BaseModel):
+    """What one step did."""
+
+    index: int
+    type: str
+    status: str = PField(description="succeeded or failed")
+    output: dict[str, Any] | None = None
+    error: StepError | None = None
+    started_at: datetime
+    finished_at: datetime = PField(description="For a delay: when the pause ends.")
+
+
+class WorkflowRunSummary(BaseModel):
+    """A run as listed (without step output)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    workflow_id: str
+    status: RunStatus
+    input: dict[str, Any]
+    channel: str
+    token_id: str | None = None
+    token_name: str | None = PField(default=None, description="Name of the triggering token.")
+    steps_total: int
+    steps_succeeded: int
+    steps_failed: int
+    error_code: str | None = None
+    error_message: str | None = None
+    created_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+class WorkflowRunPublic(WorkflowRunSummary):
+    """A run with its step-by-step output."""
+
+    steps: list[StepOutput]

@@ -1,0 +1,334 @@
+"""Workflow operations: recipes (workflows:read/write), runs (workflows:run/read)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from core.errors import Conflict, NotFound, RateLimited, Unprocessable
+from core.operations import Context, Kind, Operation
+from core.pagination import ListParams, Page, paginate
+from core.workflows import repository, service
+from core.workflows.models import (
+    RunStatus,
+    Workflow,
+    WorkflowPublic,
+    WorkflowRun,
+    WorkflowRunPublic,
+    WorkflowRunSummary,
+    WorkflowStatus,
+    WorkflowSummary,
+)
+
+COMMON = {"toolset": "workflows", "module": "workflows", "feature": "workflows"}
+
+RECIPE_DESCRIPTION = (
+    'The recipe, a JSON object: {"continue_on_error": false, "steps": [...]}, at most 50 '
+    'steps. Step types: {"type": "log", "message": "..."}, {"type": "delay", "seconds": '
+    '1-30}, {"type": "fire_webhook_event", "event": "campaign.kickoff", "payload": {...}}. '
+    "Strings in message, event and payload may use {{input.key}} (dotted paths) to insert "
+    "values of the run input."
+)
+
+WORKFLOW_ID = Field(max_length=40, description="Id of the workflow (wf_…).")
+
+
+class ListWorkflowsIn(ListParams):
+    model_config = ConfigDict(extra="forbid")
+
+    status: WorkflowStatus | None = Field(default=None, description="Only active or inactive.")
+
+
+class CreateWorkflowIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200, description="A name for the workflow.")
+    description: str | None = Field(
+        default=None, max_length=2000, description="What the workflow is for."
+    )
+    recipe: dict[str, Any] = Field(description=RECIPE_DESCRIPTION)
+    status: WorkflowStatus = Field(
+        default=WorkflowStatus.active, description="active (default) or inactive."
+    )
+
+
+class WorkflowIdIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    workflow_id: str = WORKFLOW_ID
+
+
+class UpdateWorkflowIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    workflow_id: str = WORKFLOW_ID
+    name: str | None = Field(default=None, min_length=1, max_length=200, description="New name.")
+    description: str | None = Field(default=None, max_length=2000, description="New description.")
+    recipe: dict[str, Any] | None = Field(default=None, description=RECIPE_DESCRIPTION)
+    status: WorkflowStatus | None = Field(
+        default=None, description="active to activate, inactive to deactivate."
+    )
+
+
+class TriggerWorkflowIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    workflow_id: str = WORKFLOW_ID
+    input: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Input for the run (a JSON object, at most 64 KB); steps read it as "
+        "{{input.key}}.",
+    )
+
+
+class ListRunsIn(ListParams):
+    model_config = ConfigDict(extra="forbid")
+
+    workflow_id: str | None = Field(
+        default=None, max_length=40, description="Only runs of this workflow (wf_…)."
+    )
+    status: RunStatus | None = Field(
+        default=None, description="Only runs in this status: queued, running, succeeded, failed."
+    )
+
+
+class ListRunsOfWorkflowIn(ListParams):
+    model_config = ConfigDict(extra="forbid")
+
+    workflow_id: str = WORKFLOW_ID
+    status: RunStatus | None = Field(
+        default=None, description="Only runs in this status: queued, running, succeeded, failed."
+    )
+
+
+class GetRunIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    run_id: str = Field(max_length=40, description="Id of the run (run_…).")
+    wait_seconds: int = Field(
+        default=0,
+        ge=0,
+        le=service.MAX_WAIT_SECONDS,
+        description="Wait up to this many seconds (0-25) for the run to finish before "
+        "answering; 0 answers at once.",
+    )
+
+
+# ---------------------------------------------------------------- handlers
+
+
+async def list_workflows(ctx: Context, args: ListWorkflowsIn) -> Page[Any]:
+    stmt = repository.workflows_query(ctx.workspace_id, args.status)
+    page = await paginate(ctx.session, stmt, Workflow.id, limit=args.limit, cursor=args.cursor)
+    return Page([service.summary(w) for w in page.items], page.next_cursor)
+
+
+async def create_workflow(ctx: Context, args: CreateWorkflowIn) -> Workflow:
+    workflow = await service.create_workflow(
+        ctx.session,
+        ctx.workspace_id,
+        name=args.name,
+        description=args.description,
+        recipe=args.recipe,
+        status=args.status,
+    )
+    ctx.resource_id = workflow.id
+    return workflow
+
+
+async def get_workflow(ctx: Context, args: WorkflowIdIn) -> Workflow:
+    return await service.get_workflow(ctx.session, ctx.workspace_id, args.workflow_id)
+
+
+async def update_workflow(ctx: Context, args: UpdateWorkflowIn) -> Workflow:
+    changes = args.model_dump(exclude_unset=True, exclude={"workflow_id"})
+    workflow = await service.update_workflow(
+        ctx.session, ctx.workspace_id, args.workflow_id, changes
+    )
+    ctx.resource_id = workflow.id
+    return workflow
+
+
+async def trigger_workflow(ctx: Context, args: TriggerWorkflowIn) -> WorkflowRun:
+    p = ctx.principal
+    run = await service.trigger_run(
+        ctx.session,
+        ctx.workspace_id,
+        p.plan,
+        args.workflow_id,
+        args.input,
+        channel=ctx.channel.value,
+        token_id=p.token_id,
+        token_name=p.token_name,
+        now=ctx.now,
+    )
+    ctx.resource_id = run.id
+    return run
+
+
+async def list_workflow_runs(ctx: Context, args: ListRunsIn) -> Page[WorkflowRun]:
+    stmt = repository.runs_query(ctx.workspace_id, workflow_id=args.workflow_id, status=args.status)
+    return await paginate(ctx.session, stmt, WorkflowRun.id, limit=args.limit, cursor=args.cursor)
+
+
+async def list_runs_of_workflow(ctx: Context, args: ListRunsOfWorkflowIn) -> Page[WorkflowRun]:
+    await service.get_workflow(ctx.session, ctx.workspace_id, args.workflow_id)
+    stmt = repository.runs_query(ctx.workspace_id, workflow_id=args.workflow_id, status=args.status)
+    return await paginate(ctx.session, stmt, WorkflowRun.id, limit=args.limit, cursor=args.cursor)
+
+
+async def get_workflow_run(ctx: Context, args: GetRunIn) -> WorkflowRun:
+    run = await service.get_run(ctx.session, ctx.workspace_id, args.run_id)
+    if args.wait_seconds:
+        run = await service.wait_for_run(ctx.db, ctx.workspace_id, run, args.wait_seconds)
+    return run
+
+
+OPERATIONS = [
+    Operation(
+        name="list_workflows",
+        summary="List workflows",
+        description=(
+            "List the workspace's workflow recipes (active and inactive), newest first, with "
+            "their step counts. Filter by status. Use get_workflow for a full recipe."
+        ),
+        scope="workflows:read",
+        kind=Kind.read,
+        method="GET",
+        path="/workflows",
+        input_model=ListWorkflowsIn,
+        output_model=WorkflowSummary,
+        handler=list_workflows,
+        paginated=True,
+        **COMMON,
+    ),
+    Operation(
+        name="create_workflow",
+        summary="Create a workflow",
+        description=(
+            "Create a workflow from a recipe of log, delay and fire_webhook_event steps (at most "
+            "50). Fails with 422 step_type_not_allowed, recipe_too_large or recipe_invalid, "
+            "naming the offending step index."
+        ),
+        scope="workflows:write",
+        kind=Kind.write,
+        method="POST",
+        path="/workflows",
+        input_model=CreateWorkflowIn,
+        output_model=WorkflowPublic,
+        handler=create_workflow,
+        success_status=201,
+        errors=(Unprocessable,),
+        **COMMON,
+    ),
+    Operation(
+        name="get_workflow",
+        summary="Get a workflow",
+        description="Return one workflow with its full recipe.",
+        scope="workflows:read",
+        kind=Kind.read,
+        method="GET",
+        path="/workflows/{workflow_id}",
+        input_model=WorkflowIdIn,
+        output_model=WorkflowPublic,
+        handler=get_workflow,
+        errors=(NotFound,),
+        **COMMON,
+    ),
+    Operation(
+        name="update_workflow",
+        summary="Update a workflow",
+        description=(
+            "Change a workflow's name, description or recipe, or activate/deactivate it "
+            "(status). Only the given fields change. Runs already queued keep the recipe they "
+            "were triggered with."
+        ),
+        scope="workflows:write",
+        kind=Kind.write,
+        method="PATCH",
+        path="/workflows/{workflow_id}",
+        input_model=UpdateWorkflowIn,
+        output_model=WorkflowPublic,
+        handler=update_workflow,
+        idempotent=True,
+        errors=(NotFound, Unprocessable),
+        **COMMON,
+    ),
+    Operation(
+        name="trigger_workflow",
+        summary="Run a workflow",
+        description=(
+            "Queue a run of an active workflow with an optional input object. Returns at once "
+            "(202) with the run id and status 'queued'; the run executes in the background, so "
+            "poll get_workflow_run with that run id (use wait_seconds to wait up to 25 s) to "
+            "see its status and step output. Counts against the plan's daily run cap: over it "
+            "the call fails with daily_workflow_cap_reached and retry information; an inactive "
+            "workflow fails with workflow_inactive."
+        ),
+        scope="workflows:run",
+        kind=Kind.write,
+        method="POST",
+        path="/workflows/{workflow_id}/runs",
+        input_model=TriggerWorkflowIn,
+        output_model=WorkflowRunSummary,
+        handler=trigger_workflow,
+        success_status=202,
+        idempotent=False,
+        errors=(NotFound, Conflict, RateLimited, Unprocessable),
+        **COMMON,
+    ),
+    Operation(
+        name="list_workflow_runs",
+        summary="List workflow runs",
+        description=(
+            "List recent workflow runs, most recent first, optionally filtered by workflow_id "
+            "and status (queued, running, succeeded, failed). Use get_workflow_run for the "
+            "step output of one run."
+        ),
+        scope="workflows:read",
+        kind=Kind.read,
+        method="GET",
+        path="/workflow-runs",
+        input_model=ListRunsIn,
+        output_model=WorkflowRunSummary,
+        handler=list_workflow_runs,
+        paginated=True,
+        **COMMON,
+    ),
+    Operation(
+        name="list_runs_of_workflow",
+        summary="List a workflow's runs",
+        description="List the runs of one workflow, most recent first, optionally by status.",
+        scope="workflows:read",
+        kind=Kind.read,
+        method="GET",
+        path="/workflows/{workflow_id}/runs",
+        input_model=ListRunsOfWorkflowIn,
+        output_model=WorkflowRunSummary,
+        handler=list_runs_of_workflow,
+        paginated=True,
+        errors=(NotFound,),
+        **COMMON,
+    ),
+    Operation(
+        name="get_workflow_run",
+        summary="Get a workflow run",
+        description=(
+            "Return one run: status (queued, running, succeeded, failed), input, who triggered "
+            "it, step-by-step output (index, type, status, output, error, times), counts and "
+            "the error code and message of a failed run. wait_seconds (0-25) waits for the run "
+            "to finish before answering."
+        ),
+        scope="workflows:read",
+        kind=Kind.read,
+        method="GET",
+        path="/workflow-runs/{run_id}",
+        input_model=GetRunIn,
+        output_model=WorkflowRunPublic,
+        handler=get_workflow_run,
+        errors=(NotFound,),
+        long_poll_seconds_field="wait_seconds",
+        **COMMON,
+    ),
+]

@@ -1,0 +1,192 @@
+"""Recipes: the three step types, validation with step-precise error codes, and the
+``{{input.key}}`` substitution (plain text replacement, never evaluation)."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from core.errors import Unprocessable
+
+MAX_STEPS = 50
+STEP_TYPES: tuple[str, ...] = ("log", "delay", "fire_webhook_event")
+
+try:  # the webhook domain owns the event-key rule; keep an identical fallback
+    from core.webhooks.catalogue import EVENT_KEY_RE
+except ImportError:  # pragma: no cover - only before the webhook domain exists
+    EVENT_KEY_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
+
+
+class LogStep(BaseModel):
+    """Record ``message`` on the run's output trail."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["log"]
+    message: str = Field(min_length=1, max_length=2000)
+
+
+class DelayStep(BaseModel):
+    """Pause the run for ``seconds`` without holding a worker."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["delay"]
+    seconds: int = Field(ge=1, le=30)
+
+
+class FireWebhookEventStep(BaseModel):
+    """Queue ``event`` with ``payload`` to every subscribed webhook endpoint."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["fire_webhook_event"]
+    event: str = Field(min_length=1, max_length=120)
+    payload: dict[str, Any] = Field(default_factory=dict)
+
+
+Step = Annotated[LogStep | DelayStep | FireWebhookEventStep, Field(discriminator="type")]
+_STEP = TypeAdapter(Step)
+
+
+class Recipe(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    continue_on_error: bool = False
+    steps: list[Step] = Field(min_length=1, max_length=MAX_STEPS)
+
+
+def _invalid(message: str, **details: Any) -> Unprocessable:
+    return Unprocessable(message, code="recipe_invalid", details=details)
+
+
+def parse_recipe(raw: Any) -> Recipe:
+    """Validate ``raw`` (a JSON object) into a ``Recipe``.
+
+    Raises ``Unprocessable`` with code ``step_type_not_allowed``, ``recipe_too_large`` or
+    ``recipe_invalid`` and ``details`` naming the offending step index and field.
+    """
+    if not isinstance(raw, dict):
+        raise _invalid("A recipe must be a JSON object with a 'steps' list.")
+    unknown = sorted(set(raw) - {"steps", "continue_on_error"})
+    if unknown:
+        raise _invalid(f"Unknown recipe field '{unknown[0]}'.", field=unknown[0])
+    continue_on_error = raw.get("continue_on_error", False)
+    if not isinstance(continue_on_error, bool):
+        raise _invalid("'continue_on_error' must be true or false.", field="continue_on_error")
+    steps = raw.get("steps")
+    if not isinstance(steps, list) or not steps:
+        raise _invalid("A recipe needs a non-empty 'steps' list.", field="steps")
+    if len(steps) > MAX_STEPS:
+        raise Unprocessable(
+            f"A recipe may have at most {MAX_STEPS} steps; this one has {len(steps)}.",
+            code="recipe_too_large",
+            details={"max_steps": MAX_STEPS, "steps": len(steps)},
+        )
+    parsed = []
+    for index, step in enumerate(steps):
+        if not isinstance(step, dict):
+            raise _invalid(f"Step {index} must be a JSON object.", index=index)
+        step_type = step.get("type")
+        if step_type not in STEP_TYPES:
+            raise Unprocessable(
+                f"Step {index} has type {json.dumps(step_type)}; allowed step types are "
+                f"{', '.join(STEP_TYPES)}.",
+                code="step_type_not_allowed",
+                details={"index": index, "type": step_type, "allowed": list(STEP_TYPES)},
+            )
+        try:
+            model = _STEP.validate_python(step, strict=True)
+        except ValidationError as exc:
+            err = exc.errors(include_url=False, include_context=False, include_input=False)[0]
+            loc = [str(p) for p in err["loc"] if str(p) != step_type]
+            field = ".".join(loc) or "(step)"
+            raise _invalid(
+                f"Step {index} ({step_type}): invalid '{field}': {err['msg']}.",
+                index=index,
+                field=field,
+            ) from None
+        if isinstance(model, FireWebhookEventStep) and "{{" not in model.event:
+            check_event_name(model.event, index=index)
+        parsed.append(model)
+    return Recipe(continue_on_error=continue_on_error, steps=parsed)
+
+
+def event_name_problem(event: str) -> tuple[str, str] | None:
+    """``(code, message)`` if ``event`` is not a well-formed event type, else None.
+
+    Whether the type is known (built-in or registered) is the webhook domain's check, made
+    by its fan-out when the step runs (``event_type_unknown``).
+    """
+    if not EVENT_KEY_RE.match(event):
+        return (
+            "event_type_invalid",
+            f"'{event}' is not a valid event type (lowercase, dotted, e.g. campaign.kickoff).",
+        )
+    return None
+
+
+def check_event_name(event: str, *, index: int) -> None:
+    problem = event_name_problem(event)
+    if problem is not None:
+        raise _invalid(f"Step {index}: {problem[1]}", index=index, field="event")
+
+
+def normalized(recipe: Recipe) -> dict[str, Any]:
+    """The JSON stored for a recipe (defaults filled in)."""
+    return recipe.model_dump(mode="json")
+
+
+def step_count(raw: Any) -> int:
+    """Number of steps of a stored recipe, even an invalid one."""
+    steps = raw.get("steps") if isinstance(raw, dict) else None
+    return len(steps) if isinstance(steps, list) else 0
+
+
+# ---------------------------------------------------------------- templates
+
+_TEMPLATE_RE = re.compile(r"\{\{\s*input((?:\.[A-Za-z0-9_\-]+)*)\s*\}\}")
+_MISSING = object()
+
+
+def _lookup(data: Any, path: str) -> Any:
+    value = data
+    for part in path.split(".")[1:]:
+        if isinstance(value, dict):
+            value = value.get(part, _MISSING)
+        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+        else:
+            return _MISSING
+        if value is _MISSING:
+            return _MISSING
+    return value
+
+
+def _text(value: Any) -> str:
+    if value is _MISSING or value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def render_text(template: str, data: dict[str, Any]) -> str:
+    """Replace every ``{{input.a.b}}`` with that value of ``data`` (missing → empty)."""
+    if "{{" not in template:
+        return template
+    return _TEMPLATE_RE.sub(lambda m: _text(_lookup(data, m.group(1))), template)
+
+
+def render_value(value: Any, data: dict[str, Any]) -> Any:
+    """``render_text`` applied to every string inside ``value`` (keys are left alone)."""
+    if isinstance(value, str):
+        return render_text(value, data)
+    if isinstance(value, dict):
+        return {k: render_value(v, data) for k, v in value.items()}
+    if isinstance(value, list):
+        return [render_value(v, data) for v in value]
+    return value
