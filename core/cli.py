@@ -279,5 +279,192 @@ def up(
     serve_http(s, host=host, port=port, with_worker=True)
 
 
+# ---------------------------------------------------------------- workers and workflows
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", min=1, max=256, help="Jobs run at the same time.")
+    ] = 4,
+) -> None:
+    """Run background jobs (workflow runs, webhook deliveries, crawls) until SIGTERM/SIGINT."""
+    from core.jobs.worker import run_worker_until_stopped
+
+    s = settings()
+    configure_logging(s.log_level)
+
+    async def go(rt: Runtime) -> None:
+        await run_worker_until_stopped(rt, concurrency=concurrency)
+
+    run_with_runtime(go)
+
+
+workflow_app = typer.Typer(help="Workflows: create, list and run.", no_args_is_help=True)
+app.add_typer(workflow_app, name="workflow")
+
+
+@workflow_app.command("create")
+def workflow_create(
+    workspace: Annotated[str, typer.Option("--workspace", help="Workspace id (wrk_…).")],
+    name: Annotated[str, typer.Option("--name", help="Workflow name.")],
+    recipe: Annotated[
+        typer.FileText, typer.Option("--recipe", help="Recipe JSON file ('-' for stdin).")
+    ],
+    description: Annotated[str | None, typer.Option("--description")] = None,
+    inactive: Annotated[bool, typer.Option("--inactive", help="Create it inactive.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create a workflow from a recipe file."""
+    from core.workflows import service
+    from core.workflows.models import WorkflowPublic
+
+    try:
+        recipe_data = json.load(recipe)
+    except ValueError as exc:
+        err_console.print(f"[red]recipe_invalid:[/red] the recipe file is not JSON: {exc}")
+        raise typer.Exit(1) from None
+
+    async def go(rt: Runtime) -> dict[str, Any]:
+        async with rt.db.session(WorkspaceId(workspace)) as session:
+            await _cli_workspace(session, workspace)
+            wf = await service.create_workflow(
+                session,
+                WorkspaceId(workspace),
+                name=name,
+                description=description,
+                recipe=recipe_data,
+                status="inactive" if inactive else "active",
+            )
+            return WorkflowPublic.model_validate(wf).model_dump(mode="json", exclude_none=True)
+
+    data = run_with_runtime(go)
+    emit(data, as_json, ["id", "name", "status"], "Workflow created")
+
+
+@workflow_app.command("list")
+def workflow_list(
+    workspace: Annotated[str, typer.Option("--workspace", help="Workspace id (wrk_…).")],
+    as_json: JsonOpt = False,
+) -> None:
+    """List a workspace's workflows."""
+    from sqlalchemy import select
+
+    from core.workflows import service
+    from core.workflows.models import Workflow, WorkflowSummary
+
+    async def go(rt: Runtime) -> list[dict[str, Any]]:
+        async with rt.db.session(WorkspaceId(workspace), read_only=True) as session:
+            await _cli_workspace(session, workspace)
+            rows = await session.execute(
+                select(Workflow)
+                .where(Workflow.workspace_id == workspace)
+                .order_by(Workflow.id.desc())
+            )
+            return [
+                WorkflowSummary.model_validate(service.summary(w)).model_dump(mode="json")
+                for w in rows.scalars()
+            ]
+
+    emit(run_with_runtime(go), as_json, ["id", "name", "status", "step_count"], "Workflows")
+
+
+@workflow_app.command("run")
+def workflow_run(
+    workflow_id: str,
+    workspace: Annotated[str, typer.Option("--workspace", help="Workspace id (wrk_…).")],
+    input_json: Annotated[
+        str, typer.Option("--input", help="Run input as a JSON object, e.g. '{\"a\": 1}'.")
+    ] = "{}",
+    wait: Annotated[bool, typer.Option("--wait", help="Follow the run until it ends.")] = False,
+    timeout: Annotated[float, typer.Option("--timeout", help="Seconds --wait waits.")] = 600,
+    as_json: JsonOpt = False,
+) -> None:
+    """Queue a run (counts against the daily cap); --wait follows its steps."""
+    from core.workflows import service
+    from core.workflows.models import FINISHED_STATUSES, WorkflowRunPublic
+
+    try:
+        run_input = json.loads(input_json)
+    except ValueError as exc:
+        err_console.print(f"[red]validation_error:[/red] --input is not JSON: {exc}")
+        raise typer.Exit(2) from None
+    if not isinstance(run_input, dict):
+        err_console.print("[red]validation_error:[/red] --input must be a JSON object")
+        raise typer.Exit(2)
+    ws = WorkspaceId(workspace)
+
+    async def go(rt: Runtime) -> dict[str, Any]:
+        from core.workspaces.plans import plan_for
+
+        async with rt.db.session(ws) as session:
+            row = await _cli_workspace(session, workspace)
+            run = await service.trigger_run(
+                session, ws, plan_for(row.plan), workflow_id, run_input, channel="cli"
+            )
+        if wait:
+            run = await _follow_run(rt, ws, run, timeout, quiet=as_json)
+        return WorkflowRunPublic.model_validate(run).model_dump(mode="json", exclude_none=True)
+
+    data = run_with_runtime(go)
+    if as_json:
+        emit(data, True)
+    else:
+        emit(
+            data,
+            False,
+            ["id", "workflow_id", "status", "steps_succeeded", "steps_failed", "error_code"],
+            "Workflow run",
+        )
+    if wait and data["status"] not in FINISHED_STATUSES:
+        err_console.print("[yellow]Still not finished; is a worker running (patchbay worker)?")
+        raise typer.Exit(3)
+    if wait and data["status"] == "failed":
+        raise typer.Exit(1)
+
+
+async def _cli_workspace(session: Any, workspace_id: str) -> Any:
+    from core.errors import NotFound
+    from core.workspaces import repository
+
+    row = await repository.get(session, workspace_id)
+    if row is None:
+        raise NotFound("workspace", workspace_id)
+    return row
+
+
+async def _follow_run(rt: Runtime, ws: WorkspaceId, run: Any, timeout: float, quiet: bool) -> Any:
+    """Poll the run until it ends, showing step progress (unless ``quiet``)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from core.workflows import service
+    from core.workflows.models import FINISHED_STATUSES
+
+    progress = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[last]}"),
+        console=err_console,
+        disable=quiet,
+    )
+    with progress, anyio.move_on_after(timeout):
+        task = progress.add_task(run.status, total=max(run.steps_total, 1), last="")
+        while True:
+            last = run.steps[-1] if run.steps else None
+            progress.update(
+                task,
+                description=run.status,
+                completed=len(run.steps),
+                last=f"step {last['index']} {last['type']}: {last['status']}" if last else "",
+            )
+            if run.status in FINISHED_STATUSES:
+                break
+            await anyio.sleep(0.25)
+            async with rt.db.session(ws, read_only=True) as session:
+                run = await service.get_run(session, ws, run.id)
+    return run
+
+
 def main() -> None:  # pragma: no cover - console entry point
     app()

@@ -12,6 +12,7 @@ TABLE_MODULES: tuple[str, ...] = (
     "core.audit.models",
     "core.events.models",
     "core.idempotency_models",
+    "core.workflows.models",
     "core.crm.models",
     "core.tasks.models",
     "core.activities.models",
