@@ -1,0 +1,340 @@
+"""Webhook rules: endpoints (URL policy, subscriptions, secrets), tests, event types.
+
+Never commits. Status semantics:
+
+- ``active``: receives new deliveries, queued ones are sent.
+- ``paused``: receives no new deliveries; already queued ones stay ``pending``/``retrying``
+  (the worker puts them back without counting an attempt) and go out once resumed.
+- ``disabled`` (by hand, after a 410 or after failing for 5 days): no new deliveries;
+  queued ones fail with ``endpoint_disabled``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import anyio
+import httpx
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.config import Settings
+from core.db import WorkspaceId, utcnow
+from core.errors import Conflict, NotFound, Unprocessable
+from core.ids import new_id
+from core.net import URLNotAllowed, check_url
+from core.webhooks import repository, signing
+from core.webhooks.catalogue import (
+    BUILTIN_EVENT_TYPES,
+    EVENT_KEY_RE,
+    WILDCARD,
+    category_of,
+    is_builtin,
+)
+from core.webhooks.fanout import insert_deliveries
+from core.webhooks.models import (
+    READY_STATUSES,
+    DeliveryStatus,
+    EndpointStatus,
+    IntegrationEventType,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
+
+MAX_CUSTOM_EVENT_TYPES = 500
+URL_CHECK_TIMEOUT_SECONDS = 5.0
+
+
+@dataclass
+class EndpointChanges:
+    name: str | None = None
+    url: str | None = None
+    description: str | None = None
+    event_types: list[str] | None = None
+    status: EndpointStatus | None = None
+    rotate_secret: bool = False
+
+
+async def check_endpoint_url(url: str, settings: Settings) -> None:
+    """Refuse URLs the outbound policy would refuse (422 ``url_not_allowed``)."""
+    try:
+        with anyio.fail_after(URL_CHECK_TIMEOUT_SECONDS):
+            await check_url(url, allow_private_network=settings.allow_private_network)
+    except URLNotAllowed as exc:
+        raise Unprocessable(
+            f"The webhook URL is not allowed ({exc.reason}): only https URLs of public hosts "
+            "are accepted.",
+            code="url_not_allowed",
+            details={"reason": exc.reason},
+        ) from None
+    except (httpx.HTTPError, TimeoutError):
+        raise Unprocessable(
+            "The webhook URL is not allowed (unresolvable_host): its host name does not resolve.",
+            code="url_not_allowed",
+            details={"reason": "unresolvable_host"},
+        ) from None
+
+
+async def check_event_types(
+    session: AsyncSession, workspace_id: WorkspaceId, event_types: list[str]
+) -> list[str]:
+    """Deduplicate and check subscriptions: built-in, registered custom, or ``*``."""
+    wanted = list(dict.fromkeys(t.strip() for t in event_types if t.strip()))
+    if not wanted:
+        raise Unprocessable(
+            "Subscribe to at least one event type (or '*').", code="event_types_empty"
+        )
+    if WILDCARD in wanted:
+        return [WILDCARD]
+    candidates = [t for t in wanted if not is_builtin(t)]
+    known = await repository.custom_keys(session, workspace_id, candidates)
+    unknown = [t for t in candidates if t not in known]
+    if unknown:
+        raise Unprocessable(
+            f"Unknown event type(s): {', '.join(unknown)}. Use built-in types, '*', or register "
+            "custom ones with register_integration_event_type.",
+            code="event_type_unknown",
+            details={"unknown": unknown},
+        )
+    return wanted
+
+
+async def get_endpoint(
+    session: AsyncSession, workspace_id: WorkspaceId, endpoint_id: str
+) -> WebhookEndpoint:
+    endpoint = await repository.get_endpoint(session, workspace_id, endpoint_id)
+    if endpoint is None:
+        raise NotFound("webhook", endpoint_id)
+    return endpoint
+
+
+async def create_endpoint(
+    session: AsyncSession,
+    workspace_id: WorkspaceId,
+    settings: Settings,
+    *,
+    name: str,
+    url: str,
+    event_types: list[str],
+    description: str | None = None,
+) -> tuple[WebhookEndpoint, str]:
+    """Create an active endpoint; returns it and its secret (shown once)."""
+    types = await check_event_types(session, workspace_id, event_types)
+    await check_endpoint_url(url, settings)
+    secret = signing.new_secret()
+    now = utcnow()
+    endpoint = WebhookEndpoint(
+        id=new_id("wh"),
+        workspace_id=workspace_id,
+        name=name.strip(),
+        url=url,
+        description=description,
+        event_types=types,
+        status=EndpointStatus.active,
+        secret=secret,
+        secret_preview=signing.preview(secret),
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(endpoint)
+    await session.flush()
+    return endpoint, secret
+
+
+async def update_endpoint(
+    session: AsyncSession,
+    workspace_id: WorkspaceId,
+    settings: Settings,
+    endpoint_id: str,
+    changes: EndpointChanges,
+) -> tuple[WebhookEndpoint, str | None]:
+    """Apply ``changes``; returns the endpoint and the new secret if it was rotated."""
+    endpoint = await get_endpoint(session, workspace_id, endpoint_id)
+    now = utcnow()
+    if changes.event_types is not None:
+        endpoint.event_types = await check_event_types(session, workspace_id, changes.event_types)
+    if changes.url is not None and changes.url != endpoint.url:
+        await check_endpoint_url(changes.url, settings)
+        endpoint.url = changes.url
+    if changes.name is not None:
+        endpoint.name = changes.name.strip()
+    if changes.description is not None:
+        endpoint.description = changes.description
+    secret: str | None = None
+    if changes.rotate_secret:
+        secret = signing.new_secret()
+        endpoint.secret = secret
+        endpoint.secret_preview = signing.preview(secret)
+    if changes.status is not None and changes.status != endpoint.status:
+        endpoint.status = changes.status
+        if changes.status is EndpointStatus.active:
+            endpoint.first_failure_at = None
+            endpoint.disabled_reason = None
+            await _wake_queued(session, workspace_id, endpoint.id, now)
+        elif changes.status is EndpointStatus.disabled:
+            endpoint.disabled_reason = "disabled_by_user"
+            await fail_queued(session, workspace_id, endpoint.id, now)
+    endpoint.updated_at = now
+    await session.flush()
+    return endpoint, secret
+
+
+async def _wake_queued(
+    session: AsyncSession, workspace_id: WorkspaceId, endpoint_id: str, now: datetime
+) -> None:
+    """A resumed endpoint: deliveries held while paused become due now."""
+    await session.execute(
+        update(WebhookDelivery)
+        .where(
+            WebhookDelivery.workspace_id == workspace_id,
+            WebhookDelivery.endpoint_id == endpoint_id,
+            WebhookDelivery.status.in_(READY_STATUSES),
+            WebhookDelivery.locked_by.is_(None),
+            WebhookDelivery.run_after > now,
+        )
+        .values(run_after=now, next_attempt_at=now, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def fail_queued(
+    session: AsyncSession, workspace_id: WorkspaceId | str, endpoint_id: str, now: datetime
+) -> None:
+    """A disabled endpoint: its queued (not in-flight) deliveries fail."""
+    await session.execute(
+        update(WebhookDelivery)
+        .where(
+            WebhookDelivery.workspace_id == workspace_id,
+            WebhookDelivery.endpoint_id == endpoint_id,
+            WebhookDelivery.status.in_(READY_STATUSES),
+            WebhookDelivery.locked_by.is_(None),
+        )
+        .values(
+            status=DeliveryStatus.failed.value,
+            last_error="endpoint_disabled",
+            next_attempt_at=None,
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def queue_test(
+    session: AsyncSession, workspace_id: WorkspaceId, endpoint_id: str
+) -> WebhookDelivery:
+    """Queue a ``webhook.test`` delivery to this endpoint only."""
+    endpoint = await get_endpoint(session, workspace_id, endpoint_id)
+    if endpoint.status == EndpointStatus.disabled:
+        raise Conflict(
+            "The webhook endpoint is disabled; set its status to active first.",
+            code="webhook_endpoint_disabled",
+        )
+    event_id = new_id("evt")
+    now = utcnow()
+    payload: dict[str, Any] = {
+        "webhook_id": endpoint.id,
+        "message": "This is a test event; no action is needed.",
+    }
+    await insert_deliveries(
+        session,
+        workspace_id,
+        [endpoint.id],
+        event_id=event_id,
+        event_type="webhook.test",
+        payload=payload,
+        occurred_at=now,
+    )
+    delivery = (
+        await session.execute(
+            repository.deliveries_query(workspace_id, endpoint.id).where(
+                WebhookDelivery.event_id == event_id
+            )
+        )
+    ).scalar_one()
+    return delivery
+
+
+# ------------------------------------------------------------------ event types
+
+
+@dataclass
+class EventTypeView:
+    key: str
+    category: str
+    description: str | None
+    source: str
+    id: str | None = None
+    created_at: datetime | None = None
+
+
+async def list_event_types(
+    session: AsyncSession,
+    workspace_id: WorkspaceId,
+    *,
+    query: str | None = None,
+    category: str | None = None,
+    source: str | None = None,
+) -> list[EventTypeView]:
+    items = [
+        EventTypeView(key, category_of(key), description, "builtin")
+        for key, description in BUILTIN_EVENT_TYPES.items()
+    ]
+    items += [
+        EventTypeView(row.key, row.category, row.description, "custom", row.id, row.created_at)
+        for row in await repository.custom_event_types(session, workspace_id)
+    ]
+    if query:
+        needle = query.lower()
+        items = [
+            i
+            for i in items
+            if needle in i.key or (i.description and needle in i.description.lower())
+        ]
+    if category:
+        items = [i for i in items if i.category == category]
+    if source:
+        items = [i for i in items if i.source == source]
+    return items
+
+
+async def register_event_type(
+    session: AsyncSession,
+    workspace_id: WorkspaceId,
+    *,
+    key: str,
+    category: str | None,
+    description: str | None,
+) -> IntegrationEventType:
+    if not EVENT_KEY_RE.match(key):
+        raise Unprocessable(
+            "Event keys are lowercase and dotted, e.g. 'campaign.kickoff'.",
+            code="event_type_invalid",
+        )
+    if is_builtin(key):
+        raise Conflict(f"'{key}' is a built-in event type.", code="event_type_exists")
+    if await repository.custom_keys(session, workspace_id, [key]):
+        raise Conflict(f"The event type '{key}' is already registered.", code="event_type_exists")
+    if await repository.count_custom(session, workspace_id) >= MAX_CUSTOM_EVENT_TYPES:
+        raise Conflict(
+            f"A workspace can register at most {MAX_CUSTOM_EVENT_TYPES} event types.",
+            code="event_type_limit_reached",
+        )
+    row = IntegrationEventType(
+        id=new_id("iet"),
+        workspace_id=workspace_id,
+        key=key,
+        category=category or category_of(key),
+        description=description,
+        created_at=utcnow(),
+    )
+    session.add(row)
+    try:
+        await session.flush()
+    except IntegrityError:  # a concurrent registration won the race
+        raise Conflict(
+            f"The event type '{key}' is already registered.", code="event_type_exists"
+        ) from None
+    return row
