@@ -16,6 +16,7 @@ TABLE_MODULES: tuple[str, ...] = (
     "core.crm.models",
     "core.tasks.models",
     "core.activities.models",
+    "core.webhooks.models",
 )
 """Modules defining tables; a new domain adds its ``models`` module here."""
 

@@ -18,7 +18,7 @@ from core.runtime import Runtime
 
 log = logging.getLogger("patchbay.worker")
 
-QUEUE_MODULES: tuple[str, ...] = ("core.workflows.jobs",)
+QUEUE_MODULES: tuple[str, ...] = ("core.workflows.jobs", "core.webhooks.jobs")
 """Modules exporting ``QUEUE: Queue``; a domain with background jobs adds itself here."""
 
 
