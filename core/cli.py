@@ -290,9 +290,11 @@ def worker(
 ) -> None:
     """Run background jobs (workflow runs, webhook deliveries, crawls) until SIGTERM/SIGINT."""
     from core.jobs.worker import run_worker_until_stopped
+    from core.serving import warn_if_private_network
 
     s = settings()
     configure_logging(s.log_level)
+    warn_if_private_network(s)
 
     async def go(rt: Runtime) -> None:
         await run_worker_until_stopped(rt, concurrency=concurrency)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import sys
 from collections.abc import AsyncIterator
@@ -22,9 +23,20 @@ if TYPE_CHECKING:
     from core.jobs import Worker
 
 
+def warn_if_private_network(settings: Settings) -> None:
+    """Log once at start-up that outbound HTTP may reach loopback/private addresses."""
+    if settings.allow_private_network:
+        logging.getLogger("patchbay").warning(
+            "PATCHBAY_ALLOW_PRIVATE_NETWORK=true: webhooks and crawls may reach plain http and "
+            "loopback/private addresses. Use this for local development and tests only."
+        )
+
+
 def serve_http(settings: Settings, *, host: str, port: int, with_worker: bool) -> None:
     """Serve the ASGI app with uvicorn until interrupted."""
     import uvicorn
+
+    warn_if_private_network(settings)
 
     from rest.app import build_app
 
