@@ -1,0 +1,157 @@
+"""Workspace B can never see or touch workspace A's records.
+
+Generated over the registry: every operation with a path id, called with B's token and
+A's id, answers 404 and writes nothing to A; every list answers B's rows only. Record
+types come from ``tests/op_samples.py`` (add a creator there for new path ids).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from core.models import load_all
+from core.registry import default_registry
+from core.runtime import Runtime
+from tests.factories import Tenant
+from tests.op_samples import CREATORS, PATH_PARAM_TYPES, call, create_record, sample_args
+
+REGISTRY = default_registry()
+WITH_PATH_IDS = [op for op in REGISTRY if op.path_params]
+LISTS = [op for op in REGISTRY if op.paginated and not op.path_params]  # others: above
+
+
+async def row_counts(runtime: Runtime, workspace_id: str) -> dict[str, int]:
+    """Rows per workspace-owned table for one workspace."""
+    counts: dict[str, int] = {}
+    async with runtime.db.session() as session:
+        for table in load_all().metadata.sorted_tables:
+            if "workspace_id" not in table.c:
+                continue
+            stmt = sa.select(sa.func.count()).select_from(table)
+            stmt = stmt.where(table.c.workspace_id == workspace_id)
+            counts[table.name] = (await session.execute(stmt)).scalar_one()
+    return counts
+
+
+async def populate(client: httpx.AsyncClient, runtime: Runtime, tenant: Tenant) -> dict[str, str]:
+    """One record of every known type in the tenant's workspace; returns type → id."""
+    return {
+        type_: await create_record(client, runtime.registry, tenant.headers, type_)
+        for type_ in CREATORS
+    }
+
+
+@pytest.mark.parametrize("op_name", [op.name for op in WITH_PATH_IDS])
+async def test_foreign_path_id_is_404_and_writes_nothing(
+    op_name: str,
+    client: httpx.AsyncClient,
+    runtime: Runtime,
+    tenant: Tenant,
+    other_tenant: Tenant,
+) -> None:
+    op = runtime.registry.get(op_name)
+    assert op is not None
+    unknown = [p for p in op.path_params if p not in PATH_PARAM_TYPES]
+    if unknown:
+        pytest.skip(f"no creator for path params {unknown}: add them to tests/op_samples.py")
+    a_ids: dict[str, str] = {}
+    for param in op.path_params:
+        a_ids[param] = await create_record(
+            client, runtime.registry, tenant.headers, PATH_PARAM_TYPES[param]
+        )
+    before = await row_counts(runtime, tenant.workspace_id)
+    response = await call(client, op, other_tenant.headers, a_ids)
+    assert response.status_code == 404, response.text
+    assert response.json()["error"]["code"].endswith("_not_found")
+    assert await row_counts(runtime, tenant.workspace_id) == before
+    # The owner can reach the same record (the 404 was about the workspace, not the id).
+    response = await call(client, op, tenant.headers, a_ids)
+    assert response.status_code != 404, response.text
+
+
+@pytest.mark.parametrize("op_name", [op.name for op in LISTS])
+async def test_lists_never_return_foreign_rows(
+    op_name: str,
+    client: httpx.AsyncClient,
+    runtime: Runtime,
+    tenant: Tenant,
+    other_tenant: Tenant,
+) -> None:
+    op = runtime.registry.get(op_name)
+    assert op is not None
+    a_ids = await populate(client, runtime, tenant)
+    own = await create_record(client, runtime.registry, other_tenant.headers, "contact")
+    variants: list[dict[str, Any]] = [sample_args(op)]
+    if "query" in op.input_model.model_fields:
+        variants += [{"query": "jane"}, {"query": "acme"}, {"query": "pricing"}]
+    for args in variants:
+        response = await call(client, op, other_tenant.headers, args=args)
+        assert response.status_code == 200, response.text
+        text = response.text
+        leaked = [i for i in a_ids.values() if i in text]
+        assert not leaked, f"{op.name} {args} leaked {leaked}"
+    if op.name == "search_contacts":
+        response = await call(client, op, other_tenant.headers, args={"query": "jane"})
+        assert [c["id"] for c in response.json()["data"]] == [own]
+
+
+def _body_cases(a: dict[str, str]) -> list[tuple[str, dict[str, Any], str]]:
+    return [
+        ("create_contact", {"name": "X", "company_id": a["company"]}, "company_not_found"),
+        ("create_deal", {"name": "X", "contact_id": a["contact"]}, "contact_not_found"),
+        ("create_deal", {"name": "X", "company_id": a["company"]}, "company_not_found"),
+        (
+            "create_invoice",
+            {
+                "invoice_number": "B-1",
+                "deal_id": a["deal"],
+                "line_items": [{"name": "x", "unit_amount_cents": 1}],
+            },
+            "deal_not_found",
+        ),
+        ("record_payment", {"invoice_id": a["invoice"], "amount_cents": 1}, "invoice_not_found"),
+        (
+            "create_task",
+            {"title": "x", "related_type": "contact", "related_id": a["contact"]},
+            "contact_not_found",
+        ),
+        (
+            "log_activity",
+            {"type": "note", "summary": "x", "related_type": "deal", "related_id": a["deal"]},
+            "deal_not_found",
+        ),
+        (
+            "create_journal_entry",
+            {"lines": [{"account_id": a["accounting_account"], "debit_cents": 5}]},
+            "accounting_account_not_found",
+        ),
+    ]
+
+
+async def test_foreign_ids_in_bodies_are_404(
+    client: httpx.AsyncClient, runtime: Runtime, tenant: Tenant, other_tenant: Tenant
+) -> None:
+    a_ids = await populate(client, runtime, tenant)
+    before_a = await row_counts(runtime, tenant.workspace_id)
+    before_b = await row_counts(runtime, other_tenant.workspace_id)
+    for op_name, args, code in _body_cases(a_ids):
+        op = runtime.registry.get(op_name)
+        assert op is not None
+        response = await call(client, op, other_tenant.headers, args=args)
+        assert response.status_code == 404, (op_name, response.text)
+        assert response.json()["error"]["code"] == code
+    # B's own lead converted with A's contact: 404, B's lead untouched.
+    lead = await create_record(client, runtime.registry, other_tenant.headers, "lead")
+    convert = runtime.registry.get("convert_lead")
+    response = await call(
+        client, convert, other_tenant.headers, {"lead_id": lead}, {"contact_id": a_ids["contact"]}
+    )
+    assert response.status_code == 404 and response.json()["error"]["code"] == "contact_not_found"
+    assert await row_counts(runtime, tenant.workspace_id) == before_a
+    after_b = await row_counts(runtime, other_tenant.workspace_id)
+    assert after_b["leads"] == before_b["leads"] + 1
+    assert after_b["contacts"] == before_b["contacts"]
