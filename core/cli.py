@@ -279,6 +279,27 @@ def up(
     serve_http(s, host=host, port=port, with_worker=True)
 
 
+@app.command("mcp")
+def mcp_stdio(
+    toolsets: Annotated[
+        str | None,
+        typer.Option(help="Comma separated toolsets to serve (e.g. crm,tasks), or 'all'."),
+    ] = None,
+    read_only: Annotated[bool, typer.Option("--read-only", help="Serve read tools only.")] = False,
+    no_worker: Annotated[
+        bool, typer.Option("--no-worker", help="Do not run the in-process job worker (SQLite).")
+    ] = False,
+) -> None:
+    """Serve MCP over stdio for the token in PATCHBAY_TOKEN (Claude Desktop)."""
+    from mcp_server.stdio import run_stdio
+
+    s = settings()
+    configure_logging(s.log_level)
+    code = run_stdio(s, toolsets=toolsets, read_only=read_only, worker=not no_worker)
+    if code:
+        raise typer.Exit(code)
+
+
 # ---------------------------------------------------------------- workers and workflows
 
 

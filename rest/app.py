@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse
 from core.config import Settings
 from core.errors import DomainError, InternalError, ValidationFailed
 from core.runtime import Runtime
+from mcp_server.http import MCP_METHODS, build_http
 from rest.adapter import API_PREFIX, build_router, error_response
 from rest.openapi import build_openapi
 
@@ -44,10 +45,12 @@ def build_app(
     """
     runtime = runtime or Runtime.create(settings or Settings())
     openapi_document = build_openapi(runtime.registry)
+    mcp = build_http(runtime)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
+            await stack.enter_async_context(mcp.run())
             if with_worker:
                 from core.serving import background_worker
 
@@ -66,6 +69,9 @@ def build_app(
     )
     app.state.runtime = runtime
     app.include_router(build_router(runtime))
+    app.add_route(mcp.path, mcp.endpoint, methods=MCP_METHODS, include_in_schema=False)
+    for path in mcp.metadata_paths:
+        app.add_route(path, mcp.metadata_endpoint, methods=["GET"], include_in_schema=False)
 
     @app.get(API_PREFIX + "/openapi.json", include_in_schema=False)
     async def openapi() -> JSONResponse:

@@ -1,0 +1,333 @@
+"""``build_server(runtime)``: every registry operation as an MCP tool, listed per caller.
+
+The low-level ``mcp.server.lowlevel.Server`` is used so ``tools/list`` is computed for
+each request: the operator ceiling (settings / ``patchbay mcp`` flags), the request's
+``X-MCP-Toolsets`` / ``X-MCP-Readonly`` headers (which can only narrow), and the
+token's scopes, plan and modules (``Registry.visible``).
+
+Calls go through ``core.gateway.dispatch`` with ``Channel.mcp``: the same checks, rate
+limit, idempotency, transaction and audit as REST. Decisions:
+
+- A tool the token's scopes/plan/modules hide is still *callable*: the gateway answers
+  with an informative tool error (``scope_missing``, ``tier_not_entitled`` …). Only
+  tools outside the toolset filter (operator or header) and unknown names answer the
+  tool error ``tool_not_found``.
+- A token whose channel checks fail (no ``api:mcp`` ability, plan without MCP, inactive
+  workspace) gets a protocol error on ``tools/list`` (HTTP answers 403 before that).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+import mcp_types as types
+from mcp import MCPError
+from mcp.server.auth.middleware.auth_context import get_access_token
+from mcp.server.lowlevel import Server
+
+from core.config import Settings
+from core.errors import DomainError, InternalError, ValidationFailed
+from core.gateway import Call, Outcome, authorize, check_channel, dispatch, new_request_id
+from core.operations import Channel, Kind, Operation, ToolFilter
+from core.runtime import Runtime
+from core.tokens.service import Principal
+from mcp_server.adapter import IDEMPOTENCY_KEY, tool_for
+
+log = logging.getLogger("patchbay.mcp")
+
+DEFAULT_TOOLSETS: frozenset[str] = frozenset(
+    {"workspace", "crm", "tasks", "activities", "workflows"}
+)
+"""Toolsets listed when neither the operator nor the request chose any."""
+
+DEFAULT_EXCLUDED_TOOLS: frozenset[str] = frozenset(
+    {
+        # accounting (part of the crm toolset, rarely what an agent needs by default)
+        "list_invoices",
+        "create_invoice",
+        "get_invoice",
+        "record_payment",
+        "list_payments",
+        "list_accounting_accounts",
+        "create_accounting_account",
+        "list_journal_entries",
+        "create_journal_entry",
+        # token and audit administration (get_me stays)
+        "list_tokens",
+        "create_token",
+        "revoke_token",
+        "list_audit_log",
+    }
+)
+"""Tools of the default toolsets that the default selection still leaves out.
+
+With ``DEFAULT_TOOLSETS`` this keeps an all-scopes token at ≤ 40 tools. Everything else
+(webhooks, accounting, token admin, later support, cms …) is one ``X-MCP-Toolsets``
+header or ``--toolsets`` flag away (``all`` lists every tool the token may call).
+"""
+
+DEFAULT_SELECTION = ToolFilter(toolsets=DEFAULT_TOOLSETS, deny=DEFAULT_EXCLUDED_TOOLS)
+
+ALL = "all"
+PAGE_SIZE = 50
+TOOLSETS_HEADER = "x-mcp-toolsets"
+READONLY_HEADER = "x-mcp-readonly"
+_TRUTHY = frozenset({"1", "true", "yes", "on"})
+
+INSTRUCTIONS = """\
+Patchbay is a CRM and automation platform. Tools come in families (toolsets):
+workspace (get_me), crm (contacts, companies, leads, deals), tasks, activities and
+workflows by default; webhooks, accounting (invoices, payments, journal entries) and
+token/audit administration are listed when the client asks for them (X-MCP-Toolsets
+header or `patchbay mcp --toolsets all`). You only see tools this token may call; call
+get_me first to learn the workspace, plan and scopes.
+
+Results are JSON: {"data": …, "request_id": "req_…"}; lists add next_cursor (pass it as
+cursor for the next page; null on the last page). Errors are tool errors with
+{"error": {"code", "message", "request_id"}}; codes are stable (scope_missing,
+validation_error, *_not_found, rate_limited with retry_after_seconds …).
+
+Writes accept an optional idempotency_key: repeating a call with the same key returns
+the first result instead of writing twice, so retries are safe.
+
+Long work runs in the background: trigger_workflow returns a run id with status queued
+at once; poll get_workflow_run with that id (optionally with wait_seconds to long-poll)
+until the status is succeeded or failed.
+"""
+
+
+def _csv(value: str | None) -> frozenset[str] | None:
+    if value is None:
+        return None
+    items = frozenset(v.strip() for v in value.split(",") if v.strip())
+    return items or None
+
+
+def _toolsets(value: str | Iterable[str] | None) -> frozenset[str] | None:
+    """Parse a toolset selection; ``None`` means no restriction (``all``)."""
+    items = _csv(value) if isinstance(value, str) or value is None else frozenset(value)
+    if items is None or ALL in items:
+        return None
+    return items
+
+
+@dataclass(frozen=True)
+class ToolPolicy:
+    """The operator's ceiling plus the default selection for requests that choose none."""
+
+    ceiling: ToolFilter = field(default_factory=ToolFilter)
+    default: ToolFilter | None = DEFAULT_SELECTION
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        toolsets: str | Iterable[str] | None = None,
+        read_only: bool = False,
+    ) -> ToolPolicy:
+        """Settings (``mcp_toolsets``, ``mcp_readonly``, allow/deny lists) and CLI flags.
+
+        Flags narrow the settings. Once the operator names toolsets (``all`` included)
+        or an allow list, the default selection no longer applies.
+        """
+        ceiling = ToolFilter(
+            toolsets=_toolsets(settings.mcp_toolsets),
+            read_only=settings.mcp_readonly,
+            allow=_csv(settings.mcp_allow_tools),
+            deny=_csv(settings.mcp_deny_tools) or frozenset(),
+        )
+        flag_toolsets = None if toolsets is None else _toolsets(toolsets)
+        ceiling = ceiling.narrow(ToolFilter(toolsets=flag_toolsets, read_only=read_only))
+        chosen = (
+            settings.mcp_toolsets is not None
+            or settings.mcp_allow_tools is not None
+            or toolsets is not None
+        )
+        return cls(ceiling, None if chosen else DEFAULT_SELECTION)
+
+    def for_request(
+        self, toolsets_header: str | None = None, readonly_header: str | None = None
+    ) -> ToolFilter:
+        """The filter for one request: headers can only narrow the ceiling."""
+        result = self.ceiling
+        if toolsets_header is not None and toolsets_header.strip():
+            result = result.narrow(ToolFilter(toolsets=_toolsets(toolsets_header)))
+        elif self.default is not None:
+            result = result.narrow(self.default)
+        if readonly_header is not None and readonly_header.strip().lower() in _TRUTHY:
+            result = result.narrow(ToolFilter(read_only=True))
+        return result
+
+
+def encode_cursor(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"tools:{offset}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        prefix, _, number = raw.partition(":")
+        offset = int(number)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        offset = -1
+        prefix = ""
+    if prefix != "tools" or offset < 0:
+        raise MCPError(types.INVALID_PARAMS, "Invalid cursor for tools/list.")
+    return offset
+
+
+def error_payload(outcome: Outcome) -> dict[str, Any]:
+    """The SPEC §3 error envelope, with ``retry_after_seconds`` lifted for easy reading."""
+    error = dict(outcome.body.get("error", {}))
+    retry = (error.get("details") or {}).get("retry_after_seconds")
+    if retry is not None:
+        error["retry_after_seconds"] = retry
+    return {"error": error}
+
+
+def tool_result(outcome: Outcome) -> types.CallToolResult:
+    """The MCP result of a gateway outcome: structured content mirrors the text."""
+    payload = outcome.body if outcome.ok else error_payload(outcome)
+    return types.CallToolResult(
+        content=[types.TextContent(text=json.dumps(payload, separators=(",", ":")))],
+        structured_content=payload,
+        is_error=not outcome.ok,
+    )
+
+
+def tool_error(error: DomainError, request_id: str) -> types.CallToolResult:
+    """A tool error raised before the gateway (unknown tool, bad arguments shape)."""
+    return tool_result(
+        Outcome(error.status, error.body(request_id), request_id, dict(error.headers), error)
+    )
+
+
+class ToolNotFound(DomainError):
+    code = "tool_not_found"
+    status = 404
+    default_message = "No such tool for this session."
+
+
+def _server_version() -> str:
+    try:
+        return version("patchbay")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "0.0.0"
+
+
+def _protocol_error(error: DomainError) -> MCPError:
+    """A channel failure as a JSON-RPC error carrying the SPEC §3 error object."""
+    return MCPError(
+        types.INVALID_REQUEST,
+        f"{error.code}: {error.message}",
+        data={"code": error.code, "message": error.message},
+    )
+
+
+def build_server(
+    runtime: Runtime,
+    *,
+    policy: ToolPolicy | None = None,
+    token: str | None = None,
+    page_size: int = PAGE_SIZE,
+) -> Server[Any]:
+    """The MCP server over ``runtime``'s registry.
+
+    ``token`` fixes the caller (stdio, in-memory tests); without it the caller is the
+    bearer token of the current HTTP request (``get_access_token()``).
+    """
+    registry = runtime.registry
+    policy = policy or ToolPolicy.from_settings(runtime.settings)
+
+    def credentials() -> str | None:
+        if token is not None:
+            return token
+        access = get_access_token()
+        return access.token if access is not None else None
+
+    def request_filter(ctx: Any) -> ToolFilter:
+        request = getattr(ctx, "request", None)
+        headers = getattr(request, "headers", None)
+        if headers is None:
+            return policy.for_request()
+        return policy.for_request(headers.get(TOOLSETS_HEADER), headers.get(READONLY_HEADER))
+
+    async def principal() -> Principal:
+        access = get_access_token()
+        cached = (access.claims or {}).get("principal") if access is not None else None
+        try:
+            if isinstance(cached, Principal) and token is None:
+                check_channel(cached, Channel.mcp)  # authenticated for this very request
+                return cached
+            return await authorize(runtime, credentials(), Channel.mcp)
+        except DomainError as error:
+            raise _protocol_error(error) from None
+
+    async def list_tools(
+        ctx: Any, params: types.PaginatedRequestParams | None
+    ) -> types.ListToolsResult:
+        start = decode_cursor(params.cursor) if params is not None and params.cursor else 0
+        visible = registry.visible(await principal(), request_filter(ctx))
+        page = visible[start : start + page_size]
+        end = start + page_size
+        return types.ListToolsResult(
+            tools=[tool_for(op) for op in page],
+            next_cursor=encode_cursor(end) if end < len(visible) else None,
+        )
+
+    async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
+        op = registry.get(params.name)
+        call_filter = request_filter(ctx)
+        if op is None or not call_filter.admits(op):
+            error = ToolNotFound(
+                f"No tool named '{params.name}' is available in this session; "
+                "call tools/list to see the tools you can use."
+            )
+            return tool_error(error, new_request_id())
+        try:
+            return tool_result(await dispatch(runtime, make_call(op, params.arguments)))
+        except Exception:  # dispatch never raises; belt and braces for the adapter
+            request_id = new_request_id()
+            log.exception("MCP call of %s failed (request %s)", op.name, request_id)
+            return tool_error(InternalError(), request_id)
+
+    def make_call(op: Operation, raw: dict[str, Any] | None) -> Call:
+        arguments = dict(raw or {})
+        key = arguments.pop(IDEMPOTENCY_KEY, None) if op.kind is not Kind.read else None
+
+        async def load() -> dict[str, Any]:
+            if key is not None and not isinstance(key, str):
+                raise ValidationFailed("idempotency_key must be a string.")
+            return arguments
+
+        return Call(
+            operation=op,
+            credentials=credentials(),
+            channel=Channel.mcp,
+            load_arguments=load,
+            strings=False,
+            idempotency_key=key if isinstance(key, str) else None,
+        )
+
+    def schema_for(name: str) -> dict[str, Any] | None:
+        op = registry.get(name)
+        return tool_for(op).input_schema if op is not None else None
+
+    return Server(
+        "patchbay",
+        version=_server_version(),
+        title="Patchbay",
+        instructions=INSTRUCTIONS,
+        website_url=runtime.settings.public_base_url,
+        get_tool_input_schema=schema_for,
+        on_list_tools=list_tools,
+        on_call_tool=call_tool,
+    )

@@ -1,0 +1,122 @@
+"""Helpers for the MCP tests: clients in memory, over HTTP (uvicorn) and over stdio."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx2
+import mcp_types as types
+import uvicorn
+from mcp import Client, StdioServerParameters
+from mcp.client.streamable_http import streamable_http_client
+
+from core.config import Settings
+from core.operations import ToolFilter
+from core.runtime import Runtime
+from mcp_server.server import ToolPolicy, build_server
+
+ALL_TOOLS = ToolPolicy(ToolFilter(), None)
+"""No toolset restriction: every operation the token may call is listed."""
+
+
+@asynccontextmanager
+async def memory_client(
+    runtime: Runtime, token: str, *, policy: ToolPolicy = ALL_TOOLS, **kw: Any
+) -> AsyncIterator[Client]:
+    """The official client connected in memory to a server fixed to ``token``."""
+    async with Client(build_server(runtime, token=token, policy=policy, **kw)) as client:
+        yield client
+
+
+async def all_tools(client: Client) -> list[types.Tool]:
+    """Every tool of a (possibly paginated) tools/list."""
+    tools: list[types.Tool] = []
+    cursor: str | None = None
+    while True:
+        page = await client.list_tools(cursor=cursor)
+        tools += page.tools
+        cursor = page.next_cursor
+        if cursor is None:
+            return tools
+
+
+async def tool_names(client: Client) -> set[str]:
+    return {t.name for t in await all_tools(client)}
+
+
+def error_code(result: types.CallToolResult) -> str | None:
+    """The error code of a tool error result (checked against the text content too)."""
+    assert result.is_error, f"expected a tool error, got {result.structured_content}"
+    structured = result.structured_content or {}
+    text = json.loads(result.content[0].text)  # type: ignore[union-attr]
+    assert text == structured
+    return structured["error"]["code"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@asynccontextmanager
+async def http_server(settings: Settings) -> AsyncIterator[str]:
+    """``build_app(settings)`` under uvicorn on a free loopback port; yields the base URL."""
+    from rest.app import build_app
+
+    port = free_port()
+    config = uvicorn.Config(
+        build_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
+    )
+    server = uvicorn.Server(config)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(server.serve)
+        with anyio.fail_after(15):
+            while not server.started:
+                await anyio.sleep(0.02)
+        try:
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            server.should_exit = True
+
+
+@asynccontextmanager
+async def http_client(
+    base_url: str, token: str, *, headers: dict[str, str] | None = None, mode: str = "auto"
+) -> AsyncIterator[Client]:
+    """The official client over Streamable HTTP with a bearer token."""
+    all_headers = {"Authorization": f"Bearer {token}", **(headers or {})}
+    async with (
+        httpx2.AsyncClient(headers=all_headers, timeout=httpx2.Timeout(30)) as http,
+        Client(streamable_http_client(base_url + "/mcp", http_client=http), mode=mode) as client,
+    ):
+        yield client
+
+
+def patchbay_executable() -> str:
+    return str(Path(sys.executable).with_name("patchbay"))
+
+
+def stdio_params(
+    database_url: str, token: str | None, *args: str, tmp_path: Path
+) -> StdioServerParameters:
+    """``patchbay mcp`` as a subprocess with only the variables it needs."""
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": os.environ.get("HOME", str(tmp_path)),
+        "PATCHBAY_DATABASE_URL": database_url,
+        "PATCHBAY_LOG_LEVEL": "WARNING",
+    }
+    if token is not None:
+        env["PATCHBAY_TOKEN"] = token
+    return StdioServerParameters(
+        command=patchbay_executable(), args=["mcp", *args], env=env, cwd=str(tmp_path)
+    )
