@@ -15,7 +15,6 @@ import uvicorn
 from sqlmodel import select
 
 from core.config import Settings
-from core.db import Database
 from core.jobs import Worker
 from core.ratelimit import RateLimiter
 from core.registry import default_registry
@@ -144,13 +143,6 @@ def runtime_with(runtime: Runtime, **changes: Any) -> Runtime:
         limiter=RateLimiter(None),
         registry=default_registry(),
     )
-
-
-async def fresh_runtime(runtime: Runtime, **changes: Any) -> Runtime:
-    """Like ``runtime_with`` but with its own database pool (close it after use)."""
-    rt = runtime_with(runtime, **changes)
-    rt.db = Database(rt.settings.database_url)
-    return rt
 
 
 async def wait_until(check: Callable[[], Awaitable[bool]], timeout: float = 20) -> None:

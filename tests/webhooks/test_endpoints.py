@@ -10,7 +10,7 @@ from sqlmodel import func, select
 from core.runtime import Runtime
 from core.webhooks.models import IntegrationEventType, WebhookDelivery, WebhookEndpoint
 from tests.factories import Tenant
-from tests.webhooks.conftest import create_endpoint, deliveries, endpoint_row, fresh_runtime
+from tests.webhooks.conftest import create_endpoint, deliveries, endpoint_row, runtime_with
 
 HOOK = "http://127.0.0.1:9/hook"
 
@@ -142,36 +142,33 @@ async def test_url_refused_at_save(
 ) -> None:
     from rest.app import build_app
 
-    strict = await fresh_runtime(runtime, allow_private_network=False)
-    try:
-        transport = httpx.ASGITransport(app=build_app(runtime=strict))
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
-            for url, reason in (
-                ("http://127.0.0.1/hook", "scheme_not_allowed"),
-                ("https://127.0.0.1/hook", "loopback"),
-                ("https://10.1.2.3/hook", "private"),
-                ("https://169.254.169.254/latest", "cloud_metadata"),
-                ("https://localhost/hook", "local_hostname"),
-            ):
-                r = await c.post(
-                    "/api/v1/webhooks",
-                    json={"name": "x", "url": url, "event_types": ["*"]},
-                    headers=tenant.headers,
-                )
-                assert r.status_code == 422, (url, r.text)
-                error = r.json()["error"]
-                assert error["code"] == "url_not_allowed"
-                assert reason in error["message"]
-            # An existing endpoint cannot be moved to a refused URL either.
-            created = await create_endpoint(client, tenant, HOOK)
-            r = await c.patch(
-                f"/api/v1/webhooks/{created['id']}",
-                json={"url": "https://192.168.1.1/x"},
+    strict = runtime_with(runtime, allow_private_network=False)
+    transport = httpx.ASGITransport(app=build_app(runtime=strict))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        for url, reason in (
+            ("http://127.0.0.1/hook", "scheme_not_allowed"),
+            ("https://127.0.0.1/hook", "loopback"),
+            ("https://10.1.2.3/hook", "private"),
+            ("https://169.254.169.254/latest", "cloud_metadata"),
+            ("https://localhost/hook", "local_hostname"),
+        ):
+            r = await c.post(
+                "/api/v1/webhooks",
+                json={"name": "x", "url": url, "event_types": ["*"]},
                 headers=tenant.headers,
             )
-            assert r.status_code == 422 and r.json()["error"]["code"] == "url_not_allowed"
-    finally:
-        await strict.close()
+            assert r.status_code == 422, (url, r.text)
+            error = r.json()["error"]
+            assert error["code"] == "url_not_allowed"
+            assert reason in error["message"]
+        # An existing endpoint cannot be moved to a refused URL either.
+        created = await create_endpoint(client, tenant, HOOK)
+        r = await c.patch(
+            f"/api/v1/webhooks/{created['id']}",
+            json={"url": "https://192.168.1.1/x"},
+            headers=tenant.headers,
+        )
+        assert r.status_code == 422 and r.json()["error"]["code"] == "url_not_allowed"
     assert (await endpoint_row(runtime, created["id"])).url == HOOK
     async with runtime.db.session() as session:
         count = (

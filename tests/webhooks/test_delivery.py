@@ -1,0 +1,280 @@
+"""Delivery against a real HTTP receiver: signatures, retries, 410, redirects, Retry-After."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from email.utils import format_datetime
+
+import httpx
+import pytest
+from sqlalchemy import update
+from sqlmodel import select
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+from core.db import utcnow
+from core.events.models import DomainEvent
+from core.runtime import Runtime
+from core.webhooks.models import WebhookDelivery, WebhookEndpoint
+from tests.factories import Tenant
+from tests.webhooks.conftest import (
+    Receiver,
+    RunWorker,
+    create_endpoint,
+    endpoint_row,
+    runtime_with,
+    wait_until,
+)
+
+
+async def _test_event(client: httpx.AsyncClient, tenant: Tenant, hook_id: str) -> str:
+    r = await client.post(f"/api/v1/webhooks/{hook_id}/test", headers=tenant.headers)
+    assert r.status_code == 202, r.text
+    return str(r.json()["data"]["id"])
+
+
+async def _delivery(runtime: Runtime, delivery_id: str) -> WebhookDelivery:
+    async with runtime.db.session() as session:
+        return await session.get_one(WebhookDelivery, delivery_id)
+
+
+async def _status_is(runtime: Runtime, delivery_id: str, *statuses: str) -> bool:
+    return (await _delivery(runtime, delivery_id)).status in statuses
+
+
+async def test_signed_delivery_verifies(
+    client: httpx.AsyncClient,
+    tenant: Tenant,
+    runtime: Runtime,
+    receiver: Receiver,
+    run_worker: RunWorker,
+) -> None:
+    hook = await create_endpoint(client, tenant, receiver.url("/ok"))
+    delivery_id = await _test_event(client, tenant, hook["id"])
+    await run_worker(runtime)
+    await wait_until(lambda: _status_is(runtime, delivery_id, "succeeded"))
+
+    [request] = receiver.at("/ok")
+    payload = Webhook(hook["secret"]).verify(request.body, request.headers)
+    assert payload["type"] == "webhook.test"
+    assert payload["data"]["webhook_id"] == hook["id"]
+    assert "T" in payload["timestamp"]
+    assert request.headers["webhook-id"] == delivery_id
+    assert request.headers["content-type"] == "application/json"
+    assert abs(int(request.headers["webhook-timestamp"]) - request.at) < 60
+    # A different secret does not verify.
+    with pytest.raises(WebhookVerificationError):
+        Webhook("whsec_" + "A" * 43 + "=").verify(request.body, request.headers)
+
+    row = await _delivery(runtime, delivery_id)
+    assert row.attempts == 1 and row.last_status_code == 200
+    assert row.delivered_at is not None and row.next_attempt_at is None
+    assert row.last_response_ms is not None and row.last_error is None
+    r = await client.get(f"/api/v1/webhooks/{hook['id']}/deliveries", headers=tenant.headers)
+    [listed] = r.json()["data"]
+    assert listed["status"] == "succeeded" and listed["attempt_count"] == 1
+
+
+async def test_retries_until_success(
+    client: httpx.AsyncClient,
+    tenant: Tenant,
+    runtime: Runtime,
+    receiver: Receiver,
+    run_worker: RunWorker,
+) -> None:
+    receiver.on("/flaky", 500, 500, 200)
+    hook = await create_endpoint(client, tenant, receiver.url("/flaky"))
+    delivery_id = await _test_event(client, tenant, hook["id"])
+    await run_worker(runtime)
+    await wait_until(lambda: _status_is(runtime, delivery_id, "retrying"))
+    row = await _delivery(runtime, delivery_id)
+    assert row.last_status_code == 500 and row.last_error == "HTTP 500"
+    assert row.next_attempt_at is not None
+    assert (await endpoint_row(runtime, hook["id"])).first_failure_at is not None
+
+    await wait_until(lambda: _status_is(runtime, delivery_id, "succeeded", "failed"))
+    row = await _delivery(runtime, delivery_id)
+    assert row.status == "succeeded" and row.attempts == 3 and row.last_status_code == 200
+    requests = receiver.at("/flaky")
+    assert len(requests) == 3
+    assert {r.headers["webhook-id"] for r in requests} == {delivery_id}
+    for request in requests:  # every attempt is signed afresh and verifies
+        Webhook(hook["secret"]).verify(request.body, request.headers)
+    assert len({r.body for r in requests}) == 1
+    assert (await endpoint_row(runtime, hook["id"])).first_failure_at is None
+
+
+async def test_gone_disables_endpoint(
+    client: httpx.AsyncClient,
+    tenant: Tenant,
+    runtime: Runtime,
+    receiver: Receiver,
+    run_worker: RunWorker,
+) -> None:
+    receiver.on("/gone", 410)
+    hook = await create_endpoint(client, tenant, receiver.url("/gone"))
+    watcher = await create_endpoint(
+        client, tenant, receiver.url("/watch"), ["webhook_endpoint.disabled"]
+    )
+    delivery_id = await _test_event(client, tenant, hook["id"])
+    await run_worker(runtime)
+    await wait_until(lambda: _status_is(runtime, delivery_id, "failed"))
+    row = await _delivery(runtime, delivery_id)
+    assert row.attempts == 1 and row.last_status_code == 410
+    endpoint = await endpoint_row(runtime, hook["id"])
+    assert endpoint.status == "disabled" and "410" in (endpoint.disabled_reason or "")
+    async with runtime.db.session() as session:
+        events = (
+            await session.execute(
+                select(DomainEvent).where(DomainEvent.type == "webhook_endpoint.disabled")
+            )
+        ).scalars()
+        [event] = list(events)
+    assert event.workspace_id == tenant.workspace_id and event.data["webhook_id"] == hook["id"]
+    # The disabled event itself is delivered to subscribers.
+    await wait_until(lambda: _has_requests(receiver, "/watch"))
+    [request] = receiver.at("/watch")
+    body = Webhook(watcher["secret"]).verify(request.body, request.headers)
+    assert body["type"] == "webhook_endpoint.disabled"
+    assert len(receiver.at("/gone")) == 1
+
+
+async def _has_requests(receiver: Receiver, path: str) -> bool:
+    return bool(receiver.at(path))
+
+
+async def test_redirect_is_a_failure(
+    client: httpx.AsyncClient,
+    tenant: Tenant,
+    runtime: Runtime,
+    receiver: Receiver,
+    run_worker: RunWorker,
+) -> None:
+    receiver.on("/moved", (301, {"location": receiver.url("/target")}))
+    hook = await create_endpoint(client, tenant, receiver.url("/moved"))
+    delivery_id = await _test_event(client, tenant, hook["id"])
+    await run_worker(runtime)
+    await wait_until(lambda: _status_is(runtime, delivery_id, "retrying", "failed"))
+    row = await _delivery(runtime, delivery_id)
+    assert row.status == "retrying"
+    assert row.last_status_code == 301 and "301" in (row.last_error or "")
+    assert receiver.at("/target") == []
+
+
+async def test_retry_after_is_honoured(
+    client: httpx.AsyncClient,
+    tenant: Tenant,
+    runtime: Runtime,
+    receiver: Receiver,
+    run_worker: RunWorker,
+) -> None:
+    receiver.on("/busy", (503, {"retry-after": "120"}))
+    receiver.on("/later", (429, {"retry-after": format_datetime(utcnow() + timedelta(hours=1))}))
+    busy = await create_endpoint(client, tenant, receiver.url("/busy"))
+    later = await create_endpoint(client, tenant, receiver.url("/later"))
+    busy_id = await _test_event(client, tenant, busy["id"])
+    later_id = await _test_event(client, tenant, later["id"])
+    before = utcnow()
+    await run_worker(runtime)
+    await wait_until(lambda: _status_is(runtime, busy_id, "retrying"))
+    await wait_until(lambda: _status_is(runtime, later_id, "retrying"))
+    row = await _delivery(runtime, busy_id)
+    assert row.last_status_code == 503
+    assert row.next_attempt_at is not None and row.next_attempt_at >= before + timedelta(
+        seconds=120
+    )
+    assert row.run_after == row.next_attempt_at
+    row = await _delivery(runtime, later_id)
+    assert row.last_status_code == 429
+    assert row.next_attempt_at is not None
+    assert row.next_attempt_at >= before + timedelta(minutes=59)
+
+
+async def test_schedule_exhausted_fails(
+    client: httpx.AsyncClient,
+    tenant: Tenant,
+    runtime: Runtime,
+    receiver: Receiver,
+    run_worker: RunWorker,
+) -> None:
+    receiver.on("/down", 500, 502, 504)
+    hook = await create_endpoint(client, tenant, receiver.url("/down"))
+    delivery_id = await _test_event(client, tenant, hook["id"])
+    await run_worker(runtime_with(runtime, webhook_retry_schedule="0.2,0.2"))
+    await wait_until(lambda: _status_is(runtime, delivery_id, "failed"))
+    row = await _delivery(runtime, delivery_id)
+    assert row.attempts == 3 and row.last_status_code == 504
+    assert row.next_attempt_at is None and row.delivered_at is None
+    assert len(receiver.at("/down")) == 3
+    assert (await endpoint_row(runtime, hook["id"])).status == "active"
+
+
+async def test_failing_for_five_days_disables(
+    client: httpx.AsyncClient,
+    tenant: Tenant,
+    runtime: Runtime,
+    receiver: Receiver,
+    run_worker: RunWorker,
+) -> None:
+    receiver.on("/broken", 500)
+    hook = await create_endpoint(client, tenant, receiver.url("/broken"))
+    async with runtime.db.session() as session:
+        await session.execute(
+            update(WebhookEndpoint)
+            .where(WebhookEndpoint.id == hook["id"])
+            .values(first_failure_at=utcnow() - timedelta(days=5, minutes=1))
+        )
+    delivery_id = await _test_event(client, tenant, hook["id"])
+    await run_worker(runtime)
+    await wait_until(lambda: _status_is(runtime, delivery_id, "failed"))
+    endpoint = await endpoint_row(runtime, hook["id"])
+    assert endpoint.status == "disabled" and "5 days" in (endpoint.disabled_reason or "")
+    assert (await _delivery(runtime, delivery_id)).last_status_code == 500
+
+
+async def test_url_rechecked_at_delivery(
+    client: httpx.AsyncClient,
+    tenant: Tenant,
+    runtime: Runtime,
+    receiver: Receiver,
+    run_worker: RunWorker,
+) -> None:
+    hook = await create_endpoint(client, tenant, receiver.url("/ok"))
+    delivery_id = await _test_event(client, tenant, hook["id"])
+    await run_worker(runtime_with(runtime, allow_private_network=False))
+    await wait_until(lambda: _status_is(runtime, delivery_id, "failed"))
+    row = await _delivery(runtime, delivery_id)
+    assert row.attempts == 1 and row.last_status_code is None
+    assert (row.last_error or "").startswith("url_not_allowed")
+    assert receiver.at("/ok") == []
+
+
+async def test_paused_endpoint_holds_deliveries(
+    client: httpx.AsyncClient,
+    tenant: Tenant,
+    runtime: Runtime,
+    receiver: Receiver,
+    run_worker: RunWorker,
+) -> None:
+    hook = await create_endpoint(client, tenant, receiver.url("/ok"))
+    delivery_id = await _test_event(client, tenant, hook["id"])
+    r = await client.patch(
+        f"/api/v1/webhooks/{hook['id']}", json={"status": "paused"}, headers=tenant.headers
+    )
+    assert r.status_code == 200
+    await run_worker(runtime)
+
+    async def held() -> bool:
+        row = await _delivery(runtime, delivery_id)
+        return row.run_after > utcnow() + timedelta(minutes=1)
+
+    await wait_until(held)
+    row = await _delivery(runtime, delivery_id)
+    assert row.status == "pending" and row.attempts == 0 and receiver.at("/ok") == []
+    r = await client.patch(
+        f"/api/v1/webhooks/{hook['id']}", json={"status": "active"}, headers=tenant.headers
+    )
+    assert r.status_code == 200
+    await wait_until(lambda: _status_is(runtime, delivery_id, "succeeded"))
+    assert len(receiver.at("/ok")) == 1
+    assert json.loads(receiver.at("/ok")[0].body)["type"] == "webhook.test"
