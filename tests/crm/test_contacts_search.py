@@ -1,0 +1,152 @@
+"""Contacts: erasure, indexed search on both engines, keyset pagination."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from core.crm.models import Contact
+from core.runtime import Runtime
+from core.search import text_filter
+from tests.crm.helpers import created, events, get, patch
+from tests.factories import Tenant
+
+API = "/api/v1"
+
+
+async def test_erasure_removes_personal_fields_and_keeps_stub(
+    client: httpx.AsyncClient, runtime: Runtime, tenant: Tenant
+) -> None:
+    company = await created(client, tenant, "/companies", {"name": "Acme"})
+    contact = await created(
+        client,
+        tenant,
+        "/contacts",
+        {
+            "name": "Jane Doe",
+            "email": "jane@acme.test",
+            "phone": "+1 555",
+            "title": "CTO",
+            "notes": "likes tea",
+            "company_id": company["id"],
+        },
+    )
+    r = await client.delete(f"{API}/contacts/{contact['id']}", headers=tenant.headers)
+    assert r.status_code == 200, r.text
+    stub = r.json()["data"]
+    assert stub["id"] == contact["id"] and stub["erased_at"]
+    for field in ("name", "email", "phone", "title", "notes"):
+        assert field not in stub
+    assert stub["company_id"] == company["id"]
+    async with runtime.db.session() as s:
+        row = (
+            (await s.execute(sa.text("SELECT * FROM contacts WHERE id = :i"), {"i": contact["id"]}))
+            .mappings()
+            .one()
+        )
+    assert row["name"] is None and row["email"] is None and row["notes"] is None
+    assert row["phone"] is None and row["search_text"] == ""
+    erased = await events(runtime, tenant.workspace_id, "contact.erased")
+    assert len(erased) == 1 and "email" not in erased[0]
+    # Audited with the resource id.
+    audit = await get(client, tenant, "/audit", operation="erase_contact")
+    assert audit.json()["data"][0]["resource_id"] == contact["id"]
+    # Search no longer finds it; updating is refused; erasing again is harmless.
+    found = await get(client, tenant, "/contacts", query="jane")
+    assert found.json()["data"] == []
+    r = await patch(client, tenant, f"/contacts/{contact['id']}", {"name": "X"})
+    assert r.status_code == 409 and r.json()["error"]["code"] == "contact_erased"
+    r = await client.delete(f"{API}/contacts/{contact['id']}", headers=tenant.headers)
+    assert r.status_code == 200
+    assert len(await events(runtime, tenant.workspace_id, "contact.erased")) == 1
+
+
+async def test_search_by_name_email_company_and_notes(
+    client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    jane = await created(
+        client, tenant, "/contacts", {"name": "Jane Doe", "email": "jane@acme.test"}
+    )
+    bob = await created(
+        client,
+        tenant,
+        "/contacts",
+        {"name": "Bob Stone", "company_name": "Globex", "notes": "Prefers quarterly invoicing"},
+    )
+
+    async def q(text: str) -> list[str]:
+        r = await get(client, tenant, "/contacts", query=text)
+        assert r.status_code == 200, r.text
+        return [c["id"] for c in r.json()["data"]]
+
+    assert await q("Jane") == [jane["id"]]
+    assert await q("acme") == [jane["id"]]  # email domain
+    assert await q("glob") == [bob["id"]]  # company name, prefix
+    assert await q("quarterly") == [bob["id"]]  # notes
+    assert await q("bob invoicing") == [bob["id"]]  # every word must match
+    assert await q("bob acme") == []
+    assert await q("zzz") == []
+    assert sorted(await q("")) == sorted([jane["id"], bob["id"]])
+    # Updates keep the index in sync.
+    await patch(client, tenant, f"/contacts/{bob['id']}", {"notes": "monthly"})
+    assert await q("quarterly") == []
+    assert await q("monthly") == [bob["id"]]
+    # Companies search too.
+    acme = await created(client, tenant, "/companies", {"name": "Acme", "domain": "acme.test"})
+    r = await get(client, tenant, "/companies", query="acme.test")
+    assert [c["id"] for c in r.json()["data"]] == [acme["id"]]
+
+
+async def test_search_uses_the_index(runtime: Runtime, tenant: Tenant) -> None:
+    """The query plan goes through the FTS5 table (SQLite) or the trigram index (PostgreSQL)."""
+    async with runtime.db.session() as session:
+        condition = text_filter(session, Contact, "jane")
+        assert condition is not None
+        stmt = sa.select(Contact.id).where(condition)
+        compiled = stmt.compile(session.bind, compile_kwargs={"literal_binds": True})
+        if runtime.db.is_sqlite:
+            assert "contacts_fts MATCH" in str(compiled)
+            plan = (await session.execute(sa.text(f"EXPLAIN QUERY PLAN {compiled}"))).all()
+            assert any("contacts_fts VIRTUAL TABLE INDEX" in str(row) for row in plan), plan
+        else:
+            await session.execute(sa.text("SET LOCAL enable_seqscan = off"))
+            plan = (await session.execute(sa.text(f"EXPLAIN {compiled}"))).all()
+            assert any("ix_contacts_search_trgm" in str(row) for row in plan), plan
+
+
+@pytest.mark.parametrize("limit", [7])
+async def test_pagination_returns_each_row_once_in_stable_order(
+    client: httpx.AsyncClient, tenant: Tenant, limit: int
+) -> None:
+    made = [
+        (await created(client, tenant, "/contacts", {"name": f"Person {i}"}))["id"]
+        for i in range(30)
+    ]
+    seen: list[str] = []
+    cursor = None
+    pages = 0
+    while True:
+        params = {"limit": limit} | ({"cursor": cursor} if cursor else {})
+        r = await get(client, tenant, "/contacts", **params)
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert len(body["data"]) <= limit
+        seen += [c["id"] for c in body["data"]]
+        cursor = body["next_cursor"]
+        pages += 1
+        if cursor is None:
+            break
+        assert pages < 10
+    assert seen == sorted(made, reverse=True)  # newest first, each once
+    assert len(set(seen)) == 30 and pages == 5
+
+
+@pytest.mark.parametrize("cursor", ["garbage", "eyJhZnRlciI6IDF9", "e30"])
+async def test_invalid_cursor_is_400(
+    client: httpx.AsyncClient, tenant: Tenant, cursor: str
+) -> None:
+    for path in ("/contacts", "/leads", "/tasks", "/activities", "/deals"):
+        r = await get(client, tenant, path, cursor=cursor)
+        assert r.status_code == 400, r.text
+        assert r.json()["error"]["code"] == "invalid_cursor"

@@ -1,0 +1,176 @@
+"""Deals, invoices, payments and journal entries."""
+
+from __future__ import annotations
+
+import anyio
+import httpx
+
+from core.runtime import Runtime
+from tests.crm.helpers import count, created, get, patch, post
+from tests.factories import Tenant
+
+
+async def test_deal_stage_rules(
+    client: httpx.AsyncClient, runtime: Runtime, tenant: Tenant
+) -> None:
+    await created(client, tenant, "/deal-stages", {"key": "discovery", "name": "Discovery"})
+    dup = await post(client, tenant, "/deal-stages", {"key": "discovery", "name": "Again"})
+    assert dup.status_code == 409 and dup.json()["error"]["code"] == "deal_stage_exists"
+    deal = await created(client, tenant, "/deals", {"name": "Pilot", "amount_cents": 100})
+    assert deal["stage"] == "discovery" and deal["currency"] == "USD"
+    r = await patch(client, tenant, f"/deals/{deal['id']}", {"stage": "won"})
+    assert r.status_code == 422 and r.json()["error"]["code"] == "deal_stage_not_found"
+    r = await patch(client, tenant, f"/deals/{deal['id']}", {"amount_cents": -1})
+    assert r.status_code == 400
+    r = await patch(client, tenant, f"/deals/{deal['id']}", {"currency": "usd"})
+    assert r.status_code == 400
+    await created(client, tenant, "/deal-stages", {"key": "won", "name": "Won", "position": 9})
+    r = await patch(
+        client, tenant, f"/deals/{deal['id']}", {"stage": "won", "status": "won", "currency": "EUR"}
+    )
+    assert r.status_code == 200, r.text
+    out = r.json()["data"]
+    assert out["stage"] == "won" and out["currency"] == "EUR" and out["closed_at"]
+    listed = await get(client, tenant, "/deals", stage="won")
+    assert [d["id"] for d in listed.json()["data"]] == [deal["id"]]
+    assert (await get(client, tenant, "/deals", stage="discovery")).json()["data"] == []
+
+
+async def _invoice(client: httpx.AsyncClient, tenant: Tenant, number: str = "INV-1") -> dict:
+    return await created(
+        client,
+        tenant,
+        "/invoices",
+        {
+            "invoice_number": number,
+            "status": "sent",
+            "line_items": [
+                {"kind": "service", "name": "Design", "quantity": 3, "unit_amount_cents": 10_000},
+                {"kind": "product", "name": "License", "unit_amount_cents": 5_000},
+            ],
+            "tax_cents": 1_000,
+        },
+    )
+
+
+async def test_invoice_totals_and_payments(
+    client: httpx.AsyncClient, runtime: Runtime, tenant: Tenant
+) -> None:
+    inv = await _invoice(client, tenant)
+    assert inv["subtotal_cents"] == 35_000 and inv["total_cents"] == 36_000
+    assert inv["balance_cents"] == 36_000 and inv["amount_paid_cents"] == 0
+    assert inv["line_items"][0]["amount_cents"] == 30_000
+    dup = await post(
+        client,
+        tenant,
+        "/invoices",
+        {"invoice_number": "INV-1", "line_items": [{"name": "x", "unit_amount_cents": 1}]},
+    )
+    assert dup.status_code == 409 and dup.json()["error"]["code"] == "invoice_number_taken"
+
+    r = await post(client, tenant, "/payments", {"invoice_id": inv["id"], "amount_cents": 10_000})
+    assert r.status_code == 201, r.text
+    assert r.json()["data"]["invoice_status"] == "partially_paid"
+    assert r.json()["data"]["invoice_balance_cents"] == 26_000
+    over = await post(
+        client, tenant, "/payments", {"invoice_id": inv["id"], "amount_cents": 26_001}
+    )
+    assert over.status_code == 422 and over.json()["error"]["code"] == "payment_exceeds_balance"
+    wrong = await post(
+        client, tenant, "/payments", {"invoice_id": inv["id"], "amount_cents": 1, "currency": "EUR"}
+    )
+    assert wrong.status_code == 422 and wrong.json()["error"]["code"] == "currency_mismatch"
+    r = await post(client, tenant, "/payments", {"invoice_id": inv["id"], "amount_cents": 26_000})
+    assert r.status_code == 201, r.text
+    fetched = (await get(client, tenant, f"/invoices/{inv['id']}")).json()["data"]
+    assert fetched["status"] == "paid" and fetched["balance_cents"] == 0
+    assert fetched["amount_paid_cents"] == 36_000 and fetched["paid_at"]
+    more = await post(client, tenant, "/payments", {"invoice_id": inv["id"], "amount_cents": 1})
+    assert more.status_code == 422
+    assert await count(runtime, "payments", tenant.workspace_id) == 2
+    listed = await get(client, tenant, "/payments", invoice_id=inv["id"])
+    assert len(listed.json()["data"]) == 2
+    assert [
+        i["id"] for i in (await get(client, tenant, "/invoices", status="paid")).json()["data"]
+    ] == [inv["id"]]
+
+
+async def test_concurrent_payments_never_overpay(
+    client: httpx.AsyncClient, runtime: Runtime, tenant: Tenant
+) -> None:
+    inv = await _invoice(client, tenant)  # 36,000 cents
+    statuses: list[int] = []
+
+    async def pay() -> None:
+        r = await post(
+            client, tenant, "/payments", {"invoice_id": inv["id"], "amount_cents": 10_000}
+        )
+        statuses.append(r.status_code)
+
+    with anyio.fail_after(60):
+        async with anyio.create_task_group() as tg:
+            for _ in range(8):
+                tg.start_soon(pay)
+    assert statuses.count(201) == 3 and statuses.count(422) == 5, statuses
+    fetched = (await get(client, tenant, f"/invoices/{inv['id']}")).json()["data"]
+    assert fetched["amount_paid_cents"] == 30_000 and fetched["balance_cents"] == 6_000
+    assert await count(runtime, "payments", tenant.workspace_id) == 3
+
+
+async def test_journal_entries_must_balance(
+    client: httpx.AsyncClient, runtime: Runtime, tenant: Tenant
+) -> None:
+    cash = await created(
+        client, tenant, "/accounting/accounts", {"code": "1000", "name": "Cash", "type": "asset"}
+    )
+    rev = await created(
+        client,
+        tenant,
+        "/accounting/accounts",
+        {"code": "4000", "name": "Services revenue", "type": "revenue"},
+    )
+    dup = await post(
+        client, tenant, "/accounting/accounts", {"code": "1000", "name": "x", "type": "asset"}
+    )
+    assert dup.status_code == 409
+    unbalanced = {
+        "status": "posted",
+        "lines": [
+            {"account_id": cash["id"], "debit_cents": 10_000},
+            {"account_id": rev["id"], "credit_cents": 9_000},
+        ],
+    }
+    r = await post(client, tenant, "/accounting/journal-entries", unbalanced)
+    assert r.status_code == 422 and r.json()["error"]["code"] == "journal_unbalanced"
+    assert await count(runtime, "journal_entries", tenant.workspace_id) == 0
+    assert await count(runtime, "journal_lines", tenant.workspace_id) == 0
+    draft = await post(
+        client, tenant, "/accounting/journal-entries", {**unbalanced, "status": "draft"}
+    )
+    assert draft.status_code == 201, draft.text
+    unbalanced["lines"][1]["credit_cents"] = 10_000
+    r = await post(client, tenant, "/accounting/journal-entries", unbalanced)
+    assert r.status_code == 201, r.text
+    entry = r.json()["data"]
+    assert entry["total_debit_cents"] == entry["total_credit_cents"] == 10_000
+    assert entry["posted_at"] and len(entry["lines"]) == 2
+    missing = await post(
+        client,
+        tenant,
+        "/accounting/journal-entries",
+        {"lines": [{"account_id": "acct_01jd00000000000000000000zz", "debit_cents": 1}]},
+    )
+    assert missing.status_code == 404
+    assert missing.json()["error"]["code"] == "accounting_account_not_found"
+    both = await post(
+        client,
+        tenant,
+        "/accounting/journal-entries",
+        {"lines": [{"account_id": cash["id"], "debit_cents": 1, "credit_cents": 1}]},
+    )
+    assert both.status_code == 400
+    posted = await get(client, tenant, "/accounting/journal-entries", status="posted")
+    assert [e["id"] for e in posted.json()["data"]] == [entry["id"]]
+    assert posted.json()["data"][0]["lines"][0]["account_id"] == cash["id"]
+    revenue = await get(client, tenant, "/accounting/accounts", type="revenue")
+    assert [a["id"] for a in revenue.json()["data"]] == [rev["id"]]
