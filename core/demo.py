@@ -53,5 +53,9 @@ def _register_seeders() -> None:
 
     SEEDERS.append(seed_workflows)
 
+    from core.crm.demo import seed_crm
+
+    SEEDERS.append(seed_crm)
+
 
 _register_seeders()
