@@ -112,6 +112,13 @@ def check_operation(principal: Principal, op: Operation) -> None:
 
 def validate_arguments(op: Operation, raw: dict[str, Any], *, strings: bool) -> BaseModel:
     """Validate ``raw`` against the operation's input model (strict for JSON input)."""
+    where = _nul_field(raw)
+    if where is not None:
+        # PostgreSQL text cannot hold U+0000 (the insert would fail with a 500).
+        raise ValidationFailed(
+            f"Invalid value for '{where}': text must not contain NUL (U+0000) characters.",
+            details={"errors": [{"field": where, "problem": "contains U+0000"}]},
+        )
     try:
         if strings:
             return op.input_model.model_validate(raw)
@@ -129,6 +136,30 @@ def validate_arguments(op: Operation, raw: dict[str, Any], *, strings: bool) -> 
             f"Invalid value for '{first['field']}': {first['problem']}.",
             details={"errors": problems[:20]},
         ) from None
+
+
+def _nul_field(value: Any) -> str | None:
+    """The dotted path of the first string (or key) containing U+0000, or None (iterative,
+    so deeply nested input cannot exhaust the stack)."""
+    stack: list[tuple[str, Any]] = [("", value)]
+    while stack:
+        path, item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return path or "(body)"
+            continue
+        if isinstance(item, dict):
+            children: Any = item.items()
+        elif isinstance(item, list):
+            children = enumerate(item)
+        else:
+            continue
+        for key, child in children:
+            where = f"{path}.{key}" if path else str(key)
+            if isinstance(key, str) and "\x00" in key:
+                return where
+            stack.append((where, child))
+    return None
 
 
 def render(op: Operation, result: Any) -> dict[str, Any]:
