@@ -1,0 +1,201 @@
+"""The ``patchbay`` command line (SPEC §9), run as a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from core.config import Settings
+from rest.app import build_app
+from tests.conftest import PG_URL, _admin_execute, need_service
+
+pytestmark = pytest.mark.slow
+
+PATCHBAY = shutil.which("patchbay") or str(Path(sys.executable).with_name("patchbay"))
+
+
+class CLI:
+    def __init__(self, database_url: str, cwd: Path) -> None:
+        self.database_url = database_url
+        self.cwd = cwd
+        self.env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("PATCHBAY_") or k.startswith("PATCHBAY_TEST_")
+        }
+        self.env.update(
+            PATCHBAY_DATABASE_URL=database_url, COLUMNS="200", NO_COLOR="1", TERM="dumb"
+        )
+
+    def run(self, *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run(
+            [PATCHBAY, *args],
+            env=self.env,
+            cwd=self.cwd,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        if ok:
+            assert proc.returncode == 0, f"{args}: {proc.stdout}\n{proc.stderr}"
+        return proc
+
+    def json(self, *args: str) -> Any:
+        return json.loads(self.run(*args, "--json").stdout)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def cli(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[CLI]:
+    """The CLI over a brand-new, empty database."""
+    if request.param == "sqlite":
+        yield CLI(f"sqlite:///{tmp_path / 'cli.db'}", tmp_path)
+        return
+    admin_url = need_service(PG_URL, "database")
+    name = f"pbcli_{secrets.token_hex(4)}"
+    _admin_execute(admin_url, f'CREATE DATABASE "{name}"')
+    try:
+        yield CLI(f"{admin_url.rsplit('/', 1)[0]}/{name}", tmp_path)
+    finally:
+        _admin_execute(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def migrated(sqlite_template: Path, tmp_path: Path) -> CLI:
+    """The CLI over a migrated SQLite file (a copy of the session's template)."""
+    path = tmp_path / "cli.db"
+    shutil.copy(sqlite_template, path)
+    return CLI(f"sqlite:///{path}", tmp_path)
+
+
+async def me(database_url: str, token: str) -> httpx.Response:
+    settings = Settings(database_url=database_url, redis_url=None, _env_file=None)  # type: ignore[call-arg]
+    app = build_app(settings)
+    try:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            return await client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+    finally:
+        await app.state.runtime.close()
+
+
+async def test_workspace_and_token_lifecycle(cli: CLI) -> None:
+    upgraded = cli.json("db", "upgrade")
+    assert upgraded["status"] == "upgraded"
+    assert "@" not in upgraded["database"] or "***" in upgraded["database"]
+
+    ws = cli.json("workspace", "create", "Acme Corp", "--plan", "pro")
+    assert ws["id"].startswith("wrk_") and ws["plan"] == "pro" and ws["status"] == "active"
+    cli.json("workspace", "create", "Small Co")  # default plan: starter
+    listed = cli.json("workspace", "list")
+    assert {w["name"]: w["plan"] for w in listed} == {"Acme Corp": "pro", "Small Co": "starter"}
+
+    created = cli.json(
+        "token",
+        "create",
+        "--workspace",
+        ws["id"],
+        "--name",
+        "ci",
+        "--scopes",
+        "crm:read,workspace:admin",
+    )
+    token = created["token"]
+    assert token.startswith("pbt_") and created["id"].startswith("tok_")
+    assert created["scopes"] == ["crm:read", "workspace:admin"]
+    assert created["abilities"] == ["api:rest", "api:mcp"]
+
+    r = await me(cli.database_url, token)
+    assert r.status_code == 200, r.text
+    assert r.json()["data"]["workspace"]["id"] == ws["id"]
+
+    tokens_out = cli.run("token", "list", "--workspace", ws["id"], "--json").stdout
+    secret = token.split("_", 2)[2]
+    assert token not in tokens_out and secret not in tokens_out
+    (listed_token,) = json.loads(tokens_out)
+    assert listed_token["id"] == created["id"] and "token" not in listed_token
+    assert "token_hash" not in listed_token
+    human = cli.run("token", "list", "--workspace", ws["id"]).stdout
+    assert secret not in human and "ci" in human
+
+    moved = cli.json("workspace", "set-plan", ws["id"], "starter")
+    assert moved["plan"] == "starter"
+    r = await me(cli.database_url, token)
+    assert r.status_code == 403 and r.json()["error"]["code"] == "tier_not_entitled"
+    cli.json("workspace", "set-plan", ws["id"], "custom")
+    assert (await me(cli.database_url, token)).status_code == 200
+
+    revoked = cli.json("token", "revoke", created["id"])
+    assert revoked["id"] == created["id"] and revoked["revoked_at"]
+    r = await me(cli.database_url, token)
+    assert r.status_code == 401
+
+
+async def test_token_create_without_json_prints_token_once(migrated: CLI) -> None:
+    cli = migrated
+    ws = cli.json("workspace", "create", "Acme", "--plan", "custom")
+    proc = cli.run(
+        "token", "create", "--workspace", ws["id"], "--name", "me", "--scopes", "*",
+        "--abilities", "api:rest", "--expires-days", "3",
+    )  # fmt: skip
+    token = proc.stdout.strip().splitlines()[-1]
+    assert token.startswith("pbt_")
+    assert proc.stdout.count(token) == 1
+    data = (await me(cli.database_url, token)).json()["data"]
+    assert data["token"]["abilities"] == ["api:rest"]
+    assert data["token"]["expires_at"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["workspace", "create", "X", "--plan", "enterprise"], "enterprise"),
+        (["workspace", "set-plan", "wrk_00000000000000000000000000", "pro"], "not found"),
+        (
+            ["token", "create", "--workspace", "wrk_00000000000000000000000000", "--name", "n",
+             "--scopes", "crm:read"],
+            "not found",
+        ),
+        (["token", "revoke", "tok_00000000000000000000000000"], "not found"),
+    ],
+    ids=["unknown-plan", "set-plan-unknown-workspace", "token-unknown-workspace", "revoke-unknown"],
+)  # fmt: skip
+def test_errors_exit_non_zero_with_a_message(migrated: CLI, args: list[str], message: str) -> None:
+    proc = migrated.run(*args, "--json", ok=False)
+    assert proc.returncode != 0
+    assert message in proc.stderr.lower()
+    assert proc.stdout.strip() == ""
+    assert "Traceback" not in proc.stderr
+
+
+def test_bad_scopes_exit_non_zero(migrated: CLI) -> None:
+    ws = migrated.json("workspace", "create", "Acme", "--plan", "pro")
+    bad = migrated.run(
+        "token", "create", "--workspace", ws["id"], "--name", "n", "--scopes", "crm:destroy",
+        ok=False,
+    )  # fmt: skip
+    assert bad.returncode != 0 and "crm:destroy" in bad.stderr
+    assert migrated.json("token", "list", "--workspace", ws["id"]) == []
+
+
+def test_invalid_database_url_is_a_clear_error(tmp_path: Path) -> None:
+    cli = CLI("mysql://nope", tmp_path)
+    proc = cli.run("workspace", "list", ok=False)
+    assert proc.returncode != 0
+    assert "PATCHBAY_DATABASE_URL" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_help_lists_the_commands(tmp_path: Path) -> None:
+    out = CLI(f"sqlite:///{tmp_path / 'x.db'}", tmp_path).run("--help").stdout
+    for command in ("up", "serve", "db", "workspace", "token"):
+        assert command in out
