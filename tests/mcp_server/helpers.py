@@ -120,3 +120,37 @@ def stdio_params(
     return StdioServerParameters(
         command=patchbay_executable(), args=["mcp", *args], env=env, cwd=str(tmp_path)
     )
+
+
+async def count_tokens(runtime: Runtime, workspace_id: str) -> int:
+    from core.db import WorkspaceId
+    from core.tokens import repository
+
+    async with runtime.db.session(read_only=True) as session:
+        return len(await repository.list_for_workspace(session, WorkspaceId(workspace_id)))
+
+
+async def exercise(client: Client, runtime: Runtime, workspace_id: str, key: str) -> None:
+    """The scenario every transport runs: list, a read, a replayed write, a tool error."""
+    names = await tool_names(client)
+    assert {"get_me", "create_token"} <= names, names
+
+    me = await client.call_tool("get_me", {})
+    assert not me.is_error and me.structured_content
+    assert me.structured_content["data"]["workspace"]["id"] == workspace_id
+    assert json.loads(me.content[0].text) == me.structured_content  # type: ignore[union-attr]
+
+    before = await count_tokens(runtime, workspace_id)
+    args = {"name": "replayed", "scopes": ["crm:read"], "idempotency_key": key}
+    first = await client.call_tool("create_token", args)
+    second = await client.call_tool("create_token", args)
+    assert not first.is_error and not second.is_error
+    assert first.structured_content and second.structured_content
+    created = dict(first.structured_content["data"])
+    assert created.pop("token").startswith("pbt_")
+    assert second.structured_content["data"] == created
+    assert await count_tokens(runtime, workspace_id) == before + 1
+
+    bad = await client.call_tool("create_token", {"name": "x", "scopes": "crm:read"})
+    assert error_code(bad) == "validation_error"
+    assert await count_tokens(runtime, workspace_id) == before + 1

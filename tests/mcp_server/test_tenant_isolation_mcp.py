@@ -1,0 +1,94 @@
+"""Workspace B's token over MCP can never reach workspace A's records.
+
+Every tool with a path id, called with B's token and A's id, answers a ``*_not_found``
+tool error and writes nothing to A; A's own token reaches the same record. Record types
+come from ``tests/op_samples.py``; token ids are covered here as well.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from mcp import Client
+
+from core.models import load_all
+from core.registry import default_registry
+from core.runtime import Runtime
+from tests.factories import Tenant
+from tests.mcp_server.helpers import error_code, memory_client
+from tests.op_samples import CREATORS, PATH_PARAM_TYPES, sample_args
+
+WITH_PATH_IDS = [op for op in default_registry() if op.path_params]
+EXTRA_PATH_TYPES = {"token_id"}
+
+
+async def row_counts(runtime: Runtime, workspace_id: str) -> dict[str, Any]:
+    """Rows (and revocation state of tokens) per workspace-owned table."""
+    counts: dict[str, Any] = {}
+    async with runtime.db.session() as session:
+        for table in load_all().metadata.sorted_tables:
+            if "workspace_id" not in table.c:
+                continue
+            stmt = sa.select(sa.func.count()).select_from(table)
+            counts[table.name] = (
+                await session.execute(stmt.where(table.c.workspace_id == workspace_id))
+            ).scalar_one()
+        tokens = load_all().metadata.tables["api_tokens"]
+        revoked = sa.select(sa.func.count()).select_from(tokens)
+        revoked = revoked.where(
+            tokens.c.workspace_id == workspace_id, tokens.c.revoked_at.is_not(None)
+        )
+        counts["revoked_tokens"] = (await session.execute(revoked)).scalar_one()
+    return counts
+
+
+async def create(client: Client, type_: str) -> str:
+    op_name, make = CREATORS[type_]
+    result = await client.call_tool(op_name, make())
+    assert not result.is_error, result.structured_content
+    assert result.structured_content
+    return result.structured_content["data"]["id"]
+
+
+@pytest.mark.parametrize("op_name", [op.name for op in WITH_PATH_IDS])
+async def test_foreign_path_id_is_not_found_and_writes_nothing(
+    op_name: str, runtime: Runtime, tenant: Tenant, other_tenant: Tenant
+) -> None:
+    op = runtime.registry.get(op_name)
+    assert op is not None
+    unknown = [p for p in op.path_params if p not in PATH_PARAM_TYPES and p not in EXTRA_PATH_TYPES]
+    if unknown:
+        pytest.skip(f"no creator for path params {unknown}: add them to tests/op_samples.py")
+    a_ids: dict[str, str] = {}
+    async with memory_client(runtime, tenant.token) as owner:
+        for param in op.path_params:
+            if param == "token_id":
+                a_ids[param] = tenant.token_id
+            else:
+                a_ids[param] = await create(owner, PATH_PARAM_TYPES[param])
+    before = await row_counts(runtime, tenant.workspace_id)
+    arguments = {**sample_args(op), **a_ids}
+    async with memory_client(runtime, other_tenant.token) as intruder:
+        result = await intruder.call_tool(op.name, arguments)
+    code = error_code(result)
+    assert code is not None and code.endswith("_not_found"), code
+    assert await row_counts(runtime, tenant.workspace_id) == before
+    if op.name == "revoke_token":
+        return  # the owner's own check would revoke the token the owner client uses
+    async with memory_client(runtime, tenant.token) as owner:
+        result = await owner.call_tool(op.name, arguments)
+        if result.is_error:
+            assert not str(error_code(result)).endswith("_not_found"), result.structured_content
+
+
+async def test_revoke_foreign_token_leaves_it_working(
+    runtime: Runtime, tenant: Tenant, other_tenant: Tenant
+) -> None:
+    async with memory_client(runtime, other_tenant.token) as intruder:
+        result = await intruder.call_tool("revoke_token", {"token_id": tenant.token_id})
+        assert error_code(result) == "token_not_found"
+    async with memory_client(runtime, tenant.token) as owner:
+        me = await owner.call_tool("get_me", {})
+        assert not me.is_error
