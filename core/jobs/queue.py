@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 
 from core.db import Database, WorkspaceId, utcnow
 
@@ -53,7 +53,17 @@ async def claim(
     due = (
         select(model.id)
         .where(
-            model.status.in_(queue.ready_statuses),
+            # Inline the statuses: a bound parameter would hide them from the planner, and
+            # a generic (prepared) plan could then not use a partial index on "ready" rows
+            # and would walk every finished row on each claim.
+            model.status.in_(
+                bindparam(
+                    "ready_statuses",
+                    list(queue.ready_statuses),
+                    expanding=True,
+                    literal_execute=True,
+                )
+            ),
             model.run_after <= now,
             or_(model.lease_until.is_(None), model.lease_until < now),
         )

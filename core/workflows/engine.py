@@ -20,7 +20,7 @@ import hashlib
 import inspect
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.db import WorkspaceId, utcnow
 from core.errors import DomainError
 from core.events.service import emit
-from core.jobs.queue import ClaimedJob, finish, owned, release
+from core.jobs.queue import ClaimedJob, finish, release
 from core.workflows import recipes
 from core.workflows.models import READY_STATUSES, RunStatus, WorkflowRun
 
@@ -51,6 +51,16 @@ _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
 
 class LeaseLost(Exception):
     """Another worker owns the run now; stop without writing."""
+
+
+class RetrySegment(Exception):
+    """A step failed after it may have written: roll the segment back, redo it with the
+    step's failure known in advance (so no write of the failed step survives)."""
+
+    def __init__(self, index: int, result: StepResult) -> None:
+        super().__init__(index)
+        self.index = index
+        self.result = result
 
 
 @dataclass
@@ -75,34 +85,41 @@ class RunState:
     error_code: str | None
     error_message: str | None
     started_at: datetime | None
+    known_failures: dict[int, StepResult] = field(default_factory=dict)
 
 
+_RUNS = WorkflowRun.__table__  # type: ignore[attr-defined]
 _COLUMNS = (
-    WorkflowRun.id,
-    WorkflowRun.workspace_id,
-    WorkflowRun.workflow_id,
-    WorkflowRun.status,
-    WorkflowRun.input,
-    WorkflowRun.recipe,
-    WorkflowRun.steps,
-    WorkflowRun.next_step,
-    WorkflowRun.steps_succeeded,
-    WorkflowRun.steps_failed,
-    WorkflowRun.error_code,
-    WorkflowRun.error_message,
-    WorkflowRun.started_at,
+    _RUNS.c.id,
+    _RUNS.c.workspace_id,
+    _RUNS.c.workflow_id,
+    _RUNS.c.status,
+    _RUNS.c.input,
+    _RUNS.c.recipe,
+    _RUNS.c.steps,
+    _RUNS.c.next_step,
+    _RUNS.c.steps_succeeded,
+    _RUNS.c.steps_failed,
+    _RUNS.c.error_code,
+    _RUNS.c.error_message,
+    _RUNS.c.started_at,
 )
+
+
+def _mine(job: ClaimedJob) -> Any:
+    """``core.jobs.queue.owned`` on the table's columns."""
+    return (_RUNS.c.id == job.id) & (_RUNS.c.locked_by == job.worker_id)
 
 
 async def lock_run(session: AsyncSession, job: ClaimedJob, lease_seconds: float) -> RunState:
     """Refresh our lease and load the run, row-locking it; ``LeaseLost`` if not ours."""
+    # Core statements on the table (not ORM-enabled): the same SQL, less Python per run.
     row = (
         await session.execute(
-            update(WorkflowRun)
-            .where(owned(job))
+            update(_RUNS)
+            .where(_mine(job))
             .values(lease_until=utcnow() + timedelta(seconds=lease_seconds))
             .returning(*_COLUMNS)
-            .execution_options(synchronize_session=False)
         )
     ).first()
     if row is None:
@@ -168,18 +185,19 @@ async def _fire(
             output={"event": event},
         )
     event_id = event_id_for(run.id, index)
+    if index in run.known_failures:
+        return run.known_failures[index]
     fanout = _fanout()
     matched = 0
     if fanout is not None:
         enqueue_event, accepts_event_id = fanout
         kwargs = {"event_id": event_id} if accepts_event_id else {}
         try:
-            async with session.begin_nested():
-                matched = int(
-                    await enqueue_event(session, run.workspace_id, event, payload, **kwargs)
-                )
+            matched = int(await enqueue_event(session, run.workspace_id, event, payload, **kwargs))
         except DomainError as exc:
-            return _failed(exc.code, exc.message, output={"event": event})
+            # No savepoint on the hot path: the fan-out may have written before refusing, so
+            # the whole segment is rolled back and redone with this failure known.
+            raise RetrySegment(index, _failed(exc.code, exc.message, {"event": event})) from None
     return StepResult(
         "succeeded", {"event": event, "event_id": event_id, "matched_endpoints": matched}
     )
@@ -262,54 +280,63 @@ async def execute(runtime: Runtime, job: ClaimedJob) -> None:
     """Run ``job``'s workflow run from its next step until it finishes or pauses."""
     db = runtime.db
     lease_seconds = runtime.settings.job_lease_seconds
+    known_failures: dict[int, StepResult] = {}
     while True:
-        async with db.session(job.workspace_id) as session:
-            run = await lock_run(session, job, lease_seconds)
-            if run.status not in READY_STATUSES:  # finished meanwhile: just drop the lease
-                await finish(session, job)
+        try:
+            if await _segment(db, job, lease_seconds, known_failures):
                 return
-            now = utcnow()
-            if run.status == RunStatus.queued:
-                run.status = RunStatus.running
-                run.started_at = now
-            try:
-                recipe = recipes.parse_recipe(run.recipe)
-            except DomainError as exc:  # a stored recipe that is (no longer) valid
-                run.error_code, run.error_message = exc.code, exc.message
-                await _finalize(session, job, run, now, total=recipes.step_count(run.recipe))
-                return
-            steps = recipe.steps
-            done_in_segment = 0
-            stop = False
-            while run.next_step < len(steps) and done_in_segment < SEGMENT_STEPS:
-                index = run.next_step
-                step = steps[index]
-                started = utcnow()
-                if isinstance(step, recipes.DelayStep):
-                    resume_at = started + timedelta(seconds=step.seconds)
-                    result = StepResult(
-                        "succeeded", {"seconds": step.seconds, "resume_at": resume_at.isoformat()}
-                    )
-                    _record(run, index, step.type, result, started, resume_at)
-                    # Hand the run back to the queue until the pause is over.
-                    if not await finish(session, job, run_after=resume_at, **_progress(run)):
-                        raise LeaseLost(job.id)
-                    return
-                result = await run_step(session, run, index, step)
-                _record(run, index, step.type, result, started, utcnow())
-                done_in_segment += 1
-                if result.status == "failed" and not recipe.continue_on_error:
-                    stop = True
-                    break
-            if stop or run.next_step >= len(steps):
-                await _finalize(session, job, run, utcnow(), total=len(steps))
-                return
-            await session.execute(
-                update(WorkflowRun)
-                .where(owned(job))
-                .values(**_progress(run))
-                .execution_options(synchronize_session=False)
-            )
+        except RetrySegment as retry:
+            known_failures[retry.index] = retry.result
+
+
+async def _segment(
+    db: Any, job: ClaimedJob, lease_seconds: float, known_failures: dict[int, StepResult]
+) -> bool:
+    """One transaction: lock the run, execute steps; True when the handler is done."""
+    async with db.session() as session:  # explicit ids; no tenant-filter overhead
+        run = await lock_run(session, job, lease_seconds)
+        run.known_failures = known_failures
+        if run.status not in READY_STATUSES:  # finished meanwhile: just drop the lease
+            await finish(session, job)
+            return True
+        now = utcnow()
+        if run.status == RunStatus.queued:
+            run.status = RunStatus.running
+            run.started_at = now
+        try:
+            recipe = recipes.parse_recipe(run.recipe)
+        except DomainError as exc:  # a stored recipe that is (no longer) valid
+            run.error_code, run.error_message = exc.code, exc.message
+            await _finalize(session, job, run, now, total=recipes.step_count(run.recipe))
+            return True
+        steps = recipe.steps
+        done_in_segment = 0
+        stop = False
+        while run.next_step < len(steps) and done_in_segment < SEGMENT_STEPS:
+            index = run.next_step
+            step = steps[index]
+            started = utcnow()
+            if isinstance(step, recipes.DelayStep):
+                resume_at = started + timedelta(seconds=step.seconds)
+                result = StepResult(
+                    "succeeded", {"seconds": step.seconds, "resume_at": resume_at.isoformat()}
+                )
+                _record(run, index, step.type, result, started, resume_at)
+                # Hand the run back to the queue until the pause is over.
+                if not await finish(session, job, run_after=resume_at, **_progress(run)):
+                    raise LeaseLost(job.id)
+                return True
+            result = await run_step(session, run, index, step)
+            _record(run, index, step.type, result, started, utcnow())
+            done_in_segment += 1
+            if result.status == "failed" and not recipe.continue_on_error:
+                stop = True
+                break
+        if stop or run.next_step >= len(steps):
+            await _finalize(session, job, run, utcnow(), total=len(steps))
+            return True
+        await session.execute(update(_RUNS).where(_mine(job)).values(**_progress(run)))
+        return False
 
 
 async def handle(runtime: Runtime, job: ClaimedJob) -> None:
@@ -329,7 +356,7 @@ async def handle(runtime: Runtime, job: ClaimedJob) -> None:
 
 
 async def _give_up(runtime: Runtime, job: ClaimedJob) -> None:
-    async with runtime.db.session(job.workspace_id) as session:
+    async with runtime.db.session() as session:
         run = await lock_run(session, job, runtime.settings.job_lease_seconds)
         if run.status not in READY_STATUSES:
             await finish(session, job)

@@ -1,0 +1,274 @@
+"""Workflow engine throughput on PostgreSQL, against a bare SKIP LOCKED loop.
+
+Usage:
+    .venv/bin/python -m bench.workflows [--url postgresql://postgres@127.0.0.1:5432/test]
+        [--runs 10000] [--workers 2] [--concurrency 8]
+
+1. Creates a scratch database (dropped at the end) and migrates it.
+2. Starts ``--workers`` ``patchbay worker`` processes, waits until they execute a warm-up
+   run, then inserts ``--runs`` queued runs of a 3-step recipe (log, log,
+   fire_webhook_event with no subscribed endpoint) in one bulk insert and times until every
+   run has finished. Prints runs/s.
+3. On a scratch table, ``--workers`` processes with ``--concurrency`` tasks each run the
+   bare loop: claim one row (``UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED
+   LIMIT 1) RETURNING``) in one transaction and mark it done in a second — the least any
+   queue must do per job, through the same driver stack. Prints rows/s and the ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import anyio
+from sqlalchemy import text
+
+from core.config import Settings
+from core.db import Database, WorkspaceId, utcnow
+from core.ids import new_id
+
+RECIPE = {
+    "continue_on_error": False,
+    "steps": [
+        {"type": "log", "message": "first {{input.n}}"},
+        {"type": "log", "message": "second"},
+        {"type": "fire_webhook_event", "event": "bench.done", "payload": {"n": "{{input.n}}"}},
+    ],
+}
+PATCHBAY = shutil.which("patchbay") or str(Path(sys.executable).with_name("patchbay"))
+
+
+def admin(url: str, *statements: str) -> None:
+    import asyncpg
+
+    async def run() -> None:
+        conn = await asyncpg.connect(url)
+        try:
+            for s in statements:
+                await conn.execute(s)
+        finally:
+            await conn.close()
+
+    anyio.run(run)
+
+
+async def setup(url: str) -> tuple[WorkspaceId, str]:
+    from core.workflows import service
+    from core.workspaces import service as workspaces
+
+    db = Database(url)
+    try:
+        async with db.session() as session:
+            ws = WorkspaceId((await workspaces.create_workspace(session, "Bench", "custom")).id)
+        async with db.session(ws) as session:
+            try:
+                from core.webhooks import service as webhooks
+
+                await webhooks.register_event_type(
+                    session, ws, key="bench.done", category="bench", description="bench"
+                )
+            except ImportError:
+                pass
+            wf = await service.create_workflow(session, ws, name="bench", recipe=RECIPE)
+        return ws, wf.id
+    finally:
+        await db.dispose()
+
+
+async def enqueue(url: str, ws: WorkspaceId, wf: str, count: int) -> float:
+    """Bulk-insert ``count`` queued runs in one transaction; returns the commit time."""
+    from sqlalchemy import insert
+
+    from core.workflows.models import WorkflowRun
+
+    db = Database(url)
+    now = utcnow()
+    rows = [
+        {
+            "id": new_id("run"),
+            "workspace_id": ws,
+            "workflow_id": wf,
+            "status": "queued",
+            "input": {"n": i},
+            "recipe": RECIPE,
+            "channel": "cli",
+            "steps": [],
+            "next_step": 0,
+            "steps_total": 3,
+            "steps_succeeded": 0,
+            "steps_failed": 0,
+            "created_at": now,
+            "run_after": now,
+            "attempts": 0,
+        }
+        for i in range(count)
+    ]
+    try:
+        async with db.session() as session:
+            for start in range(0, count, 2000):
+                await session.execute(insert(WorkflowRun), rows[start : start + 2000])
+        return time.perf_counter()
+    finally:
+        await db.dispose()
+
+
+async def count_unfinished(url: str) -> tuple[int, int]:
+    db = Database(url)
+    try:
+        async with db.session() as session:
+            row = (
+                await session.execute(
+                    text(
+                        "SELECT count(*) FILTER (WHERE status IN ('queued','running')), "
+                        "count(*) FILTER (WHERE status = 'failed') FROM workflow_runs"
+                    )
+                )
+            ).one()
+            return int(row[0]), int(row[1])
+    finally:
+        await db.dispose()
+
+
+def start_workers(url: str, workers: int, concurrency: int) -> list[subprocess.Popen[bytes]]:
+    env = {
+        **os.environ,
+        "PATCHBAY_DATABASE_URL": url,
+        "PATCHBAY_LOG_LEVEL": "WARNING",
+        "PATCHBAY_WORKER_POLL_SECONDS": "0.2",
+    }
+    return [
+        subprocess.Popen([PATCHBAY, "worker", "--concurrency", str(concurrency)], env=env)
+        for _ in range(workers)
+    ]
+
+
+def bench_engine(url: str, runs: int, workers: int, concurrency: int) -> float:
+    ws, wf = anyio.run(setup, url)
+    procs = start_workers(url, workers, concurrency)
+    try:
+        anyio.run(enqueue, url, ws, wf, workers * 2)  # warm-up: wait until workers run jobs
+        deadline = time.monotonic() + 60
+        while anyio.run(count_unfinished, url)[0]:
+            if time.monotonic() > deadline:
+                raise SystemExit("workers did not start")
+            time.sleep(0.1)
+        started = anyio.run(enqueue, url, ws, wf, runs)
+        while True:
+            unfinished, failed = anyio.run(count_unfinished, url)
+            if not unfinished:
+                break
+            time.sleep(0.05)
+        elapsed = time.perf_counter() - started
+        if failed:
+            print(f"WARNING: {failed} runs failed")
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait(timeout=30)
+    return runs / elapsed
+
+
+# ---------------------------------------------------------------- bare loop
+
+CLAIM = text(
+    "UPDATE bench_jobs SET locked_by = :me, lease_until = now() + interval '30 seconds' "
+    "WHERE id IN (SELECT id FROM bench_jobs WHERE status = 'queued' AND run_after <= now() "
+    "AND (lease_until IS NULL OR lease_until < now()) ORDER BY run_after, id "
+    "LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING id"
+)
+COMPLETE = text(
+    "UPDATE bench_jobs SET status = 'done', locked_by = NULL, lease_until = NULL "
+    "WHERE id = :id AND locked_by = :me"
+)
+
+
+async def bare_worker(url: str, tasks: int) -> None:
+    db = Database(url)
+    me = secrets.token_hex(4)
+
+    async def loop() -> None:
+        while True:
+            async with db.session() as session:
+                row = (await session.execute(CLAIM, {"me": me})).first()
+            if row is None:
+                return
+            async with db.session() as session:
+                await session.execute(COMPLETE, {"id": row[0], "me": me})
+
+    try:
+        async with anyio.create_task_group() as tg:
+            for _ in range(tasks):
+                tg.start_soon(loop)
+    finally:
+        await db.dispose()
+
+
+def bench_bare(url: str, rows: int, workers: int, concurrency: int) -> float:
+    admin(
+        url.replace("postgresql+asyncpg", "postgresql"),
+        "DROP TABLE IF EXISTS bench_jobs",
+        "CREATE TABLE bench_jobs (id bigserial PRIMARY KEY, status text NOT NULL, "
+        "run_after timestamp NOT NULL DEFAULT now(), lease_until timestamp, locked_by text)",
+        "CREATE INDEX bench_jobs_due ON bench_jobs (run_after, id) WHERE status = 'queued'",
+        f"INSERT INTO bench_jobs (status) SELECT 'queued' FROM generate_series(1, {rows})",
+        "ANALYZE bench_jobs",
+    )
+    cmd = [sys.executable, "-m", "bench.workflows", "--bare-worker", url, str(concurrency)]
+    started = time.perf_counter()
+    procs = [subprocess.Popen(cmd) for _ in range(workers)]
+    for p in procs:
+        p.wait()
+    elapsed = time.perf_counter() - started
+    return rows / elapsed
+
+
+def main() -> None:
+    if len(sys.argv) == 4 and sys.argv[1] == "--bare-worker":
+        anyio.run(bare_worker, sys.argv[2], int(sys.argv[3]))
+        return
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--url",
+        default=os.environ.get("PATCHBAY_TEST_DATABASE_URL")
+        or "postgresql://postgres@127.0.0.1:5432/test",
+    )
+    parser.add_argument("--runs", type=int, default=10_000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--concurrency", type=int, default=8)
+    args = parser.parse_args()
+
+    from core.migrate import upgrade
+
+    name = f"pbbench_{secrets.token_hex(4)}"
+    admin(args.url, f'CREATE DATABASE "{name}"')
+    url = f"{args.url.rsplit('/', 1)[0]}/{name}"
+    try:
+        upgrade(url)
+        Settings(database_url=url)  # validate
+        runs_per_s = bench_engine(url, args.runs, args.workers, args.concurrency)
+        bare_per_s = bench_bare(url, args.runs, args.workers, args.concurrency)
+    finally:
+        admin(args.url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    result = {
+        "runs": args.runs,
+        "worker_processes": args.workers,
+        "concurrency_per_process": args.concurrency,
+        "engine_runs_per_s": round(runs_per_s, 1),
+        "bare_loop_rows_per_s": round(bare_per_s, 1),
+        "ratio_engine_to_bare": round(runs_per_s / bare_per_s, 3),
+        "goal_runs_per_s": 1000,
+        "goal_ratio": 0.5,
+    }
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
