@@ -275,7 +275,19 @@ def build_server(
         ctx: Any, params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
         start = decode_cursor(params.cursor) if params is not None and params.cursor else 0
-        visible = registry.visible(await principal(), request_filter(ctx))
+        try:
+            visible = registry.visible(await principal(), request_filter(ctx))
+        except MCPError:
+            raise
+        except Exception:  # never let an exception's text reach a legacy client
+            request_id = new_request_id()
+            log.exception("tools/list failed (request %s)", request_id)
+            error = InternalError()
+            raise MCPError(
+                types.INTERNAL_ERROR,
+                f"{error.code}: {error.message}",
+                data={"code": error.code, "message": error.message, "request_id": request_id},
+            ) from None
         page = visible[start : start + page_size]
         end = start + page_size
         return types.ListToolsResult(

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from mcp import Client, MCPError
 
+from core.config import Settings
 from core.db import WorkspaceId
 from core.operations import ANY_SCOPE, Kind, ToolFilter
 from core.runtime import Runtime
@@ -181,3 +184,25 @@ async def test_idempotency_key_must_be_a_string(runtime: Runtime, tenant: Tenant
         result = await client.call_tool("get_me", {"idempotency_key": "k"})
         assert error_code(result) == "validation_error"
     assert len(await _tokens_of(runtime, tenant.workspace_id)) == 1
+
+
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+async def test_internal_errors_are_sanitized(tmp_path: Path, mode: str) -> None:
+    """A broken database never leaks exception text, on either protocol era."""
+    settings = Settings(database_url=f"sqlite:///{tmp_path}/empty.db", _env_file=None)  # type: ignore[call-arg]
+    broken = Runtime.create(settings)
+    try:
+        from core.tokens import secrets
+
+        well_formed = secrets.issue().plaintext  # parsed, then looked up: the query fails
+        server = build_server(broken, token=well_formed, policy=ALL_TOOLS)
+        async with Client(server, mode=mode) as client:
+            with pytest.raises(MCPError) as caught:
+                await client.list_tools()
+            assert caught.value.message.startswith("internal_error")
+            assert "table" not in caught.value.message.lower()
+            result = await client.call_tool("get_me", {})
+            assert error_code(result) == "internal_error"
+            assert "table" not in result.content[0].text.lower()  # type: ignore[union-attr]
+    finally:
+        await broken.close()

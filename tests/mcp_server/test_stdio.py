@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import anyio
 import pytest
 from mcp import Client
 
@@ -31,6 +32,36 @@ async def test_stdio_scenario(
     async with Client(params) as client:
         await exercise(client, runtime, tenant.workspace_id, key="stdio")
         assert error_code(await client.call_tool("no_such_tool", {})) == "tool_not_found"
+
+
+async def test_stdio_runs_workflows_with_its_in_process_worker_on_sqlite(
+    runtime: Runtime, settings: Settings, tenant: Tenant, tmp_path: Path
+) -> None:
+    """SPEC §9: a Claude-Desktop-only setup (SQLite) still executes workflow runs."""
+    if not settings.is_sqlite:
+        pytest.skip("the in-process worker of `patchbay mcp` runs on SQLite only")
+    if runtime.registry.get("trigger_workflow") is None:
+        pytest.skip("no workflow operations in this build")
+    params = stdio_params(
+        settings.database_url, tenant.token, "--toolsets", "all", tmp_path=tmp_path
+    )
+    recipe = {"steps": [{"type": "log", "message": "hello from stdio"}]}
+    async with Client(params) as client:
+        created = await client.call_tool("create_workflow", {"name": "hello", "recipe": recipe})
+        assert not created.is_error and created.structured_content, created.structured_content
+        workflow_id = created.structured_content["data"]["id"]
+        run = await client.call_tool("trigger_workflow", {"workflow_id": workflow_id, "input": {}})
+        assert not run.is_error and run.structured_content, run.structured_content
+        run_id = run.structured_content["data"]["id"]
+        status = run.structured_content["data"]["status"]
+        with anyio.fail_after(60):
+            while status not in ("succeeded", "failed"):
+                polled = await client.call_tool(
+                    "get_workflow_run", {"run_id": run_id, "wait_seconds": 5}
+                )
+                assert polled.structured_content and not polled.is_error
+                status = polled.structured_content["data"]["status"]
+        assert status == "succeeded"
 
 
 async def test_stdio_read_only_flag_and_default_selection(
