@@ -30,9 +30,7 @@ async def get_endpoint(
 def _json_contains_any(column: Any, values: list[str]) -> Any:
     """``column`` (a JSON list of plain dotted keys) contains one of ``values``."""
     text = sa.cast(column, sa.Text)
-    return sa.or_(
-        *(text.like(f'%"{v.replace("_", "!_")}"%', escape="!") for v in values)
-    )
+    return sa.or_(*(text.like(f'%"{v.replace("_", "!_")}"%', escape="!") for v in values))
 
 
 def endpoints_query(

@@ -21,6 +21,7 @@ from tests.webhooks.conftest import (
     Receiver,
     RunWorker,
     create_endpoint,
+    deliveries,
     endpoint_row,
     runtime_with,
     wait_until,
@@ -278,3 +279,44 @@ async def test_paused_endpoint_holds_deliveries(
     await wait_until(lambda: _status_is(runtime, delivery_id, "succeeded"))
     assert len(receiver.at("/ok")) == 1
     assert json.loads(receiver.at("/ok")[0].body)["type"] == "webhook.test"
+
+
+async def test_batches_record_every_outcome(
+    client: httpx.AsyncClient,
+    tenant: Tenant,
+    other_tenant: Tenant,
+    runtime: Runtime,
+    receiver: Receiver,
+    run_worker: RunWorker,
+) -> None:
+    """More deliveries than one batch, two workspaces, mixed outcomes: each row is right."""
+    from core.webhooks.fanout import enqueue_event
+
+    good = await create_endpoint(client, tenant, receiver.url("/good"), ["deal.updated"])
+    bad = await create_endpoint(client, other_tenant, receiver.url("/bad"), ["deal.updated"])
+    receiver.on("/bad", *([500] * 40))
+    for tenant_ in (tenant, other_tenant):
+        async with runtime.db.session(tenant_.workspace_id) as session:
+            for n in range(40):
+                await enqueue_event(session, tenant_.workspace_id, "deal.updated", {"n": n})
+    await run_worker(runtime)
+
+    async def settled() -> bool:
+        rows = await deliveries(runtime)
+        good_done = all(r.status == "succeeded" for r in rows if r.endpoint_id == good["id"])
+        bad_tried = all(r.last_status_code for r in rows if r.endpoint_id == bad["id"])
+        return good_done and bad_tried
+
+    await wait_until(settled, timeout=60)
+    rows = await deliveries(runtime)
+    assert len(rows) == 80
+    good_rows = [r for r in rows if r.endpoint_id == good["id"]]
+    assert all(r.workspace_id == tenant.workspace_id for r in good_rows)
+    assert sorted(json.loads(r.body)["data"]["n"] for r in receiver.at("/good")) == list(range(40))
+    for request in receiver.at("/good"):
+        Webhook(good["secret"]).verify(request.body, request.headers)
+    for request in receiver.at("/bad"):
+        Webhook(bad["secret"]).verify(request.body, request.headers)
+    bad_rows = [r for r in rows if r.endpoint_id == bad["id"]]
+    assert all(r.last_status_code in (500, 200) for r in bad_rows)
+    assert all(r.locked_by is None or r.status in ("pending", "retrying") for r in rows)
