@@ -75,27 +75,30 @@ def _tenant_filter(state: ORMExecuteState) -> None:
     if workspace_id is None or state.execution_options.get("skip_tenant_filter"):
         return
     if state.is_select or state.is_update or state.is_delete:
+        _prepare_mixin()
         state.statement = state.statement.options(
-            *(
-                with_loader_criteria(
-                    owned, lambda cls: cls.workspace_id == workspace_id, include_aliases=True
-                )
-                for owned in _owned_classes()
+            with_loader_criteria(
+                WorkspaceOwned,
+                lambda cls: cls.workspace_id == workspace_id,
+                include_aliases=True,
             )
         )
 
 
-_owned_cache: tuple[int, tuple[type, ...]] = (-1, ())
+def _prepare_mixin() -> None:
+    """Give the mixin a ``workspace_id`` column expression, once, after every model exists.
 
+    ``with_loader_criteria`` on a mixin (one option for all subclasses, as SQLAlchemy
+    documents) analyses the lambda against the mixin itself. Setting the attribute only
+    now, after all table models are defined, keeps pydantic from seeing the models'
+    ``workspace_id`` fields as shadowing a parent attribute.
+    """
+    if "workspace_id" in WorkspaceOwned.__dict__:
+        return
+    from core.models import load_all
 
-def _owned_classes() -> tuple[type, ...]:
-    """Mapped classes that are ``WorkspaceOwned`` (recomputed when new mappers appear)."""
-    global _owned_cache
-    mappers = SQLModel._sa_registry.mappers  # type: ignore[attr-defined]
-    if _owned_cache[0] != len(mappers):
-        owned = tuple(m.class_ for m in mappers if issubclass(m.class_, WorkspaceOwned))
-        _owned_cache = (len(mappers), owned)
-    return _owned_cache[1]
+    load_all()
+    WorkspaceOwned.workspace_id = sa.column("workspace_id")  # type: ignore[attr-defined]
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
