@@ -60,6 +60,9 @@ class Call:
     strings: bool = False  # arguments come from a query string: coerce "25" to 25
     idempotency_key: str | None = None
     request_id: str = field(default_factory=new_request_id)
+    # Set by a transport that already authenticated ``credentials`` for this very request
+    # (the MCP HTTP token verifier), so the token is not looked up twice.
+    authenticated: Principal | None = None
 
 
 @dataclass
@@ -183,8 +186,10 @@ async def dispatch(runtime: Runtime, call: Call) -> Outcome:
     rate: RateState | None = None
     claimed_key: str | None = None
     try:
-        async with runtime.db.session(read_only=True) as session:
-            principal = await tokens.authenticate(session, call.credentials)
+        principal = call.authenticated
+        if principal is None:
+            async with runtime.db.session(read_only=True) as session:
+                principal = await tokens.authenticate(session, call.credentials)
         # Channel checks after `principal` is set, so their refusals are audited too.
         check_channel(principal, call.channel)
         check_operation(principal, op)

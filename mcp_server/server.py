@@ -39,6 +39,7 @@ from core.operations import Channel, Kind, Operation, ToolFilter
 from core.runtime import Runtime
 from core.tokens.service import Principal
 from mcp_server.adapter import IDEMPOTENCY_KEY, tool_for
+from mcp_server.auth import principal_of
 
 log = logging.getLogger("patchbay.mcp")
 
@@ -327,6 +328,7 @@ def build_server(
             load_arguments=load,
             strings=False,
             idempotency_key=key if isinstance(key, str) else None,
+            authenticated=principal_of(get_access_token()) if token is None else None,
         )
 
     def schema_for(name: str) -> dict[str, Any] | None:
