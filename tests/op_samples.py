@@ -51,6 +51,13 @@ SAMPLE_ARGS: dict[str, Callable[[], dict[str, Any]]] = {
     "update_deal": lambda: {"amount_cents": 1},
     "update_task": lambda: {"status": "done", "completion_note": "ok"},
     "convert_lead": lambda: {},
+    "create_webhook_endpoint": lambda: {
+        "name": "Ops hook",
+        "url": "https://127.0.0.1:9/hook",
+        "event_types": ["contact.created"],
+    },
+    "update_webhook_endpoint": lambda: {"name": "changed", "status": "paused"},
+    "register_integration_event_type": lambda: {"key": "campaign." + new_id("x")[-8:]},
 }
 
 CREATORS: dict[str, tuple[str, Callable[[], dict[str, Any]]]] = {
@@ -63,6 +70,7 @@ CREATORS: dict[str, tuple[str, Callable[[], dict[str, Any]]]] = {
     "activity": ("log_activity", SAMPLE_ARGS["log_activity"]),
     "deal_stage": ("create_deal_stage", SAMPLE_ARGS["create_deal_stage"]),
     "accounting_account": ("create_accounting_account", SAMPLE_ARGS["create_accounting_account"]),
+    "webhook": ("create_webhook_endpoint", SAMPLE_ARGS["create_webhook_endpoint"]),
 }
 """Record type → (operation that creates it, its arguments)."""
 
@@ -73,6 +81,7 @@ PATH_PARAM_TYPES: dict[str, str] = {
     "deal_id": "deal",
     "invoice_id": "invoice",
     "task_id": "task",
+    "webhook_id": "webhook",
 }
 """Path placeholder → record type in ``CREATORS``."""
 
