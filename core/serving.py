@@ -83,29 +83,35 @@ def print_welcome(
     if as_json:
         print(json.dumps(info, indent=2), flush=True)
         return
-    console = Console()
+    console = Console(stderr=False)
     if demo.token:
         console.print(
             Panel.fit(
-                f"[bold]Demo token (shown once, store it now):[/bold]\n{demo.token}",
+                "[bold]Demo token — shown once, store it now.[/bold]",
                 title="Patchbay is ready",
                 border_style="green",
             )
         )
+        print(demo.token, flush=True)
     else:
         console.print(
-            "[yellow]Demo workspace already exists; its token was shown on the first run."
-            "[/yellow]\nNew token: patchbay token create "
-            f"--workspace {demo.workspace_id} --name me --scopes '*'"
+            "[yellow]The demo workspace already exists; its token was shown on the first "
+            "run.[/yellow] Create another with:"
         )
-    console.print(f"REST base URL: {info['base_url']}")
-    console.print(f"MCP (Streamable HTTP): {info['mcp_url']}")
-    console.print(f"Try: {info['curl']}")
-    console.print(
-        f"n8n: MCP Client Tool → Endpoint {info['mcp_url']}, transport HTTP Streamable, "
-        "Bearer auth with the token"
+        print(
+            f"patchbay token create --workspace {demo.workspace_id} --name me --scopes '*'",
+            flush=True,
+        )
+    # Plain prints for everything meant to be copied: rich would wrap long lines.
+    print(f"\nREST base URL:          {info['base_url']}", flush=True)
+    print(f"MCP (Streamable HTTP): {info['mcp_url']}", flush=True)
+    print(f"\nTry it:\n{info['curl']}", flush=True)
+    print(
+        f"\nn8n: add an MCP Client Tool node — Endpoint {info['mcp_url']}, "
+        "Server Transport 'HTTP Streamable', Authentication 'Bearer Auth' with the token.",
+        flush=True,
     )
-    console.print("Claude Desktop (claude_desktop_config.json):")
+    print("\nClaude Desktop (merge into claude_desktop_config.json):", flush=True)
     print(json.dumps(info["claude_desktop"], indent=2), flush=True)
 
 
