@@ -8,7 +8,7 @@ isolation suite covers their path ids.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -58,9 +58,33 @@ SAMPLE_ARGS: dict[str, Callable[[], dict[str, Any]]] = {
     },
     "update_webhook_endpoint": lambda: {"name": "changed", "status": "paused"},
     "register_integration_event_type": lambda: {"key": "campaign." + new_id("x")[-8:]},
+    "create_workflow": lambda: {
+        "name": "Welcome",
+        "recipe": {"steps": [{"type": "log", "message": "Hello {{input.name}}"}]},
+    },
+    "update_workflow": lambda: {"description": "changed"},
+    "trigger_workflow": lambda: {"input": {"name": "Jane"}},
+    "create_token": lambda: {"name": "Sample token", "scopes": ["crm:read"]},
 }
 
-CREATORS: dict[str, tuple[str, Callable[[], dict[str, Any]]]] = {
+
+async def create_run(client: httpx.AsyncClient, registry: Any, headers: dict[str, str]) -> str:
+    """A workflow run: creates a workflow, then triggers it."""
+    workflow_id = await create_record(client, registry, headers, "workflow")
+    op = registry.get("trigger_workflow")
+    response = await call(
+        client, op, headers, {"workflow_id": workflow_id}, SAMPLE_ARGS["trigger_workflow"]()
+    )
+    assert response.status_code == 202, response.text
+    return response.json()["data"]["id"]
+
+
+Creator = (
+    tuple[str, Callable[[], dict[str, Any]]]
+    | Callable[[httpx.AsyncClient, Any, dict[str, str]], Awaitable[str]]
+)
+
+CREATORS: dict[str, Creator] = {
     "contact": ("create_contact", SAMPLE_ARGS["create_contact"]),
     "company": ("create_company", SAMPLE_ARGS["create_company"]),
     "lead": ("create_lead", SAMPLE_ARGS["create_lead"]),
@@ -71,8 +95,12 @@ CREATORS: dict[str, tuple[str, Callable[[], dict[str, Any]]]] = {
     "deal_stage": ("create_deal_stage", SAMPLE_ARGS["create_deal_stage"]),
     "accounting_account": ("create_accounting_account", SAMPLE_ARGS["create_accounting_account"]),
     "webhook": ("create_webhook_endpoint", SAMPLE_ARGS["create_webhook_endpoint"]),
+    "workflow": ("create_workflow", SAMPLE_ARGS["create_workflow"]),
+    "run": create_run,
+    "token": ("create_token", SAMPLE_ARGS["create_token"]),
 }
-"""Record type → (operation that creates it, its arguments)."""
+"""Record type → (operation that creates it, its arguments), or an async callable
+``(client, registry, headers) -> id`` for records that need others first."""
 
 PATH_PARAM_TYPES: dict[str, str] = {
     "contact_id": "contact",
@@ -82,6 +110,9 @@ PATH_PARAM_TYPES: dict[str, str] = {
     "invoice_id": "invoice",
     "task_id": "task",
     "webhook_id": "webhook",
+    "workflow_id": "workflow",
+    "run_id": "run",
+    "token_id": "token",
 }
 """Path placeholder → record type in ``CREATORS``."""
 
@@ -121,7 +152,10 @@ async def create_record(
     client: httpx.AsyncClient, registry: Any, headers: dict[str, str], type_: str
 ) -> str:
     """Create a record of ``type_`` over REST; returns its id."""
-    op_name, make = CREATORS[type_]
+    creator = CREATORS[type_]
+    if callable(creator):
+        return await creator(client, registry, headers)
+    op_name, make = creator
     op = registry.get(op_name)
     response = await call(client, op, headers, args=make())
     assert response.status_code in (200, 201), response.text
