@@ -16,21 +16,22 @@ from typing import Any
 
 import mcp_types as types
 
-from core.idempotency import MAX_KEY_LENGTH
-from core.operations import ANY_SCOPE, Kind, Operation
+from core.crm.schemas import EMAIL_PATTERN
+from core.operations import Kind, Operation
 
 DESCRIPTION_LIMIT = 600
 IDEMPOTENCY_KEY = "idempotency_key"
 
 IDEMPOTENCY_PROPERTY: dict[str, Any] = {
     "type": "string",
-    "maxLength": MAX_KEY_LENGTH,
-    "description": "Optional; a repeat with this key returns the first result.",
+    "description": "Retry key; a repeat returns the first result.",
 }
 HUGE = 10**9
 """``maximum`` at or above this says nothing useful to a model and is left out too."""
 LOOSE_MAX_LENGTH = 100
 """``maxLength`` at or above this is left out of tool schemas (the server still enforces it)."""
+ID_SUFFIX = "_id"
+"""Arguments named ``*_id`` carry record ids: their ``maxLength`` tells a model nothing."""
 
 # Keys of a JSON Schema whose values are schemas / maps of schemas / lists of schemas.
 _SCHEMA_KEYS = ("items", "additionalProperties", "not", "contains", "propertyNames")
@@ -58,6 +59,20 @@ def _inline_refs(node: Any, defs: dict[str, Any], seen: tuple[str, ...] = ()) ->
     return {k: _inline_refs(v, defs, seen) for k, v in node.items() if k != "$defs"}
 
 
+_STOP_WORDS = frozenset(
+    {"a", "an", "the", "new", "its", "of", "as", "address", "number", "free", "form", "text"}
+)
+
+
+def _restates_name(name: str, schema: dict[str, Any]) -> bool:
+    """True if the description only repeats the argument's name ("email": "Email address.")."""
+    text = schema.get("description")
+    if not isinstance(text, str):
+        return False
+    words = set(re.findall(r"[a-z0-9]+", text.lower())) - _STOP_WORDS
+    return words <= set(name.lower().split("_"))
+
+
 _FILLER = re.compile(r"\b(or|and|one of|either)\b|[^\w]+")
 
 
@@ -70,6 +85,13 @@ def _restates_enum(schema: dict[str, Any]) -> bool:
     for value in sorted((str(v).lower() for v in values), key=len, reverse=True):
         rest = rest.replace(value, " ")
     return not _FILLER.sub("", rest).strip()
+
+
+def _bare_types(variants: list[Any]) -> bool:
+    """True if every variant is just ``{"type": "<name>"}`` (and there are several)."""
+    return len(variants) > 1 and all(
+        isinstance(v, dict) and set(v) == {"type"} and isinstance(v["type"], str) for v in variants
+    )
 
 
 def _simplify(schema: Any) -> Any:
@@ -88,7 +110,9 @@ def _simplify(schema: Any) -> Any:
             continue
         if key == "maximum" and isinstance(value, int) and value >= HUGE:
             continue
-        if key in _SCHEMA_MAP_KEYS and isinstance(value, dict):
+        if key == "properties" and isinstance(value, dict):
+            out[key] = {name: _simplify_property(name, sub) for name, sub in value.items()}
+        elif key in _SCHEMA_MAP_KEYS and isinstance(value, dict):
             out[key] = {name: _simplify(sub) for name, sub in value.items()}
         elif key in _SCHEMA_LIST_KEYS and isinstance(value, list):
             out[key] = [_simplify(sub) for sub in value]
@@ -97,6 +121,14 @@ def _simplify(schema: Any) -> Any:
         else:
             out[key] = value
     variants = out.get("anyOf")
+    if isinstance(variants, list) and _bare_types(variants):
+        # anyOf [{type: string}, {type: integer}, ...] → type: [string, integer, ...]
+        kinds = [v["type"] for v in variants]
+        if "number" in kinds and "integer" in kinds:
+            kinds.remove("integer")  # every integer is a number
+        del out["anyOf"]
+        out["type"] = kinds[0] if len(kinds) == 1 else kinds
+        variants = None
     if isinstance(variants, list) and len(variants) == 2 and {"type": "null"} in variants:
         other = next(v for v in variants if v != {"type": "null"})
         if isinstance(other.get("type"), str) and not (set(other) & set(out) - {"anyOf"}):
@@ -104,10 +136,29 @@ def _simplify(schema: Any) -> Any:
             merged = {**other, **out}
             merged["type"] = [other["type"], "null"]
             out = merged
+    kind, values = out.get("type"), out.get("enum")
+    if (
+        isinstance(kind, list)
+        and "null" in kind
+        and isinstance(values, list)
+        and None not in values
+    ):
+        rest = [k for k in kind if k != "null"]  # null fails the enum anyway: don't offer it
+        out["type"] = rest[0] if len(rest) == 1 else rest
+    if out.get("pattern") == EMAIL_PATTERN:  # a regex tells a model less than this
+        del out["pattern"]
+        out["format"] = "email"
     if _restates_enum(out):
         del out["description"]
     if out.get("additionalProperties") is False:
         del out["additionalProperties"]  # implied: unknown arguments fail validation
+    return out
+
+
+def _simplify_property(name: str, schema: Any) -> Any:
+    out = _simplify(schema)
+    if isinstance(out, dict) and _restates_name(name, out):
+        del out["description"]
     return out
 
 
@@ -128,6 +179,9 @@ PAGING_PROPERTIES: dict[str, dict[str, Any]] = {
 }
 
 
+OUTPUT_SCHEMA: dict[str, Any] = {"type": "object"}
+
+
 def input_schema(op: Operation) -> dict[str, Any]:
     """The tool's input schema: the operation's input model plus ``idempotency_key``.
 
@@ -139,6 +193,8 @@ def input_schema(op: Operation) -> dict[str, Any]:
     properties = schema.setdefault("properties", {})
     required = set(schema.get("required", ()))
     for name, prop in properties.items():
+        if name.endswith(ID_SUFFIX):
+            prop.pop("maxLength", None)
         kind = prop.get("type")
         if op.method != "PATCH" and name not in required and isinstance(kind, list):
             rest = [k for k in kind if k != "null"]
@@ -153,44 +209,59 @@ def input_schema(op: Operation) -> dict[str, Any]:
 
 
 def output_schema(op: Operation) -> dict[str, Any]:
-    """The success envelope ``{data, request_id, next_cursor?}`` as a JSON schema.
+    """``{"type": "object"}``: says the result is structured, and nothing more.
 
-    ``data`` is described as an object (a list of objects for paged tools) without its
-    fields: the tool description says what it returns, and listing every field of every
-    record would double the size of the tool list.
+    Every tool answers the same envelope ``{data, request_id, next_cursor?}`` (the server
+    instructions and each description say what ``data`` holds). Spelling the envelope
+    out per tool cost ~30 tokens a tool for no information a model could use, so the
+    schema only tells clients to read ``structuredContent``.
     """
-    data: dict[str, Any] = {"type": "object"}
-    properties: dict[str, Any] = {}
-    if op.paginated:
-        properties["data"] = {"type": "array", "items": data}
-        properties["next_cursor"] = {"type": ["string", "null"]}
-    else:
-        properties["data"] = data
-    properties["request_id"] = {"type": "string"}
-    return {"type": "object", "properties": properties, "required": ["data", "request_id"]}
+    return dict(OUTPUT_SCHEMA)
 
 
 def describe(op: Operation) -> str:
-    """The tool description: the operation's own text plus scope and result shape."""
-    scope = "Any token may call this." if op.scope == ANY_SCOPE else f"Needs scope {op.scope}."
+    """The tool description: the operation's own text, plus "Paged." for lists.
+
+    The scope is not repeated: ``tools/list`` only shows tools the token's scopes allow,
+    and a ``scope_missing`` error names the scope.
+    """
+    text = op.description.strip()
     if op.paginated:
-        scope += " Paged."
-    text = f"{op.description.strip()}\n{scope}"
+        text += " Paged."
     if len(text) > DESCRIPTION_LIMIT:
         text = text[: DESCRIPTION_LIMIT - 1].rstrip() + "…"
     return text
 
 
 def annotations(op: Operation) -> types.ToolAnnotations:
-    """Read-only, destructive, idempotent and closed-world hints from the declaration."""
+    """Read-only, destructive, idempotent and closed-world hints from the declaration.
+
+    A hint equal to its MCP default (readOnly false, destructive true, idempotent false)
+    is left out: the defaults are the cautious reading, so omitting them says the same
+    thing in fewer tokens. ``openWorldHint: false`` is always sent (the default is true).
+    """
     if op.read_only:  # the other hints only mean something for tools that write
         return types.ToolAnnotations(read_only_hint=True, open_world_hint=False)
     return types.ToolAnnotations(
-        read_only_hint=False,
-        destructive_hint=op.is_destructive,
-        idempotent_hint=op.is_idempotent,
+        destructive_hint=None if op.is_destructive else False,
+        idempotent_hint=True if op.is_idempotent else None,
         open_world_hint=False,
     )
+
+
+def effective_hints(tool: types.Tool) -> dict[str, bool]:
+    """The tool's hints with the MCP defaults filled in (what a client should assume)."""
+    hints = tool.annotations or types.ToolAnnotations()
+
+    def pick(value: bool | None, default: bool) -> bool:
+        return default if value is None else value
+
+    return {
+        "read_only": pick(hints.read_only_hint, False),
+        "destructive": pick(hints.destructive_hint, True),
+        "idempotent": pick(hints.idempotent_hint, False),
+        "open_world": pick(hints.open_world_hint, True),
+    }
 
 
 _TOOLS: dict[int, tuple[Operation, types.Tool]] = {}

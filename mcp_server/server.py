@@ -60,6 +60,8 @@ DEFAULT_EXCLUDED_TOOLS: frozenset[str] = frozenset(
         "create_accounting_account",
         "list_journal_entries",
         "create_journal_entry",
+        # list_workflow_runs with workflow_id does the same
+        "list_runs_of_workflow",
         # token and audit administration (get_me stays)
         "list_tokens",
         "create_token",

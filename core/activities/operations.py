@@ -15,7 +15,7 @@ from core.pagination import ListParams, Page
 from core.related import RelatedType
 
 ActivityType = Literal["note", "call", "email", "meeting", "agent_action"]
-RELATED_TYPE = "Type of the linked record: contact, company, lead, deal, invoice, ticket, …"
+RELATED_TYPE = "Type of the linked record."
 
 
 class SearchActivitiesIn(ListParams):
@@ -24,11 +24,9 @@ class SearchActivitiesIn(ListParams):
     query: str | None = Field(
         default=None,
         max_length=200,
-        description="Free-text search over summary and body; every word must match.",
+        description="Free text over summary and body; every word must match.",
     )
-    type: ActivityType | None = Field(
-        default=None, description="Only this kind: note, call, email, meeting, agent_action."
-    )
+    type: ActivityType | None = Field(default=None, description="Only activities of this type.")
     related_type: RelatedType | None = Field(default=None, description=RELATED_TYPE)
     related_id: str | None = Field(
         default=None, max_length=40, description="Only activities linked to this record id."
@@ -38,12 +36,12 @@ class SearchActivitiesIn(ListParams):
 class LogActivityIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    type: ActivityType = Field(description="note, call, email, meeting or agent_action.")
+    type: ActivityType = Field(description="What happened; agent_action for your own actions.")
     summary: str = Field(min_length=1, max_length=500, description="One-line summary.")
     body: str | None = Field(default=None, max_length=20_000, description="Full text/details.")
     related_type: RelatedType | None = Field(default=None, description=RELATED_TYPE)
     related_id: str | None = Field(
-        default=None, max_length=40, description="Id of the linked record (must exist)."
+        default=None, max_length=40, description="Id of the linked record (it must exist)."
     )
     occurred_at: datetime | None = Field(
         default=None, description="When it happened, ISO-8601 (default now)."
@@ -77,8 +75,8 @@ OPERATIONS = [
         summary="Search activities",
         description=(
             "Read the activity timeline (notes, calls, emails, meetings, agent actions), newest "
-            "first. Filter by type, by linked record (related_type + related_id) or free text "
-            "`query` over summary and body. Pass next_cursor back as cursor for more."
+            "first, by type, linked record (related_type + related_id) or free text `query`. "
+            "Returns activities."
         ),
         scope="activity:read",
         kind=Kind.read,
@@ -95,9 +93,9 @@ OPERATIONS = [
         name="log_activity",
         summary="Log an activity",
         description=(
-            "Record something that happened — a note, call, email, meeting or an action you "
-            "(an agent) took — optionally linked to a record (related_type + related_id, which "
-            "must exist). Log your own actions as agent_action. Returns the activity."
+            "Record a note, call, email, meeting or an action you took (type agent_action), "
+            "optionally linked to a record (related_type + related_id, which must exist). "
+            "Returns the activity."
         ),
         scope="activity:write",
         kind=Kind.write,

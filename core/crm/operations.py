@@ -293,7 +293,7 @@ def _update(
     return _op(name, "PATCH", path, handler, inp, out, summary, desc, kind=Kind.write, update=True)
 
 
-PAGE = " Newest first; pass next_cursor back as cursor for the next page."
+PAGE = " Newest first."
 
 OPERATIONS = [
     _list(
@@ -303,9 +303,9 @@ OPERATIONS = [
         SearchContactsIn,
         ContactPublic,
         "Search contacts",
-        "Find people in the CRM. Use `query` for free text over name, email, company name and "
-        "notes (every word must match), `company_id` for a company's people. Returns contacts "
-        "(id, name, email, phone, title, company) — erased contacts appear as stubs." + PAGE,
+        "Find people in the CRM: `query` is free text over name, email, company and notes "
+        "(every word must match); company_id lists a company's people. Returns contacts "
+        "(erased ones as stubs)." + PAGE,
     ),
     _create(
         "create_contact",
@@ -314,8 +314,8 @@ OPERATIONS = [
         CreateContactIn,
         ContactPublic,
         "Create a contact",
-        "Add a person to the CRM. Link a company with company_id (search_companies finds it) "
-        "or give company_name as text. Search first to avoid duplicates. Returns the contact.",
+        "Add a person to the CRM; search first to avoid duplicates. Link a company by "
+        "company_id (see search_companies) or company_name. Returns the contact.",
     ),
     _op(
         "get_contact",
@@ -325,7 +325,7 @@ OPERATIONS = [
         ContactIdIn,
         ContactPublic,
         "Get a contact",
-        "Fetch one contact by id (con_…) with all its fields.",
+        "Fetch one contact by id with all its fields.",
     ),
     _update(
         "update_contact",
@@ -334,8 +334,8 @@ OPERATIONS = [
         UpdateContactIn,
         ContactPublic,
         "Update a contact",
-        "Change a contact's fields; only the fields you send change, null clears an optional "
-        "field. Erased contacts cannot be changed (409 contact_erased). Returns the contact.",
+        "Change a contact; only sent fields change, null clears one. An erased contact "
+        "answers 409 contact_erased. Returns the contact.",
     ),
     _op(
         "erase_contact",
@@ -345,9 +345,9 @@ OPERATIONS = [
         ContactIdIn,
         ContactPublic,
         "Erase a contact (GDPR)",
-        "Permanently remove a contact's personal data (name, email, phone, title, notes) for a "
-        "GDPR erasure request. The record stays as a stub with erased_at so links keep working; "
-        "this cannot be undone. Only use when asked to erase/forget a person. Returns the stub.",
+        "GDPR erasure: permanently blank a contact's personal data, keeping a stub (erased_at) "
+        "so links still work. Cannot be undone; use only when asked to erase or forget a "
+        "person. Returns the stub.",
         kind=Kind.delete,
     ),
     _list(
@@ -358,7 +358,7 @@ OPERATIONS = [
         CompanyPublic,
         "Search companies",
         "Find companies (organisations) by free text over name, domain, website and notes. "
-        "Returns companies with id, name, domain, website." + PAGE,
+        "Returns companies." + PAGE,
     ),
     _create(
         "create_company",
@@ -368,7 +368,7 @@ OPERATIONS = [
         CompanyPublic,
         "Create a company",
         "Add a company (organisation) to the CRM; search first to avoid duplicates. "
-        "Returns the company with its id (com_…).",
+        "Returns the company.",
     ),
     _op(
         "get_company",
@@ -378,7 +378,7 @@ OPERATIONS = [
         CompanyIdIn,
         CompanyPublic,
         "Get a company",
-        "Fetch one company by id (com_…).",
+        "Fetch one company by id.",
     ),
     _update(
         "update_company",
@@ -387,7 +387,7 @@ OPERATIONS = [
         UpdateCompanyIn,
         CompanyPublic,
         "Update a company",
-        "Change a company's fields; only the fields you send change. Returns the company.",
+        "Change a company; only sent fields change, null clears one. Returns the company.",
     ),
     _list(
         "list_leads",
@@ -396,9 +396,8 @@ OPERATIONS = [
         ListLeadsIn,
         LeadPublic,
         "List leads",
-        "List or search sales leads. Filter by status (new, working, qualified, disqualified, "
-        "converted), source, a custom field (custom_field_key, optionally custom_field_value) "
-        "and free text `query` over name, email, phone, company and notes." + PAGE,
+        "List or search sales leads by status, source, a custom field (custom_field_key, "
+        "optionally custom_field_value) or free text `query`. Returns leads." + PAGE,
     ),
     _create(
         "create_lead",
@@ -407,8 +406,8 @@ OPERATIONS = [
         CreateLeadIn,
         LeadPublic,
         "Create a lead",
-        "Record a new prospect that is not yet a customer. Use custom_fields for extra "
-        "attributes. Returns the lead (status new unless given).",
+        "Record a prospect who is not yet a customer; put extra attributes in custom_fields. "
+        "Returns the lead.",
     ),
     _op(
         "get_lead",
@@ -418,7 +417,7 @@ OPERATIONS = [
         LeadIdIn,
         LeadPublic,
         "Get a lead",
-        "Fetch one lead by id (lead_…), with its custom fields and conversion links.",
+        "Fetch one lead with its custom fields and conversion links.",
     ),
     _update(
         "update_lead",
@@ -427,8 +426,8 @@ OPERATIONS = [
         UpdateLeadIn,
         LeadPublic,
         "Update a lead",
-        "Change a lead's fields or status (not to converted — use convert_lead). custom_fields "
-        "are merged; a null value removes a key. Returns the lead.",
+        "Change a lead; only sent fields change. custom_fields merge (null removes a key). "
+        "To convert a lead use convert_lead. Returns the lead.",
     ),
     _op(
         "convert_lead",
@@ -438,11 +437,9 @@ OPERATIONS = [
         ConvertLeadIn,
         ConvertLeadOut,
         "Convert a lead",
-        "Turn a qualified lead into a customer in one step: creates (or links, via contact_id) "
-        "a contact, links or creates the company (company_id, or company_name / the lead's "
-        "company) and, with create_deal, a deal. All or nothing: any error leaves no change. "
-        "A lead converts once (409 lead_already_converted). Returns the converted lead with "
-        "contact, company and deal.",
+        "Turn a qualified lead into a customer, all or nothing: creates or links a contact and "
+        "a company and, with create_deal, opens a deal. A lead converts once (409 "
+        "lead_already_converted). Returns the lead with contact, company and deal.",
         kind=Kind.write,
     ),
     _list(
@@ -452,8 +449,8 @@ OPERATIONS = [
         ListDealStagesIn,
         DealStagePublic,
         "List deal stages",
-        "List the pipeline's deal stages (key, name, position). Use the keys as `stage` on "
-        "deals." + PAGE,
+        "List the pipeline's stages (key, name, position); a key is what a deal's `stage` "
+        "takes." + PAGE,
     ),
     _create(
         "create_deal_stage",
@@ -462,8 +459,8 @@ OPERATIONS = [
         CreateDealStageIn,
         DealStagePublic,
         "Create a deal stage",
-        "Add a stage to the sales pipeline. The key must be unique in the workspace "
-        "(409 deal_stage_exists). Returns the stage.",
+        "Add a stage to the sales pipeline; keys are unique (409 deal_stage_exists). "
+        "Returns the stage.",
     ),
     _list(
         "list_deals",
@@ -472,8 +469,8 @@ OPERATIONS = [
         ListDealsIn,
         DealPublic,
         "List deals",
-        "List deals (sales opportunities), filtered by stage key, status (open, won, lost), "
-        "company_id or contact_id." + PAGE,
+        "List deals (sales opportunities), filtered by stage key, status, company or "
+        "contact." + PAGE,
     ),
     _create(
         "create_deal",
@@ -482,9 +479,8 @@ OPERATIONS = [
         CreateDealIn,
         DealPublic,
         "Create a deal",
-        "Open a sales opportunity with an amount in cents and an ISO currency. `stage` must be "
-        "an existing stage key (422 deal_stage_not_found); omitted, the first stage is used. "
-        "Returns the deal.",
+        "Open a sales opportunity. `stage` must be an existing stage key (422 "
+        "deal_stage_not_found); omitted, the first stage is used. Returns the deal.",
     ),
     _op(
         "get_deal",
@@ -494,7 +490,7 @@ OPERATIONS = [
         DealIdIn,
         DealPublic,
         "Get a deal",
-        "Fetch one deal by id (deal_…).",
+        "Fetch one deal by id.",
     ),
     _update(
         "update_deal",
@@ -503,8 +499,8 @@ OPERATIONS = [
         UpdateDealIn,
         DealPublic,
         "Update a deal",
-        "Move a deal to another stage, change its amount, currency or status (won/lost closes "
-        "it). Unknown stage keys answer 422 deal_stage_not_found. Returns the deal.",
+        "Move a deal to another stage or change its amount, currency or status (won or lost "
+        "closes it); only sent fields change. Returns the deal.",
     ),
     _list(
         "list_invoices",
@@ -513,8 +509,8 @@ OPERATIONS = [
         ListInvoicesIn,
         InvoicePublic,
         "List invoices",
-        "List invoices with totals, paid amount and open balance; filter by status (draft, "
-        "sent, partially_paid, paid, void), company_id, contact_id or deal_id." + PAGE,
+        "List invoices with totals, paid amount and open balance; filter by status, company, "
+        "contact or deal." + PAGE,
     ),
     _create(
         "create_invoice",
@@ -523,9 +519,8 @@ OPERATIONS = [
         CreateInvoiceIn,
         InvoicePublic,
         "Create an invoice",
-        "Bill a customer: line items (kind, name, quantity, unit_amount_cents); subtotal, total "
-        "and balance are computed by the server. invoice_number must be unique (409 "
-        "invoice_number_taken). Returns the invoice.",
+        "Bill a customer with line items; the server computes subtotal, total and balance. "
+        "invoice_number is unique (409 invoice_number_taken). Returns the invoice.",
     ),
     _op(
         "get_invoice",
@@ -535,7 +530,7 @@ OPERATIONS = [
         InvoiceIdIn,
         InvoicePublic,
         "Get an invoice",
-        "Fetch one invoice by id (inv_…) with line items, totals and balance.",
+        "Fetch one invoice with line items, totals and balance.",
     ),
     _create(
         "record_payment",
@@ -544,9 +539,9 @@ OPERATIONS = [
         RecordPaymentIn,
         PaymentPublic,
         "Record a payment",
-        "Record money received against an invoice. The invoice's balance drops and its status "
-        "becomes partially_paid or paid. More than the open balance answers 422 "
-        "payment_exceeds_balance. Returns the payment with the invoice's new status and balance.",
+        "Record money received against an invoice; its status becomes partially_paid or paid. "
+        "More than the open balance answers 422 payment_exceeds_balance. Returns the payment "
+        "with the invoice's new status and balance.",
     ),
     _list(
         "list_payments",
@@ -564,8 +559,8 @@ OPERATIONS = [
         ListAccountsIn,
         AccountPublic,
         "List accounting accounts",
-        "List the chart of accounts (code, name, type); filter by type or text in code/name."
-        + PAGE,
+        "List the chart of accounts (code, name, type); filter by type or text in code or "
+        "name." + PAGE,
     ),
     _create(
         "create_accounting_account",
@@ -574,9 +569,8 @@ OPERATIONS = [
         CreateAccountIn,
         AccountPublic,
         "Create an accounting account",
-        "Add an account to the chart of accounts: a unique code (409 "
-        "accounting_account_exists), a name and a type (asset, liability, equity, revenue, "
-        "expense). Returns the account.",
+        "Add an account to the chart of accounts; codes are unique (409 "
+        "accounting_account_exists). Returns the account.",
     ),
     _list(
         "list_journal_entries",
@@ -585,8 +579,8 @@ OPERATIONS = [
         ListJournalEntriesIn,
         JournalEntryPublic,
         "List journal entries",
-        "List journal entries with their debit/credit lines; filter by status (draft, posted) "
-        "or text in memo/reference." + PAGE,
+        "List journal entries with their debit and credit lines; filter by status or text in "
+        "memo or reference." + PAGE,
     ),
     _create(
         "create_journal_entry",
@@ -595,8 +589,8 @@ OPERATIONS = [
         CreateJournalEntryIn,
         JournalEntryPublic,
         "Create a journal entry",
-        "Book a double-entry journal entry. Each line debits or credits one account (account_id "
-        "from list_accounting_accounts). A posted entry must balance — total debits equal total "
-        "credits — or it is refused with 422 journal_unbalanced. Returns the entry.",
+        "Book a double-entry journal entry; each line debits or credits one account (ids from "
+        "list_accounting_accounts). A posted entry must balance, else 422 journal_unbalanced. "
+        "Returns the entry.",
     ),
 ]

@@ -26,7 +26,7 @@ EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 
 
 def _id(what: str, prefix: str, required: bool = False) -> Any:
-    text = f"Id of the {what} ({prefix}_…)."
+    text = f"Id of the {what} ({prefix}_...)."
     if required:
         return Field(min_length=1, max_length=40, description=text)
     return Field(default=None, min_length=1, max_length=40, description=text)
@@ -39,8 +39,8 @@ def _text(description: str, max_length: int = 200, *, required: bool = False) ->
 
 
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
-CURRENCY_TEXT = "ISO 4217 currency code, three uppercase letters (e.g. USD, EUR)."
-QUERY_FIELD = "Free-text search; every word must match (prefix match on words)."
+CURRENCY_TEXT = "ISO 4217 code, e.g. EUR."
+QUERY_FIELD = "Free text; every word must match (as a prefix)."
 
 
 class _In(BaseModel):
@@ -106,7 +106,7 @@ class CompanyIdIn(_In):
 
 
 class SearchCompaniesIn(_List):
-    query: str | None = _text(QUERY_FIELD + " Searches name, domain, website and notes.", 200)
+    query: str | None = _text(QUERY_FIELD, 200)
 
 
 # ---------------------------------------------------------------- contacts
@@ -133,9 +133,7 @@ class ContactFields(_In):
     phone: str | None = _text("Phone number.", 50)
     title: str | None = _text("Job title.", 200)
     company_id: str | None = _id("company the contact works for", "com")
-    company_name: str | None = _text(
-        "Company name as free text (filled from company_id when that is given).", 200
-    )
+    company_name: str | None = _text("Company as text (set from company_id if given).", 200)
     notes: str | None = _text("Free-form notes.", 10_000)
 
 
@@ -153,7 +151,7 @@ class ContactIdIn(_In):
 
 
 class SearchContactsIn(_List):
-    query: str | None = _text(QUERY_FIELD + " Searches name, email, company name and notes.", 200)
+    query: str | None = _text(QUERY_FIELD, 200)
     company_id: str | None = _id("company whose contacts to list", "com")
 
 
@@ -185,23 +183,20 @@ class LeadFields(_In):
     )
     phone: str | None = _text("Phone number.", 50)
     title: str | None = _text("Job title.", 200)
-    company_name: str | None = _text("Company the lead belongs to, as free text.", 200)
+    company_name: str | None = _text("Company name (free text).", 200)
     notes: str | None = _text("Free-form notes.", 10_000)
 
 
 class CreateLeadIn(LeadFields):
     name: str = _text("Full name of the lead.", required=True)
-    status: OpenLeadStatus = Field(
-        default="new", description="new, working, qualified or disqualified (default new)."
-    )
+    status: OpenLeadStatus = Field(default="new", description="Initial status.")
     source: LeadSource | None = Field(
         default=None,
-        description="Where the lead came from; defaults to 'api' over REST and 'mcp' over MCP.",
+        description="Lead source (default: the channel, api or mcp).",
     )
     custom_fields: dict[str, Scalar] = Field(
         default_factory=dict,
-        description="Custom fields: object of key (letters, digits, _ or -) to string, number "
-        "or boolean; at most 50.",
+        description="Extra attributes: up to 50 keys of [A-Za-z0-9_-] to scalars.",
     )
 
     check_cf = field_validator("custom_fields")(check_custom_fields)
@@ -212,12 +207,12 @@ class UpdateLeadIn(LeadFields):
     name: str | None = Field(default=None, min_length=1, max_length=200, description="New name.")
     status: OpenLeadStatus | None = Field(
         default=None,
-        description="new, working, qualified or disqualified (use convert_lead to convert).",
+        description="New status (to convert, use convert_lead).",
     )
     source: LeadSource | None = Field(default=None, description="Where the lead came from.")
     custom_fields: dict[str, Scalar | None] | None = Field(
         default=None,
-        description="Custom fields to merge into the lead's; a null value removes that key.",
+        description="Merged into the lead's; a null value removes the key.",
     )
 
     check_cf = field_validator("custom_fields")(check_custom_fields)
@@ -228,44 +223,38 @@ class LeadIdIn(_In):
 
 
 class ListLeadsIn(_List):
-    query: str | None = _text(
-        QUERY_FIELD + " Searches name, email, phone, company name and notes.", 200
-    )
+    query: str | None = _text("Free text over name, email, phone, company and notes.", 200)
     status: LeadStatus | None = Field(default=None, description="Only leads with this status.")
     source: LeadSource | None = Field(default=None, description="Only leads from this source.")
     custom_field_key: str | None = Field(
         default=None,
         pattern=r"^[A-Za-z0-9_-]{1,64}$",
-        description="Only leads having this custom field (with custom_field_value: equal to it).",
+        description="Only leads with this custom field set.",
     )
     custom_field_value: str | None = Field(
         default=None,
         max_length=1000,
-        description="Value the custom field must have, compared as text (needs custom_field_key).",
+        description="With custom_field_key: its value, compared as text.",
     )
 
 
 class ConvertLeadIn(_In):
-    lead_id: str = _id("lead to convert", "lead", required=True)
-    contact_id: str | None = _id(
-        "existing contact to link; omit to create a contact from the lead", "con"
-    )
-    company_id: str | None = _id(
-        "existing company to link; omit to use company_name (or the lead's company)", "com"
-    )
-    company_name: str | None = _text(
-        "Company to link by exact name, created if missing; defaults to the lead's company.", 200
-    )
-    create_deal: bool = Field(default=False, description="Also create a deal for the lead.")
-    deal_name: str | None = _text("Name of the new deal (default: the lead's name).", 200)
+    lead_id: str = _id("lead", "lead", required=True)
+    contact_id: str | None = _id("contact to link (default: a new one)", "con")
+    company_id: str | None = _id("company to link (default: by name)", "com")
+    company_name: str | None = _text("Company to link or create (default: the lead's).", 200)
+    create_deal: bool = Field(default=False, description="Also open a deal.")
+    deal_name: str | None = _text("Deal name (default: the lead's name).", 200)
     amount_cents: int | None = Field(
         default=None, ge=0, le=10**15, description="Deal amount in cents (default 0)."
     )
-    currency: Currency | None = Field(default=None, description=CURRENCY_TEXT + " Default USD.")
+    currency: Currency | None = Field(
+        default=None, description="ISO 4217 code, e.g. EUR (default USD)."
+    )
     stage: str | None = Field(
         default=None,
         max_length=60,
-        description="Deal stage key; must exist (default: the first stage by position, if any).",
+        description="Deal stage key (default: the first stage).",
     )
 
 
@@ -283,7 +272,7 @@ class DealStagePublic(_Out):
 class CreateDealStageIn(_In):
     key: str = Field(
         pattern=r"^[a-z0-9_]{1,60}$",
-        description="Stable key used by deals, e.g. 'discovery' (lowercase, digits, _).",
+        description="Stable key deals refer to, e.g. 'discovery'.",
     )
     name: str = _text("Display name, e.g. 'Discovery'.", 120, required=True)
     position: int = Field(
@@ -314,7 +303,7 @@ class DealPublic(_Out):
 
 class DealFields(_In):
     stage: str | None = Field(
-        default=None, max_length=60, description="Deal stage key; it must exist in the workspace."
+        default=None, max_length=60, description="Key of an existing deal stage."
     )
     company_id: str | None = _id("company the deal is with", "com")
     contact_id: str | None = _id("main contact of the deal", "con")
@@ -326,19 +315,17 @@ class DealFields(_In):
 
 class CreateDealIn(DealFields):
     name: str = _text("Deal name.", required=True)
-    status: DealStatus = Field(default="open", description="open, won or lost (default open).")
-    amount_cents: int = Field(
-        default=0, ge=0, le=10**15, description="Deal value in cents (integer ≥ 0)."
-    )
-    currency: Currency = Field(default="USD", description=CURRENCY_TEXT + " Default USD.")
+    status: DealStatus = Field(default="open", description="Initial status.")
+    amount_cents: int = Field(default=0, ge=0, le=10**15, description="Deal value in cents.")
+    currency: Currency = Field(default="USD", description="ISO 4217 code, e.g. EUR (default USD).")
 
 
 class UpdateDealIn(DealFields):
     deal_id: str = _id("deal to update", "deal", required=True)
     name: str | None = Field(default=None, min_length=1, max_length=200, description="New name.")
-    status: DealStatus | None = Field(default=None, description="open, won or lost.")
+    status: DealStatus | None = Field(default=None, description="won or lost closes the deal.")
     amount_cents: int | None = Field(
-        default=None, ge=0, le=10**15, description="Deal value in cents (integer ≥ 0)."
+        default=None, ge=0, le=10**15, description="Deal value in cents."
     )
     currency: Currency | None = Field(default=None, description=CURRENCY_TEXT)
 
@@ -407,7 +394,7 @@ class InvoicePublic(_Out):
 class CreateInvoiceIn(_In):
     invoice_number: str = _text("Invoice number, unique in the workspace.", 60, required=True)
     status: Literal["draft", "sent"] = Field(default="draft", description="draft or sent.")
-    currency: Currency = Field(default="USD", description=CURRENCY_TEXT + " Default USD.")
+    currency: Currency = Field(default="USD", description="ISO 4217 code, e.g. EUR (default USD).")
     company_id: str | None = _id("billed company", "com")
     contact_id: str | None = _id("billed contact", "con")
     deal_id: str | None = _id("deal the invoice belongs to", "deal")
@@ -450,7 +437,7 @@ class RecordPaymentIn(_In):
         ge=1, le=10**15, description="Amount paid in cents; at most the open balance."
     )
     currency: Currency | None = Field(
-        default=None, description=CURRENCY_TEXT + " Must equal the invoice's currency."
+        default=None, description="ISO 4217 code; must be the invoice's currency."
     )
     method: PaymentMethod = Field(
         default="other", description="card, bank_transfer, cash, check or other."

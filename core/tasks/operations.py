@@ -17,16 +17,14 @@ from core.tasks.models import Task, TaskPublic
 TaskStatus = Literal["open", "in_progress", "done", "cancelled"]
 Priority = Literal["low", "normal", "high", "urgent"]
 
-RELATED_TYPE = "Type of the linked record: contact, company, lead, deal, invoice, ticket, …"
-RELATED_ID = "Id of the linked record; it must exist in this workspace."
+RELATED_TYPE = "Type of the linked record."
+RELATED_ID = "Id of the linked record (it must exist)."
 
 
 class ListTasksIn(ListParams):
     model_config = ConfigDict(extra="forbid")
 
-    status: TaskStatus | None = Field(
-        default=None, description="Only tasks with this status: open, in_progress, done, cancelled."
-    )
+    status: TaskStatus | None = Field(default=None, description="Only tasks with this status.")
     assignee: str | None = Field(
         default=None, max_length=200, description="Only tasks assigned to this user or agent."
     )
@@ -38,9 +36,9 @@ class TaskFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     description: str | None = Field(default=None, max_length=10_000, description="Details.")
-    priority: Priority | None = Field(default=None, description="low, normal, high or urgent.")
+    priority: Priority | None = Field(default=None, description="Priority (default normal).")
     assignee: str | None = Field(
-        default=None, max_length=200, description="User or agent responsible (free text or id)."
+        default=None, max_length=200, description="User or agent responsible (name or id)."
     )
     due_at: datetime | None = Field(default=None, description="Due time, ISO-8601.")
     related_type: RelatedType | None = Field(default=None, description=RELATED_TYPE)
@@ -49,14 +47,14 @@ class TaskFields(BaseModel):
 
 class CreateTaskIn(TaskFields):
     title: str = Field(min_length=1, max_length=300, description="What needs doing.")
-    status: TaskStatus = Field(default="open", description="Initial status (default open).")
+    status: TaskStatus = Field(default="open", description="Initial status.")
 
 
 class UpdateTaskIn(TaskFields):
-    task_id: str = Field(min_length=1, max_length=40, description="Id of the task (task_…).")
+    task_id: str = Field(min_length=1, max_length=40, description="Id of the task (task_...).")
     title: str | None = Field(default=None, min_length=1, max_length=300, description="New title.")
     status: TaskStatus | None = Field(
-        default=None, description="open, in_progress, done (sets completed_at) or cancelled."
+        default=None, description="New status; done sets completed_at."
     )
     completion_note: str | None = Field(
         default=None, max_length=5_000, description="How the task was resolved."
@@ -66,7 +64,7 @@ class UpdateTaskIn(TaskFields):
 class TaskIdIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    task_id: str = Field(min_length=1, max_length=40, description="Id of the task (task_…).")
+    task_id: str = Field(min_length=1, max_length=40, description="Id of the task (task_...).")
 
 
 async def list_tasks(ctx: Context, a: ListTasksIn) -> Page[Task]:
@@ -124,9 +122,8 @@ OPERATIONS = [
         paginated=True,
         summary="List tasks",
         description=(
-            "List to-dos, newest first: filter by status (open, in_progress, done, cancelled), "
-            "assignee, or the record they are linked to (related_type + related_id, e.g. a "
-            "contact's open tasks). Pass next_cursor back as cursor for more."
+            "List to-dos, newest first, by status, assignee or linked record (related_type + "
+            "related_id, e.g. a contact's open tasks). Returns tasks."
         ),
     ),
     _op(
@@ -139,9 +136,8 @@ OPERATIONS = [
         success_status=201,
         summary="Create a task",
         description=(
-            "Create a follow-up or to-do, optionally assigned and linked to any record "
-            "(related_type + related_id: contact, company, lead, deal, invoice, ticket …; the "
-            "record must exist, else 404). Returns the task."
+            "Create a follow-up or to-do, optionally assigned and linked to a record "
+            "(related_type + related_id; an unknown record answers 404). Returns the task."
         ),
     ),
     _op(
@@ -151,7 +147,7 @@ OPERATIONS = [
         get_task,
         TaskIdIn,
         summary="Get a task",
-        description="Fetch one task by id (task_…).",
+        description="Fetch one task by id.",
     ),
     _op(
         "update_task",
@@ -164,9 +160,8 @@ OPERATIONS = [
         idempotent=True,
         summary="Update or complete a task",
         description=(
-            "Change a task's fields; set status 'done' with a completion_note to complete it "
-            "(completed_at is set), 'cancelled' to drop it. Only sent fields change. "
-            "Returns the task."
+            "Complete a task (status done, optional completion_note), cancel it or change its "
+            "fields; only sent fields change. Returns the task."
         ),
     ),
 ]

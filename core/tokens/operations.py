@@ -44,7 +44,7 @@ class CreateTokenIn(BaseModel):
 class TokenIdIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    token_id: str = Field(max_length=40, description="Id of the token (tok_…).")
+    token_id: str = Field(max_length=40, description="Id of the token (tok_...).")
 
 
 async def list_tokens(ctx: Context, args: ListTokensIn) -> Page[ApiToken]:

@@ -36,7 +36,7 @@ _EVENT_TYPE = Field(
 class WebhookIdIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    webhook_id: str = Field(max_length=40, description="Webhook endpoint id (wh_…).")
+    webhook_id: str = Field(max_length=40, description="Webhook endpoint id (wh_...).")
 
 
 class ListWebhooksIn(ListParams):
@@ -67,7 +67,7 @@ class CreateWebhookIn(BaseModel):
     event_types: list[str] = Field(
         min_length=1,
         max_length=100,
-        description="Event types to receive (built-in or registered custom keys), or ['*'].",
+        description="Event type keys to receive, or ['*'] for all.",
     )
     description: str | None = Field(
         default=None, max_length=1000, description="What the endpoint is for."
@@ -77,7 +77,7 @@ class CreateWebhookIn(BaseModel):
 class UpdateWebhookIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    webhook_id: str = Field(max_length=40, description="Webhook endpoint id (wh_…).")
+    webhook_id: str = Field(max_length=40, description="Webhook endpoint id (wh_...).")
     name: str | None = Field(default=None, min_length=1, max_length=200, description="New name.")
     url: str | None = Field(
         default=None, min_length=1, max_length=2048, description="New https URL of a public host."
@@ -91,21 +91,18 @@ class UpdateWebhookIn(BaseModel):
     )
     status: EndpointStatus | None = Field(
         default=None,
-        description=(
-            "active, paused (queued deliveries wait, no new ones) or disabled (queued "
-            "deliveries fail)."
-        ),
+        description="paused: queued deliveries wait; disabled: they fail.",
     )
     rotate_secret: bool = Field(
         default=False,
-        description="Issue a new signing secret; it is returned in this response only.",
+        description="Issue a new signing secret (returned this once).",
     )
 
 
 class ListDeliveriesIn(ListParams):
     model_config = ConfigDict(extra="forbid")
 
-    webhook_id: str = Field(max_length=40, description="Webhook endpoint id (wh_…).")
+    webhook_id: str = Field(max_length=40, description="Webhook endpoint id (wh_...).")
     event_type: str | None = Field(
         default=None, max_length=120, description="Only deliveries of this event type."
     )
@@ -269,7 +266,7 @@ OPERATIONS = [
         summary="Create a webhook endpoint",
         description=(
             "Register an https URL to receive signed POSTs (Standard Webhooks) for the given "
-            "event types or '*'. The signing secret (whsec_…) is in this response only; store "
+            "event types or '*'. The signing secret (whsec_...) is in this response only; store "
             "it. Fails with url_not_allowed for non-public or non-https URLs and "
             "event_type_unknown for unregistered types."
         ),

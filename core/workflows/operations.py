@@ -24,14 +24,12 @@ from core.workflows.models import (
 COMMON = {"toolset": "workflows", "module": "workflows", "feature": "workflows"}
 
 RECIPE_DESCRIPTION = (
-    'The recipe, a JSON object: {"continue_on_error": false, "steps": [...]}, at most 50 '
-    'steps. Step types: {"type": "log", "message": "..."}, {"type": "delay", "seconds": '
-    '1-30}, {"type": "fire_webhook_event", "event": "campaign.kickoff", "payload": {...}}. '
-    "Strings in message, event and payload may use {{input.key}} (dotted paths) to insert "
-    "values of the run input."
+    '{"steps": [...], "continue_on_error": false}, up to 50 steps: {"type": "log", '
+    '"message": s}, {"type": "delay", "seconds": 1-30}, {"type": "fire_webhook_event", '
+    '"event": k, "payload": {}}. Strings may use {{input.key}}.'
 )
 
-WORKFLOW_ID = Field(max_length=40, description="Id of the workflow (wf_…).")
+WORKFLOW_ID = Field(max_length=40, description="Id of the workflow (wf_...).")
 
 
 class ListWorkflowsIn(ListParams):
@@ -43,13 +41,13 @@ class ListWorkflowsIn(ListParams):
 class CreateWorkflowIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200, description="A name for the workflow.")
+    name: str = Field(min_length=1, max_length=200, description="Workflow name.")
     description: str | None = Field(
         default=None, max_length=2000, description="What the workflow is for."
     )
     recipe: dict[str, Any] = Field(description=RECIPE_DESCRIPTION)
     status: WorkflowStatus = Field(
-        default=WorkflowStatus.active, description="active (default) or inactive."
+        default=WorkflowStatus.active, description="inactive workflows cannot run."
     )
 
 
@@ -66,9 +64,7 @@ class UpdateWorkflowIn(BaseModel):
     name: str | None = Field(default=None, min_length=1, max_length=200, description="New name.")
     description: str | None = Field(default=None, max_length=2000, description="New description.")
     recipe: dict[str, Any] | None = Field(default=None, description=RECIPE_DESCRIPTION)
-    status: WorkflowStatus | None = Field(
-        default=None, description="active to activate, inactive to deactivate."
-    )
+    status: WorkflowStatus | None = Field(default=None, description="inactive stops new runs.")
 
 
 class TriggerWorkflowIn(BaseModel):
@@ -77,8 +73,7 @@ class TriggerWorkflowIn(BaseModel):
     workflow_id: str = WORKFLOW_ID
     input: dict[str, Any] = Field(
         default_factory=dict,
-        description="Input for the run (a JSON object, at most 64 KB); steps read it as "
-        "{{input.key}}.",
+        description="Run input (max 64 KB); steps read it as {{input.key}}.",
     )
 
 
@@ -86,32 +81,27 @@ class ListRunsIn(ListParams):
     model_config = ConfigDict(extra="forbid")
 
     workflow_id: str | None = Field(
-        default=None, max_length=40, description="Only runs of this workflow (wf_…)."
+        default=None, max_length=40, description="Only runs of this workflow (wf_...)."
     )
-    status: RunStatus | None = Field(
-        default=None, description="Only runs in this status: queued, running, succeeded, failed."
-    )
+    status: RunStatus | None = Field(default=None, description="Only runs in this status.")
 
 
 class ListRunsOfWorkflowIn(ListParams):
     model_config = ConfigDict(extra="forbid")
 
     workflow_id: str = WORKFLOW_ID
-    status: RunStatus | None = Field(
-        default=None, description="Only runs in this status: queued, running, succeeded, failed."
-    )
+    status: RunStatus | None = Field(default=None, description="Only runs in this status.")
 
 
 class GetRunIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    run_id: str = Field(max_length=40, description="Id of the run (run_…).")
+    run_id: str = Field(max_length=40, description="Id of the run (run_...).")
     wait_seconds: int = Field(
         default=0,
         ge=0,
         le=service.MAX_WAIT_SECONDS,
-        description="Wait up to this many seconds (0-25) for the run to finish before "
-        "answering; 0 answers at once.",
+        description="Seconds to wait for the run to finish (0: answer at once).",
     )
 
 
@@ -207,9 +197,9 @@ OPERATIONS = [
         name="create_workflow",
         summary="Create a workflow",
         description=(
-            "Create a workflow from a recipe of log, delay and fire_webhook_event steps (at most "
-            "50). Fails with 422 step_type_not_allowed, recipe_too_large or recipe_invalid, "
-            "naming the offending step index."
+            "Create an automation from a recipe of log, delay and fire_webhook_event steps; run "
+            "it with trigger_workflow. A bad recipe answers 422 (e.g. recipe_invalid) naming the "
+            "step. Returns the workflow."
         ),
         scope="workflows:write",
         kind=Kind.write,
@@ -240,9 +230,8 @@ OPERATIONS = [
         name="update_workflow",
         summary="Update a workflow",
         description=(
-            "Change a workflow's name, description or recipe, or activate/deactivate it "
-            "(status). Only the given fields change. Runs already queued keep the recipe they "
-            "were triggered with."
+            "Change a workflow's name, description, recipe or status; only sent fields change. "
+            "Queued runs keep their recipe. Returns the workflow."
         ),
         scope="workflows:write",
         kind=Kind.write,
@@ -259,12 +248,9 @@ OPERATIONS = [
         name="trigger_workflow",
         summary="Run a workflow",
         description=(
-            "Queue a run of an active workflow with an optional input object. Returns at once "
-            "(202) with the run id and status 'queued'; the run executes in the background, so "
-            "poll get_workflow_run with that run id (use wait_seconds to wait up to 25 s) to "
-            "see its status and step output. Counts against the plan's daily run cap: over it "
-            "the call fails with daily_workflow_cap_reached and retry information; an inactive "
-            "workflow fails with workflow_inactive."
+            "Start a run of an active workflow. Returns at once with the run id, status queued; "
+            "poll get_workflow_run (wait_seconds long-polls) for the result. Fails with "
+            "workflow_inactive, or daily_workflow_cap_reached (with retry info)."
         ),
         scope="workflows:run",
         kind=Kind.write,
@@ -282,9 +268,8 @@ OPERATIONS = [
         name="list_workflow_runs",
         summary="List workflow runs",
         description=(
-            "List recent workflow runs, most recent first, optionally filtered by workflow_id "
-            "and status (queued, running, succeeded, failed). Use get_workflow_run for the "
-            "step output of one run."
+            "List workflow runs, newest first, optionally of one workflow or in one status. "
+            "get_workflow_run has a run's step output."
         ),
         scope="workflows:read",
         kind=Kind.read,
@@ -299,7 +284,7 @@ OPERATIONS = [
     Operation(
         name="list_runs_of_workflow",
         summary="List a workflow's runs",
-        description="List the runs of one workflow, most recent first, optionally by status.",
+        description="List one workflow's runs, newest first, optionally by status.",
         scope="workflows:read",
         kind=Kind.read,
         method="GET",
@@ -315,10 +300,8 @@ OPERATIONS = [
         name="get_workflow_run",
         summary="Get a workflow run",
         description=(
-            "Return one run: status (queued, running, succeeded, failed), input, who triggered "
-            "it, step-by-step output (index, type, status, output, error, times), counts and "
-            "the error code and message of a failed run. wait_seconds (0-25) waits for the run "
-            "to finish before answering."
+            "Return one run: status (queued, running, succeeded, failed), input, per-step output "
+            "and, if failed, the error. wait_seconds waits for the run to finish first."
         ),
         scope="workflows:read",
         kind=Kind.read,

@@ -18,7 +18,7 @@ from core.registry import default_registry
 from core.runtime import Runtime
 from tests.factories import Tenant
 from tests.mcp_server.helpers import error_code, memory_client
-from tests.op_samples import CREATORS, PATH_PARAM_TYPES, sample_args
+from tests.op_samples import CREATORS, PATH_PARAM_TYPES, SAMPLE_ARGS, sample_args
 
 WITH_PATH_IDS = [op for op in default_registry() if op.path_params]
 EXTRA_PATH_TYPES = {"token_id"}
@@ -44,12 +44,26 @@ async def row_counts(runtime: Runtime, workspace_id: str) -> dict[str, Any]:
     return counts
 
 
-async def create(client: Client, type_: str) -> str:
-    op_name, make = CREATORS[type_]
-    result = await client.call_tool(op_name, make())
+async def _call(client: Client, op_name: str, args: dict[str, Any]) -> str:
+    result = await client.call_tool(op_name, args)
     assert not result.is_error, result.structured_content
     assert result.structured_content
     return result.structured_content["data"]["id"]
+
+
+async def create(client: Client, type_: str) -> str:
+    creator = CREATORS[type_]
+    if isinstance(creator, tuple):
+        op_name, make = creator
+        return await _call(client, op_name, make())
+    # REST-only composite creators (op_samples) have an MCP twin here
+    assert type_ == "run", f"no MCP creator for {type_}"
+    workflow_id = await create(client, "workflow")
+    return await _call(
+        client,
+        "trigger_workflow",
+        {"workflow_id": workflow_id, **SAMPLE_ARGS["trigger_workflow"]()},
+    )
 
 
 @pytest.mark.parametrize("op_name", [op.name for op in WITH_PATH_IDS])
