@@ -176,6 +176,108 @@ def bench_engine(url: str, runs: int, workers: int, concurrency: int) -> float:
     return runs / elapsed
 
 
+# ---------------------------------------------------------------- in-process CPU profile
+
+
+async def backend_cpu(url: str) -> dict[int, float]:
+    """CPU seconds of every server process connected to the scratch database (only when
+    the server runs on this machine; empty otherwise)."""
+    db = Database(url)
+    try:
+        async with db.session() as session:
+            pids = (
+                await session.execute(
+                    text(
+                        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                        "AND pid <> pg_backend_pid()"
+                    )
+                )
+            ).scalars()
+            pids = list(pids)
+    finally:
+        await db.dispose()
+    ticks = os.sysconf("SC_CLK_TCK")
+    cpu: dict[int, float] = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        cpu[pid] = (int(fields[11]) + int(fields[12])) / ticks
+    return cpu
+
+
+async def profile_in_process(url: str, runs: int, concurrency: int, cprofile: bool) -> dict:
+    """Process ``runs`` queued runs with one in-process ``Worker``: CPU ms and SQL
+    statements per run (wall clock is noisy on a shared box; CPU time per run is not)."""
+    import cProfile
+    import pstats
+    import resource
+
+    from sqlalchemy import event
+
+    from core.jobs import Worker
+    from core.runtime import Runtime
+    from core.workflows.jobs import QUEUE
+
+    ws, wf = await setup(url)
+    runtime = Runtime.create(Settings(database_url=url, log_level="WARNING"))
+    statements = 0
+
+    def count(*_: object) -> None:
+        nonlocal statements
+        statements += 1
+
+    event.listen(runtime.db.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        await enqueue(url, ws, wf, 50)  # warm-up (imports, prepared statements, pool)
+        worker = Worker(runtime, [QUEUE], concurrency=concurrency)
+        async with anyio.create_task_group() as tg:
+            await tg.start(worker.run)
+            while (await count_unfinished(url))[0]:
+                await anyio.sleep(0.05)
+            worker.stop()
+        await enqueue(url, ws, wf, runs)
+        statements = 0
+        profiler = cProfile.Profile() if cprofile else None
+        server_before = await backend_cpu(url)
+        before = resource.getrusage(resource.RUSAGE_SELF)
+        wall = time.perf_counter()
+        worker = Worker(runtime, [QUEUE], concurrency=concurrency)
+        if profiler:
+            profiler.enable()
+        async with anyio.create_task_group() as tg:
+            await tg.start(worker.run)
+            while worker.processed < runs:
+                await anyio.sleep(0.01)
+            worker.stop()
+        if profiler:
+            profiler.disable()
+        wall = time.perf_counter() - wall
+        after = resource.getrusage(resource.RUSAGE_SELF)
+        measured = statements
+        server_after = await backend_cpu(url)
+        unfinished, failed = await count_unfinished(url)
+    finally:
+        await runtime.close()
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    if profiler:
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(45)
+    return {
+        "runs": runs,
+        "concurrency": concurrency,
+        "cpu_ms_per_run": round(cpu * 1000 / runs, 3),
+        "statements_per_run": round(measured / runs, 3),
+        "server_cpu_ms_per_run": round(
+            sum(v - server_before.get(pid, 0.0) for pid, v in server_after.items()) * 1000 / runs,
+            3,
+        ),
+        "wall_runs_per_s": round(runs / wall, 1),
+        "unfinished": unfinished,
+        "failed": failed,
+    }
+
+
 # ---------------------------------------------------------------- bare loop
 
 CLAIM = text(
@@ -243,6 +345,12 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=10_000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="Only the in-process variant: CPU ms and SQL statements per run.",
+    )
+    parser.add_argument("--cprofile", action="store_true", help="With --profile: cProfile.")
     args = parser.parse_args()
 
     from core.migrate import upgrade
@@ -253,6 +361,10 @@ def main() -> None:
     try:
         upgrade(url)
         Settings(database_url=url)  # validate
+        if args.profile:
+            result = anyio.run(profile_in_process, url, args.runs, args.concurrency, args.cprofile)
+            print(json.dumps(result, indent=2))
+            return
         runs_per_s = bench_engine(url, args.runs, args.workers, args.concurrency)
         bare_per_s = bench_bare(url, args.runs, args.workers, args.concurrency)
     finally:

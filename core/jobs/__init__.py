@@ -1,7 +1,16 @@
 """The database is the queue: claim, lease, release and the worker loop (DESIGN.md rule 5)."""
 
 from core.jobs.fields import JobFields
-from core.jobs.queue import ClaimedJob, Queue, claim, extend_lease, finish, release
+from core.jobs.queue import (
+    ClaimedJob,
+    Queue,
+    claim,
+    extend_lease,
+    extend_leases,
+    finish,
+    release,
+    release_many,
+)
 from core.jobs.worker import Worker, default_queues
 
 __all__ = [
@@ -12,6 +21,8 @@ __all__ = [
     "claim",
     "default_queues",
     "extend_lease",
+    "extend_leases",
     "finish",
     "release",
+    "release_many",
 ]

@@ -3,6 +3,15 @@
 PostgreSQL: ``UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) RETURNING`` so any
 number of workers share a table without blocking each other. SQLite: the same atomic
 ``UPDATE … RETURNING`` (writers are serialised by the database lock).
+
+Leases. A claim sets ``locked_by`` to the worker and ``lease_until`` to now + the lease,
+and counts the attempt, in its own (committed) transaction. While a handler runs, the
+worker extends the lease every third of it; a row whose lease ran out may be claimed by
+another worker, so every write a handler makes is guarded by ``locked_by = me`` (or made
+under a row lock taken by such a guarded statement). A queue with a ``batch_handler``
+claims up to ``batch_size`` rows in one statement; the batch shares one heartbeat (one
+statement extends every lease of the batch) and each row's lease is dropped when the
+handler records that row's outcome, independently of the others.
 """
 
 from __future__ import annotations
@@ -32,16 +41,25 @@ class ClaimedJob:
 
 
 JobHandler = Callable[["Runtime", ClaimedJob], Awaitable[None]]
+BatchHandler = Callable[["Runtime", list[ClaimedJob]], Awaitable[None]]
 
 
 @dataclass(frozen=True)
 class Queue:
-    """A job table and how to process one of its rows."""
+    """A job table and how to process one of its rows.
+
+    ``batch_handler`` (optional) opts the queue in to batches: the worker claims up to
+    ``batch_size`` rows at once and hands them all to it (all claimed by the same worker).
+    The handler must record or release every row; rows it leaves leased are released by
+    the worker when it returns with an error or is cancelled.
+    """
 
     name: str
     model: Any  # a table model with JobFields and WorkspaceOwned
     ready_statuses: tuple[str, ...]
     handler: JobHandler
+    batch_handler: BatchHandler | None = None
+    batch_size: int = 1
 
 
 async def claim(
@@ -99,6 +117,36 @@ async def extend_lease(db: Database, job: ClaimedJob, lease_seconds: float) -> b
             .execution_options(synchronize_session=False)
         )
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def extend_leases(db: Database, jobs: list[ClaimedJob], lease_seconds: float) -> set[str]:
+    """Push the leases of a batch forward in one statement; the ids still held."""
+    if not jobs:
+        return set()
+    model = jobs[0].queue.model
+    async with db.session() as session:
+        rows = await session.execute(
+            update(model)
+            .where(model.id.in_([job.id for job in jobs]), model.locked_by == jobs[0].worker_id)
+            .values(lease_until=utcnow() + timedelta(seconds=lease_seconds))
+            .returning(model.id)
+            .execution_options(synchronize_session=False)
+        )
+        return {row[0] for row in rows}
+
+
+async def release_many(db: Database, jobs: list[ClaimedJob]) -> None:
+    """Give back every row of ``jobs`` still leased by their worker (one statement)."""
+    if not jobs:
+        return
+    model = jobs[0].queue.model
+    async with db.session() as session:
+        await session.execute(
+            update(model)
+            .where(model.id.in_([job.id for job in jobs]), model.locked_by == jobs[0].worker_id)
+            .values(lease_until=None, locked_by=None)
+            .execution_options(synchronize_session=False)
+        )
 
 
 def owned(job: ClaimedJob) -> Any:

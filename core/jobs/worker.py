@@ -1,5 +1,8 @@
 """The worker loop: N slots claim due jobs from every queue, keep their leases alive while
-the handler runs, and on shutdown finish or release what they hold."""
+the handler runs, and on shutdown finish or release what they hold.
+
+A slot claims one row of a plain queue, or up to ``batch_size`` rows of a queue with a
+``batch_handler`` (one claim statement, one heartbeat for the whole batch)."""
 
 from __future__ import annotations
 
@@ -13,7 +16,15 @@ from collections.abc import Sequence
 import anyio
 from anyio.abc import TaskStatus
 
-from core.jobs.queue import ClaimedJob, Queue, claim, extend_lease, release
+from core.jobs.queue import (
+    ClaimedJob,
+    Queue,
+    claim,
+    extend_lease,
+    extend_leases,
+    release,
+    release_many,
+)
 from core.runtime import Runtime
 
 log = logging.getLogger("patchbay.worker")
@@ -88,29 +99,33 @@ class Worker:
     async def _slot(self, slot: int) -> None:
         turn = slot
         while not self._stopping.is_set():
-            job = None
+            jobs: list[ClaimedJob] = []
             for i in range(len(self.queues)):
                 queue = self.queues[(turn + i) % len(self.queues)]
+                batched = queue.batch_handler is not None
                 try:
                     jobs = await claim(
                         self.runtime.db,
                         queue,
                         worker_id=self.worker_id,
                         lease_seconds=self.lease_seconds,
+                        limit=max(1, queue.batch_size) if batched else 1,
                     )
                 except Exception:
                     log.exception("claim failed on queue %s", queue.name)
                     jobs = []
                 if jobs:
-                    job = jobs[0]
                     break
             turn += 1
-            if job is None:
+            if not jobs:
                 self._wake = anyio.Event()
                 with anyio.move_on_after(self.poll_seconds):
                     await self._wake.wait()
                 continue
-            await self._process(job)
+            if jobs[0].queue.batch_handler is not None:
+                await self._process_batch(jobs)
+            else:
+                await self._process(jobs[0])
 
     async def _process(self, job: ClaimedJob) -> None:
         lost = anyio.Event()
@@ -141,6 +156,49 @@ class Worker:
             log.exception("job %s %s failed; releasing it for a retry", job.queue.name, job.id)
             with anyio.CancelScope(shield=True):
                 await release(self.runtime.db, job)
+
+    async def _process_batch(self, jobs: list[ClaimedJob]) -> None:
+        """Run a claimed batch; one heartbeat extends all its leases in one statement.
+
+        The handler is cancelled only when none of the rows is held any more (all recorded,
+        or all taken over after a lost lease); a row lost on its own is skipped by the
+        handler's own guarded statements.
+        """
+        queue = jobs[0].queue
+        handler = queue.batch_handler
+        assert handler is not None
+        lost = anyio.Event()
+
+        async def heartbeat() -> None:
+            while True:
+                await anyio.sleep(self.lease_seconds / 3)
+                held = await extend_leases(self.runtime.db, jobs, self.lease_seconds)
+                if not held:
+                    lost.set()
+                    return
+
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(heartbeat)
+                try:
+                    with anyio.CancelScope() as handler_scope:
+                        tg.start_soon(self._cancel_when, lost, handler_scope)
+                        await handler(self.runtime, jobs)
+                finally:
+                    tg.cancel_scope.cancel()
+            self.processed += len(jobs)
+        except anyio.get_cancelled_exc_class():
+            with anyio.CancelScope(shield=True):
+                await release_many(self.runtime.db, jobs)
+            raise
+        except Exception:
+            log.exception(
+                "batch of %d job(s) on %s failed; releasing them for a retry",
+                len(jobs),
+                queue.name,
+            )
+            with anyio.CancelScope(shield=True):
+                await release_many(self.runtime.db, jobs)
 
     @staticmethod
     async def _cancel_when(event: anyio.Event, scope: anyio.CancelScope) -> None:

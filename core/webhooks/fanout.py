@@ -29,6 +29,15 @@ from core.webhooks.catalogue import is_builtin, subscribed
 from core.webhooks.models import DeliveryStatus, WebhookDelivery
 
 MAX_EVENT_ID_LENGTH = 80
+LOOKUP_CACHE = "webhooks.fanout_lookups"
+
+
+def cache_lookups(session: AsyncSession) -> None:
+    """Opt-in for one transaction: remember each workspace's active endpoints and known
+    event types for the rest of it (one SELECT per workspace instead of one per event).
+    Only for transactions that change no endpoint and no event type (the workflow engine).
+    """
+    session.info[LOOKUP_CACHE] = {}
 
 
 def normalise_event_id(event_id: str) -> str:
@@ -85,11 +94,15 @@ async def matching_endpoints(
     session: AsyncSession, workspace_id: WorkspaceId | str, event_type: str
 ) -> list[str]:
     """Ids of the workspace's active endpoints subscribed to ``event_type`` (or ``*``)."""
-    return [
-        endpoint_id
-        for endpoint_id, types in await repository.active_endpoints(session, workspace_id)
-        if subscribed(types, event_type)
-    ]
+    cache = session.info.get(LOOKUP_CACHE)
+    if cache is None:
+        active = await repository.active_endpoints(session, workspace_id)
+    else:
+        key = ("endpoints", workspace_id)
+        active = cache.get(key)
+        if active is None:
+            active = cache[key] = await repository.active_endpoints(session, workspace_id)
+    return [endpoint_id for endpoint_id, types in active if subscribed(types, event_type)]
 
 
 async def on_domain_event(session: AsyncSession, event: DomainEvent) -> None:
@@ -112,7 +125,13 @@ async def ensure_known_event_type(
     """Raise ``Unprocessable(event_type_unknown)`` unless built-in or registered."""
     if is_builtin(event_type):
         return
+    cache = session.info.get(LOOKUP_CACHE)
+    key = ("event_type", workspace_id, event_type)
+    if cache is not None and cache.get(key):
+        return
     if event_type in await repository.custom_keys(session, workspace_id, [event_type]):
+        if cache is not None:
+            cache[key] = True
         return
     raise Unprocessable(
         f"Unknown event type '{event_type}': register it first (register_integration_event_type)"

@@ -12,6 +12,16 @@ output trail, queued webhook deliveries), so a crash before the commit undoes th
 together with its record and the step runs again afterwards: nothing is recorded twice.
 A ``delay`` step is recorded as succeeded, the run gets ``run_after = now + seconds`` and
 the lease is dropped, all in one transaction; the worker is free at once.
+
+Batches. The worker claims up to ``BATCH_SIZE`` runs at once (``handle_batch``); their
+segments share one transaction: one guarded ``UPDATE … WHERE id IN (…) AND locked_by =
+:me RETURNING …`` locks and loads them all, the steps run run after run, one executemany
+``UPDATE`` saves every run's progress and one INSERT records the ``workflow_run.*``
+events. Per-run isolation: the batch commits or rolls back as a whole, so a run's steps
+are recorded exactly once either way. A step that fails after it may have written
+(``RetrySegment``) rolls the batch back and the batch is redone with that failure known;
+any other error rolls it back and the runs are then executed one by one (``handle``), so
+one broken run cannot hold back or lose the others' progress.
 """
 
 from __future__ import annotations
@@ -24,12 +34,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import WorkspaceId, utcnow
 from core.errors import DomainError
-from core.events.service import emit
+from core.events.service import emit_many
 from core.jobs.queue import ClaimedJob, finish, release
 from core.workflows import recipes
 from core.workflows.models import READY_STATUSES, RunStatus, WorkflowRun
@@ -41,6 +51,8 @@ log = logging.getLogger("patchbay.workflows")
 
 SEGMENT_STEPS = 50
 """Most consecutive non-delay steps executed and committed in one transaction."""
+BATCH_SIZE = 20
+"""Runs a worker slot claims at once and executes in one transaction."""
 MAX_CLAIMS_WITHOUT_PROGRESS = 8
 """A run whose handler keeps crashing before committing anything is failed after this."""
 MAX_RENDERED_CHARS = 16_384
@@ -57,10 +69,11 @@ class RetrySegment(Exception):
     """A step failed after it may have written: roll the segment back, redo it with the
     step's failure known in advance (so no write of the failed step survives)."""
 
-    def __init__(self, index: int, result: StepResult) -> None:
+    def __init__(self, index: int, result: StepResult, run_id: str = "") -> None:
         super().__init__(index)
         self.index = index
         self.result = result
+        self.run_id = run_id
 
 
 @dataclass
@@ -85,6 +98,7 @@ class RunState:
     error_code: str | None
     error_message: str | None
     started_at: datetime | None
+    run_after: datetime
     known_failures: dict[int, StepResult] = field(default_factory=dict)
 
 
@@ -103,25 +117,38 @@ _COLUMNS = (
     _RUNS.c.error_code,
     _RUNS.c.error_message,
     _RUNS.c.started_at,
+    _RUNS.c.run_after,
 )
-
-
-def _mine(job: ClaimedJob) -> Any:
-    """``core.jobs.queue.owned`` on the table's columns."""
-    return (_RUNS.c.id == job.id) & (_RUNS.c.locked_by == job.worker_id)
+# Prebuilt statements: SQLAlchemy computes their cache keys once, not per execution.
+_LOCK_ONE = (
+    update(_RUNS)
+    .where(_RUNS.c.id == bindparam("run_id"), _RUNS.c.locked_by == bindparam("me"))
+    .values(lease_until=bindparam("lease"))
+    .returning(*_COLUMNS)
+)
+_LOCK_MANY = (
+    update(_RUNS)
+    .where(_RUNS.c.id.in_(bindparam("ids", expanding=True)), _RUNS.c.locked_by == bindparam("me"))
+    .values(lease_until=bindparam("lease"))
+    .returning(*_COLUMNS)
+)
+_SAVE = update(_RUNS).where(
+    _RUNS.c.id == bindparam("b_id"), _RUNS.c.locked_by == bindparam("b_worker")
+)
+"""Executed with one parameter set per run; the other keys of a set form its SET clause."""
+_DROP = (
+    update(_RUNS)
+    .where(_RUNS.c.id.in_(bindparam("ids", expanding=True)), _RUNS.c.locked_by == bindparam("me"))
+    .values(lease_until=None, locked_by=None)
+)
 
 
 async def lock_run(session: AsyncSession, job: ClaimedJob, lease_seconds: float) -> RunState:
     """Refresh our lease and load the run, row-locking it; ``LeaseLost`` if not ours."""
     # Core statements on the table (not ORM-enabled): the same SQL, less Python per run.
-    row = (
-        await session.execute(
-            update(_RUNS)
-            .where(_mine(job))
-            .values(lease_until=utcnow() + timedelta(seconds=lease_seconds))
-            .returning(*_COLUMNS)
-        )
-    ).first()
+    lease = utcnow() + timedelta(seconds=lease_seconds)
+    params = {"run_id": job.id, "me": job.worker_id, "lease": lease}
+    row = (await session.execute(_LOCK_ONE, params)).first()
     if row is None:
         raise LeaseLost(job.id)
     return RunState(*row)
@@ -140,13 +167,20 @@ def _fanout() -> tuple[Any, bool] | None:
     """``(enqueue_event, accepts_event_id)`` from the webhook domain, or None."""
     if not _fanout_cache:
         try:
-            from core.webhooks.fanout import enqueue_event
+            from core.webhooks import fanout
         except ImportError:
             _fanout_cache.append(None)
         else:
-            params = inspect.signature(enqueue_event).parameters
-            _fanout_cache.append((enqueue_event, "event_id" in params))
+            params = inspect.signature(fanout.enqueue_event).parameters
+            _fanout_cache.append((fanout.enqueue_event, "event_id" in params))
+            _fanout_cache.append(getattr(fanout, "cache_lookups", None))
     return _fanout_cache[0]
+
+
+def _cache_lookups(session: AsyncSession) -> None:
+    """Engine transactions change no endpoint: let the fan-out look them up once."""
+    if _fanout() is not None and _fanout_cache[1] is not None:
+        _fanout_cache[1](session)
 
 
 def _failed(code: str, message: str, output: dict[str, Any] | None = None) -> StepResult:
@@ -237,7 +271,25 @@ def _record(
             )[:2000]
 
 
-def _progress(run: RunState) -> dict[str, Any]:
+@dataclass
+class Advance:
+    """What executing a segment did to a run: the columns to save (the same keys for
+    every run, so a batch is saved with one executemany), the ``workflow_run.*`` event to
+    record if it finished, and whether the handler is done with it (lease dropped)."""
+
+    values: dict[str, Any]
+    event: tuple[str, dict[str, Any]] | None
+    done: bool
+
+
+def _values(
+    run: RunState,
+    *,
+    run_after: datetime,
+    finished_at: datetime | None,
+    lease_until: datetime | None,
+    locked_by: str | None,
+) -> dict[str, Any]:
     return {
         "status": run.status,
         "steps": run.steps,
@@ -248,32 +300,106 @@ def _progress(run: RunState) -> dict[str, Any]:
         "error_message": run.error_message,
         "started_at": run.started_at,
         "attempts": 0,  # progress was made: reset the crash-loop counter
+        "run_after": run_after,
+        "finished_at": finished_at,
+        "lease_until": lease_until,
+        "locked_by": locked_by,
     }
+
+
+def _finished(run: RunState, now: datetime, *, total: int) -> Advance:
+    run.status = RunStatus.failed if run.error_code else RunStatus.succeeded
+    values = _values(
+        run, run_after=run.run_after, finished_at=now, lease_until=None, locked_by=None
+    )
+    event = {
+        "run_id": run.id,
+        "workflow_id": run.workflow_id,
+        "status": run.status,
+        "steps_total": total,
+        "steps_succeeded": run.steps_succeeded,
+        "steps_failed": run.steps_failed,
+        "error_code": run.error_code,
+        "error_message": run.error_message,
+    }
+    return Advance(values, (f"workflow_run.{run.status}", event), True)
+
+
+_parsed: dict[str, Any] = {}
+"""Parsed recipes by their canonical JSON (runs of one workflow share a snapshot)."""
+
+
+def _parse(recipe: Any) -> Any:
+    key = json.dumps(recipe, sort_keys=True, separators=(",", ":"))
+    parsed = _parsed.get(key)
+    if parsed is None:
+        parsed = recipes.parse_recipe(recipe)  # raises DomainError for an invalid recipe
+        if len(_parsed) >= 256:
+            _parsed.clear()
+        _parsed[key] = parsed
+    return parsed
+
+
+async def _advance(
+    session: AsyncSession, run: RunState, worker_id: str, lease_until: datetime
+) -> Advance:
+    """Execute the run's next segment (the run is locked by ``session``)."""
+    now = utcnow()
+    if run.status == RunStatus.queued:
+        run.status = RunStatus.running
+        run.started_at = now
+    try:
+        recipe = _parse(run.recipe)
+    except DomainError as exc:  # a stored recipe that is (no longer) valid
+        run.error_code, run.error_message = exc.code, exc.message
+        return _finished(run, now, total=recipes.step_count(run.recipe))
+    steps = recipe.steps
+    done_in_segment = 0
+    while run.next_step < len(steps) and done_in_segment < SEGMENT_STEPS:
+        index = run.next_step
+        step = steps[index]
+        started = utcnow()
+        if isinstance(step, recipes.DelayStep):
+            resume_at = started + timedelta(seconds=step.seconds)
+            result = StepResult(
+                "succeeded", {"seconds": step.seconds, "resume_at": resume_at.isoformat()}
+            )
+            _record(run, index, step.type, result, started, resume_at)
+            # Hand the run back to the queue until the pause is over.
+            values = _values(
+                run, run_after=resume_at, finished_at=None, lease_until=None, locked_by=None
+            )
+            return Advance(values, None, True)
+        result = await run_step(session, run, index, step)
+        _record(run, index, step.type, result, started, utcnow())
+        done_in_segment += 1
+        if result.status == "failed" and not recipe.continue_on_error:
+            return _finished(run, utcnow(), total=len(steps))
+    if run.next_step >= len(steps):
+        return _finished(run, utcnow(), total=len(steps))
+    values = _values(
+        run, run_after=run.run_after, finished_at=None, lease_until=lease_until, locked_by=worker_id
+    )
+    return Advance(values, None, False)
+
+
+async def _save(
+    session: AsyncSession, worker_id: str, advances: list[tuple[RunState, Advance]]
+) -> None:
+    """Save every run's progress (one executemany) and record the finished runs' events."""
+    if not advances:
+        return
+    await session.execute(
+        _SAVE, [{"b_id": run.id, "b_worker": worker_id, **adv.values} for run, adv in advances]
+    )
+    events = [(run.workspace_id, *adv.event) for run, adv in advances if adv.event is not None]
+    await emit_many(session, events)
 
 
 async def _finalize(
     session: AsyncSession, job: ClaimedJob, run: RunState, now: datetime, *, total: int
 ) -> None:
-    run.status = RunStatus.failed if run.error_code else RunStatus.succeeded
-    values = _progress(run)
-    values.update(status=run.status, finished_at=now)
-    if not await finish(session, job, **values):
-        raise LeaseLost(job.id)
-    await emit(
-        session,
-        run.workspace_id,
-        f"workflow_run.{run.status}",
-        {
-            "run_id": run.id,
-            "workflow_id": run.workflow_id,
-            "status": run.status,
-            "steps_total": total,
-            "steps_succeeded": run.steps_succeeded,
-            "steps_failed": run.steps_failed,
-            "error_code": run.error_code,
-            "error_message": run.error_message,
-        },
-    )
+    await _save(session, job.worker_id, [(run, _finished(run, now, total=total))])
 
 
 async def execute(runtime: Runtime, job: ClaimedJob) -> None:
@@ -294,49 +420,58 @@ async def _segment(
 ) -> bool:
     """One transaction: lock the run, execute steps; True when the handler is done."""
     async with db.session() as session:  # explicit ids; no tenant-filter overhead
+        _cache_lookups(session)
         run = await lock_run(session, job, lease_seconds)
         run.known_failures = known_failures
         if run.status not in READY_STATUSES:  # finished meanwhile: just drop the lease
             await finish(session, job)
             return True
-        now = utcnow()
-        if run.status == RunStatus.queued:
-            run.status = RunStatus.running
-            run.started_at = now
-        try:
-            recipe = recipes.parse_recipe(run.recipe)
-        except DomainError as exc:  # a stored recipe that is (no longer) valid
-            run.error_code, run.error_message = exc.code, exc.message
-            await _finalize(session, job, run, now, total=recipes.step_count(run.recipe))
-            return True
-        steps = recipe.steps
-        done_in_segment = 0
-        stop = False
-        while run.next_step < len(steps) and done_in_segment < SEGMENT_STEPS:
-            index = run.next_step
-            step = steps[index]
-            started = utcnow()
-            if isinstance(step, recipes.DelayStep):
-                resume_at = started + timedelta(seconds=step.seconds)
-                result = StepResult(
-                    "succeeded", {"seconds": step.seconds, "resume_at": resume_at.isoformat()}
-                )
-                _record(run, index, step.type, result, started, resume_at)
-                # Hand the run back to the queue until the pause is over.
-                if not await finish(session, job, run_after=resume_at, **_progress(run)):
-                    raise LeaseLost(job.id)
-                return True
-            result = await run_step(session, run, index, step)
-            _record(run, index, step.type, result, started, utcnow())
-            done_in_segment += 1
-            if result.status == "failed" and not recipe.continue_on_error:
-                stop = True
-                break
-        if stop or run.next_step >= len(steps):
-            await _finalize(session, job, run, utcnow(), total=len(steps))
-            return True
-        await session.execute(update(_RUNS).where(_mine(job)).values(**_progress(run)))
-        return False
+        lease_until = utcnow() + timedelta(seconds=lease_seconds)
+        advance = await _advance(session, run, job.worker_id, lease_until)
+        await _save(session, job.worker_id, [(run, advance)])
+        return advance.done
+
+
+async def _batch_segment(
+    db: Any,
+    jobs: list[ClaimedJob],
+    lease_seconds: float,
+    known: dict[str, dict[int, StepResult]],
+) -> list[ClaimedJob]:
+    """One transaction for a segment of every run in ``jobs`` (all claimed by one worker);
+    returns the runs that need another segment. Runs no longer ours are skipped."""
+    worker_id = jobs[0].worker_id
+    by_id = {job.id: job for job in jobs}
+    lease_until = utcnow() + timedelta(seconds=lease_seconds)
+    continuing: list[ClaimedJob] = []
+    async with db.session() as session:
+        _cache_lookups(session)
+        params = {"ids": list(by_id), "me": worker_id, "lease": lease_until}
+        rows = {row[0]: row for row in (await session.execute(_LOCK_MANY, params)).all()}
+        advances: list[tuple[RunState, Advance]] = []
+        drop: list[str] = []
+        for job in jobs:  # claim order
+            row = rows.get(job.id)
+            if row is None:  # lease lost: another worker continues it
+                log.warning("lease lost on workflow run %s; another worker continues it", job.id)
+                continue
+            run = RunState(*row)
+            run.known_failures = known.get(run.id, {})
+            if run.status not in READY_STATUSES:  # finished meanwhile: just drop the lease
+                drop.append(run.id)
+                continue
+            try:
+                advance = await _advance(session, run, worker_id, lease_until)
+            except RetrySegment as retry:
+                retry.run_id = run.id
+                raise
+            advances.append((run, advance))
+            if not advance.done:
+                continuing.append(job)
+        await _save(session, worker_id, advances)
+        if drop:
+            await session.execute(_DROP, {"ids": drop, "me": worker_id})
+    return continuing
 
 
 async def handle(runtime: Runtime, job: ClaimedJob) -> None:
@@ -353,6 +488,32 @@ async def handle(runtime: Runtime, job: ClaimedJob) -> None:
         log.exception("workflow run %s crashed (claim %d); retrying later", job.id, job.attempts)
         backoff = min(60.0, 2.0 ** min(job.attempts, 6))
         await release(runtime.db, job, run_after=utcnow() + timedelta(seconds=backoff))
+
+
+async def handle_batch(runtime: Runtime, jobs: list[ClaimedJob]) -> None:
+    """The batch handler: segments of all ``jobs`` in shared transactions; on an
+    unexpected error the runs fall back to ``handle`` one by one (isolating the culprit)."""
+    _fanout()
+    pending = []
+    for job in jobs:
+        if job.attempts > MAX_CLAIMS_WITHOUT_PROGRESS:
+            await handle(runtime, job)  # gives up on it
+        else:
+            pending.append(job)
+    lease_seconds = runtime.settings.job_lease_seconds
+    known: dict[str, dict[int, StepResult]] = {}
+    while pending:
+        try:
+            pending = await _batch_segment(runtime.db, pending, lease_seconds, known)
+        except RetrySegment as retry:
+            known.setdefault(retry.run_id, {})[retry.index] = retry.result
+        except Exception:
+            log.exception(
+                "a batch of %d workflow runs failed; executing them one by one", len(pending)
+            )
+            for job in pending:
+                await handle(runtime, job)
+            return
 
 
 async def _give_up(runtime: Runtime, job: ClaimedJob) -> None:

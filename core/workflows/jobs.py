@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from core.jobs import Queue
-from core.workflows.engine import handle
+from core.workflows.engine import BATCH_SIZE, handle, handle_batch
 from core.workflows.models import READY_STATUSES, WorkflowRun
 
 QUEUE = Queue(
@@ -11,4 +11,6 @@ QUEUE = Queue(
     model=WorkflowRun,
     ready_statuses=READY_STATUSES,
     handler=handle,
+    batch_handler=handle_batch,
+    batch_size=BATCH_SIZE,
 )

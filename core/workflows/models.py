@@ -47,7 +47,12 @@ class Workflow(SQLModel, WorkspaceOwned, table=True):
 
 class WorkflowRun(JobFields, WorkspaceOwned, table=True):
     """One run. ``recipe`` is a snapshot taken at trigger time; ``next_step`` is the index
-    of the first step not yet recorded (execution resumes there after a crash or delay)."""
+    of the first step not yet recorded (execution resumes there after a crash or delay).
+
+    Indexes are kept few (each is written on every non-HOT update of a run):
+    ``run_after`` and ``workspace_id`` carry no single-column index of their own (the
+    partial due index and ``(workspace_id, id)`` cover them); on PostgreSQL the table has
+    fillfactor 70 (migration 0005) so lease updates can be HOT."""
 
     __tablename__ = "workflow_runs"
     __table_args__ = (
@@ -63,8 +68,9 @@ class WorkflowRun(JobFields, WorkspaceOwned, table=True):
     )
 
     id: str = Field(primary_key=True, max_length=40)
-    workspace_id: str = workspace_fk()
+    workspace_id: str = Field(foreign_key="workspaces.id", max_length=40, ondelete="CASCADE")
     workflow_id: str = Field(foreign_key="workflows.id", max_length=40, ondelete="CASCADE")
+    run_after: datetime = Field(sa_type=UTCDateTime)  # indexed by ix_workflow_runs_due
     status: str = Field(default=RunStatus.queued, max_length=20)
     input: dict[str, Any] = Field(sa_type=JSONType)
     recipe: dict[str, Any] = Field(sa_type=JSONType)
