@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request, Response
 
@@ -56,13 +57,21 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
 
 
 def query_arguments(request: Request) -> dict[str, Any]:
-    """Query parameters as single values; a repeated parameter is a validation error."""
+    """Query parameters as single values; a repeated parameter is a validation error.
+
+    Parsed strictly: bytes that are not UTF-8 (raw or percent-encoded) are a 400, not
+    silently replaced by U+FFFD as ``request.query_params`` would.
+    """
+    raw: bytes = request.scope.get("query_string", b"")
+    try:
+        pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, errors="strict")
+    except UnicodeDecodeError:
+        raise ValidationFailed("The query string is not valid UTF-8.") from None
     args: dict[str, Any] = {}
-    for key in request.query_params:
-        values = request.query_params.getlist(key)
-        if len(values) > 1:
+    for key, value in pairs:
+        if key in args:
             raise ValidationFailed(f"Query parameter '{key}' was given more than once.")
-        args[key] = values[0]
+        args[key] = value
     return args
 
 
