@@ -11,10 +11,17 @@ Decisions:
 - The session manager's ``run()`` must be entered in the host app's lifespan
   (``McpHttp.run()``); ``rest/app.py`` does it.
 - Host/Origin checks: see ``mcp_server.auth.transport_security``.
+- Bodies over ``settings.max_body_bytes`` (the REST limit) answer 413 in the SPEC §3
+  error envelope (``payload_too_large``) before the SDK sees them (``BodyLimit``): a
+  declared ``Content-Length`` is refused unread, a chunked body is read only up to the
+  limit. (The SDK's own limit, 4 MiB with a plain-text 413, is set to the same value
+  as a second line.)
 """
 
 from __future__ import annotations
 
+import json
+from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -23,8 +30,10 @@ from mcp.server.auth.middleware.auth_context import AuthContextMiddleware
 from mcp.server.auth.middleware.bearer_auth import BearerAuthBackend
 from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
 from starlette.middleware.authentication import AuthenticationMiddleware
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from core.errors import PayloadTooLarge
+from core.gateway import new_request_id
 from core.runtime import Runtime
 from mcp_server.auth import (
     MCP_PATH,
@@ -37,6 +46,77 @@ from mcp_server.auth import (
 from mcp_server.server import ToolPolicy, build_server
 
 MCP_METHODS = ["GET", "POST", "DELETE"]
+
+
+DRAIN_LIMIT = 64 * 1024 * 1024
+"""Bytes of an oversized body read (and dropped) before the 413, so the client can read
+the answer instead of a connection reset; a client sending more is simply cut off."""
+
+
+class BodyLimit:
+    """413 ``payload_too_large`` for request bodies over ``max_bytes``; replays the rest.
+
+    The body is buffered (at most ``max_bytes``) before the SDK sees it. An oversized
+    body is drained without being kept, up to ``DRAIN_LIMIT``, then refused.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or ())
+        declared = headers.get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            if headers.get(b"expect", b"").lower() != b"100-continue":  # else none was sent
+                await self._drain(receive, 0)
+            await self._too_large(send)
+            return
+        body = bytearray()
+        pending: deque[Message] = deque()
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                pending.append(message)  # e.g. http.disconnect: pass it on
+                break
+            body += message.get("body", b"")
+            if len(body) > self.max_bytes:
+                if message.get("more_body", False):
+                    await self._drain(receive, len(body))
+                await self._too_large(send)
+                return
+            if not message.get("more_body", False):
+                break
+        pending.appendleft({"type": "http.request", "body": bytes(body), "more_body": False})
+
+        async def replay() -> Message:
+            return pending.popleft() if pending else await receive()
+
+        await self.app(scope, replay, send)
+
+    @staticmethod
+    async def _drain(receive: Receive, seen: int) -> None:
+        while seen <= DRAIN_LIMIT:
+            message = await receive()
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                return
+            seen += len(message.get("body", b""))
+
+    async def _too_large(self, send: Send) -> None:
+        request_id = new_request_id()
+        error = PayloadTooLarge(f"The request body exceeds {self.max_bytes} bytes.")
+        body = json.dumps(error.body(request_id), separators=(",", ":")).encode()
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"x-request-id", request_id.encode()),
+            (b"connection", b"close"),  # the unread rest of the body is not drained
+        ]
+        await send({"type": "http.response.start", "status": error.status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
 
 
 @dataclass
@@ -65,9 +145,11 @@ def build_http(runtime: Runtime, *, policy: ToolPolicy | None = None) -> McpHttp
         stateless=True,
         json_response=True,
         security_settings=transport_security(settings),
+        max_request_body_size=settings.max_body_bytes,
     )
+    guarded = BodyLimit(StreamableHTTPASGIApp(session_manager), settings.max_body_bytes)
     endpoint = AuthenticationMiddleware(
-        AuthContextMiddleware(RequireMcpAccess(StreamableHTTPASGIApp(session_manager), settings)),
+        AuthContextMiddleware(RequireMcpAccess(guarded, settings)),
         backend=BearerAuthBackend(PatchbayTokenVerifier(runtime)),
     )
     return McpHttp(session_manager, endpoint, protected_resource_metadata(settings))
