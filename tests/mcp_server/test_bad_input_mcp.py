@@ -32,7 +32,6 @@ from tests.mcp_server.helpers import error_code, http_server, memory_client
 
 MB = 1024 * 1024
 AUDIT = "audit_log"
-PRINT = False
 DEPTH = 60
 """Nesting the client can still serialise; deeper bodies are sent raw over HTTP below."""
 
@@ -344,8 +343,6 @@ async def test_protocol_level_bad_input(
         before = await row_counts(runtime)
         for case, body in raw_cases.items():
             response = await http.post("/mcp", content=body)
-            if PRINT:
-                print(case, response.status_code, response.text[:160])
             try:
                 _rpc_error_or_4xx(response)
             except AssertionError as exc:
