@@ -14,8 +14,8 @@ A ``delay`` step is recorded as succeeded, the run gets ``run_after = now + seco
 the lease is dropped, all in one transaction; the worker is free at once.
 
 Batches. The worker claims up to ``BATCH_SIZE`` runs at once (``handle_batch``); their
-segments share one transaction: one guarded ``UPDATE … WHERE id IN (…) AND locked_by =
-:me RETURNING …`` locks and loads them all, the steps run run after run, one executemany
+segments share one transaction: one guarded ``SELECT … WHERE id IN (…) AND locked_by =
+:me FOR UPDATE`` locks and loads them all, the steps run run after run, one executemany
 ``UPDATE`` saves every run's progress and one INSERT records the ``workflow_run.*``
 events. Per-run isolation: the batch commits or rolls back as a whole, so a run's steps
 are recorded exactly once either way. A step that fails after it may have written
@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import WorkspaceId, utcnow
@@ -127,11 +127,13 @@ _LOCK_ONE = (
     .returning(*_COLUMNS)
 )
 _LOCK_MANY = (
-    update(_RUNS)
+    select(*_COLUMNS)
     .where(_RUNS.c.id.in_(bindparam("ids", expanding=True)), _RUNS.c.locked_by == bindparam("me"))
-    .values(lease_until=bindparam("lease"))
-    .returning(*_COLUMNS)
+    .with_for_update()
 )
+"""Row locks (PostgreSQL; SQLite's BEGIN IMMEDIATE holds the database lock) instead of
+an UPDATE: the claim set the lease moments ago, no other worker can take a locked row,
+and one tuple version fewer per run keeps the table small."""
 _SAVE = update(_RUNS).where(
     _RUNS.c.id == bindparam("b_id"), _RUNS.c.locked_by == bindparam("b_worker")
 )
@@ -446,7 +448,7 @@ async def _batch_segment(
     continuing: list[ClaimedJob] = []
     async with db.session() as session:
         _cache_lookups(session)
-        params = {"ids": list(by_id), "me": worker_id, "lease": lease_until}
+        params = {"ids": list(by_id), "me": worker_id}
         rows = {row[0]: row for row in (await session.execute(_LOCK_MANY, params)).all()}
         advances: list[tuple[RunState, Advance]] = []
         drop: list[str] = []
