@@ -179,7 +179,7 @@ PAGING_PROPERTIES: dict[str, dict[str, Any]] = {
 }
 
 
-OUTPUT_SCHEMA: dict[str, Any] = {"type": "object"}
+OUTPUT_SCHEMA: dict[str, Any] = {"type": "object", "required": ["data", "request_id"]}
 
 
 def input_schema(op: Operation) -> dict[str, Any]:
@@ -209,14 +209,14 @@ def input_schema(op: Operation) -> dict[str, Any]:
 
 
 def output_schema(op: Operation) -> dict[str, Any]:
-    """``{"type": "object"}``: says the result is structured, and nothing more.
+    """The success envelope: an object with ``data`` and ``request_id`` (lists add
+    ``next_cursor``).
 
-    Every tool answers the same envelope ``{data, request_id, next_cursor?}`` (the server
-    instructions and each description say what ``data`` holds). Spelling the envelope
-    out per tool cost ~30 tokens a tool for no information a model could use, so the
-    schema only tells clients to read ``structuredContent``.
+    Written as ``required`` keys only: every tool answers the same envelope, the server
+    instructions describe it and each description says what ``data`` holds, so typing
+    each key per tool cost ~25 tokens a tool for nothing a model could use.
     """
-    return dict(OUTPUT_SCHEMA)
+    return copy.deepcopy(OUTPUT_SCHEMA)
 
 
 def describe(op: Operation) -> str:
@@ -236,32 +236,16 @@ def describe(op: Operation) -> str:
 def annotations(op: Operation) -> types.ToolAnnotations:
     """Read-only, destructive, idempotent and closed-world hints from the declaration.
 
-    A hint equal to its MCP default (readOnly false, destructive true, idempotent false)
-    is left out: the defaults are the cautious reading, so omitting them says the same
-    thing in fewer tokens. ``openWorldHint: false`` is always sent (the default is true).
+    Sent explicitly (not left to the MCP defaults) so every client shows them.
     """
     if op.read_only:  # the other hints only mean something for tools that write
         return types.ToolAnnotations(read_only_hint=True, open_world_hint=False)
     return types.ToolAnnotations(
-        destructive_hint=None if op.is_destructive else False,
-        idempotent_hint=True if op.is_idempotent else None,
+        read_only_hint=False,
+        destructive_hint=op.is_destructive,
+        idempotent_hint=op.is_idempotent,
         open_world_hint=False,
     )
-
-
-def effective_hints(tool: types.Tool) -> dict[str, bool]:
-    """The tool's hints with the MCP defaults filled in (what a client should assume)."""
-    hints = tool.annotations or types.ToolAnnotations()
-
-    def pick(value: bool | None, default: bool) -> bool:
-        return default if value is None else value
-
-    return {
-        "read_only": pick(hints.read_only_hint, False),
-        "destructive": pick(hints.destructive_hint, True),
-        "idempotent": pick(hints.idempotent_hint, False),
-        "open_world": pick(hints.open_world_hint, True),
-    }
 
 
 _TOOLS: dict[int, tuple[Operation, types.Tool]] = {}
