@@ -51,7 +51,7 @@ log = logging.getLogger("patchbay.workflows")
 
 SEGMENT_STEPS = 50
 """Most consecutive non-delay steps executed and committed in one transaction."""
-BATCH_SIZE = 20
+BATCH_SIZE = 50
 """Runs a worker slot claims at once and executes in one transaction."""
 MAX_CLAIMS_WITHOUT_PROGRESS = 8
 """A run whose handler keeps crashing before committing anything is failed after this."""
