@@ -118,9 +118,13 @@ class Worker:
                     break
             turn += 1
             if not jobs:
-                self._wake = anyio.Event()
+                # Idle slots share one event; it is replaced only after it fired, so a
+                # wake() or stop() reaches every waiting slot at once.
+                if self._wake.is_set():
+                    self._wake = anyio.Event()
+                wake = self._wake
                 with anyio.move_on_after(self.poll_seconds):
-                    await self._wake.wait()
+                    await wake.wait()
                 continue
             if jobs[0].queue.batch_handler is not None:
                 await self._process_batch(jobs)
