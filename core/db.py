@@ -9,10 +9,11 @@ filtered by that workspace even if a repository forgot the condition.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, NewType
 
+import anyio
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.dialects.postgresql import JSONB
@@ -148,6 +149,10 @@ class Database:
         self._sessions = async_sessionmaker(
             self.engine, expire_on_commit=False, class_=AsyncSession
         )
+        # SQLite has one writer at a time. Writers of this process queue here instead of in
+        # SQLite's busy handler, which sleeps in growing steps and wrecks throughput under
+        # concurrency (other processes still wait on busy_timeout).
+        self._write_lock: anyio.Lock | None = anyio.Lock() if self.is_sqlite else None
 
     @asynccontextmanager
     async def session(
@@ -158,7 +163,10 @@ class Database:
         ``workspace_id`` turns on the tenant filter for workspace-owned models;
         ``read_only`` lets SQLite start a deferred (non-locking) transaction.
         """
-        async with self._sessions() as session:
+        async with AsyncExitStack() as stack:
+            if self._write_lock is not None and not read_only:
+                await stack.enter_async_context(self._write_lock)
+            session = await stack.enter_async_context(self._sessions())
             if workspace_id is not None:
                 session.info["workspace_id"] = workspace_id
             if read_only:

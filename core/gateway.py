@@ -180,32 +180,35 @@ def render(op: Operation, result: Any) -> dict[str, Any]:
 
 
 async def dispatch(runtime: Runtime, call: Call) -> Outcome:
-    """Run one call through every check and the handler; never raises."""
+    """Run one call through every check and the handler; never raises.
+
+    A call without an Idempotency-Key runs in ONE transaction: authentication, checks and
+    the handler (and, for writes, the audit row). With a key, the key is claimed in its own
+    committed transaction first (so a concurrent duplicate sees it at once), then the
+    handler and the stored response commit together.
+    """
     op = call.operation
     principal: Principal | None = None
     rate: RateState | None = None
     claimed_key: str | None = None
+    read_only = op.kind is Kind.read
+    key = None if read_only else call.idempotency_key
     try:
-        principal = call.authenticated
-        if principal is None:
+        if key is None:
+            async with runtime.db.session(read_only=read_only) as session:
+                principal = await _authenticate(session, call)
+                rate = await _admit(runtime, call, principal)
+                arguments = validate_arguments(
+                    op, await call.load_arguments(), strings=call.strings
+                )
+                outcome, resource_id = await _handle(
+                    session, runtime, call, principal, arguments, rate, None
+                )
+        else:
             async with runtime.db.session(read_only=True) as session:
-                principal = await tokens.authenticate(session, call.credentials)
-        # Channel checks after `principal` is set, so their refusals are audited too.
-        check_channel(principal, call.channel)
-        check_operation(principal, op)
-        rate = await runtime.limiter.hit(
-            principal.token_id,
-            principal.rate_limit_per_minute or runtime.settings.rate_limit_per_minute,
-        )
-        if not rate.allowed:
-            raise RateLimited(
-                rate.retry_after_seconds,
-                f"Rate limit of {rate.limit} requests per minute exceeded; "
-                f"retry in {rate.retry_after_seconds} s.",
-            )
-        arguments = validate_arguments(op, await call.load_arguments(), strings=call.strings)
-        key = call.idempotency_key if op.kind is not Kind.read else None
-        if key is not None:
+                principal = await _authenticate(session, call)
+            rate = await _admit(runtime, call, principal)
+            arguments = validate_arguments(op, await call.load_arguments(), strings=call.strings)
             idempotency.check_key(key)
             replay = await idempotency.begin(
                 runtime.db,
@@ -221,7 +224,14 @@ async def dispatch(runtime: Runtime, call: Call) -> Outcome:
                 body = {**replay.body, "request_id": call.request_id}
                 return Outcome(replay.status, body, call.request_id, _headers(rate))
             claimed_key = key
-        return await _run_handler(runtime, call, principal, arguments, rate, claimed_key)
+            async with runtime.db.session(principal.workspace_id) as session:
+                outcome, resource_id = await _handle(
+                    session, runtime, call, principal, arguments, rate, claimed_key
+                )
+        if read_only:
+            # Reads run in a read-only transaction (deferred on SQLite): audit separately.
+            await _audit(runtime, principal, call, op.success_status, "ok", resource_id)
+        return outcome
     except DomainError as error:
         return await _fail(runtime, call, principal, rate, claimed_key, error)
     except Exception:
@@ -229,37 +239,64 @@ async def dispatch(runtime: Runtime, call: Call) -> Outcome:
         return await _fail(runtime, call, principal, rate, claimed_key, InternalError())
 
 
-async def _run_handler(
+async def _authenticate(session: Any, call: Call) -> Principal:
+    """The caller: pre-authenticated by the transport for this request, or by token."""
+    if call.authenticated is not None:
+        return call.authenticated
+    return await tokens.authenticate(session, call.credentials)
+
+
+async def _admit(runtime: Runtime, call: Call, principal: Principal) -> RateState:
+    """Channel, plan, module and scope checks, then the rate limit."""
+    check_channel(principal, call.channel)
+    check_operation(principal, call.operation)
+    rate = await runtime.limiter.hit(
+        principal.token_id,
+        principal.rate_limit_per_minute or runtime.settings.rate_limit_per_minute,
+    )
+    if not rate.allowed:
+        error = RateLimited(
+            rate.retry_after_seconds,
+            f"Rate limit of {rate.limit} requests per minute exceeded; "
+            f"retry in {rate.retry_after_seconds} s.",
+        )
+        error.headers.update(rate.headers())  # a 429 still says where the token stands
+        raise error
+    return rate
+
+
+async def _handle(
+    session: Any,
     runtime: Runtime,
     call: Call,
     principal: Principal,
     arguments: BaseModel,
     rate: RateState,
     claimed_key: str | None,
-) -> Outcome:
+) -> tuple[Outcome, str | None]:
+    """The handler inside ``session``'s transaction, bound to the caller's workspace;
+    returns the outcome and the resource id the handler named (for the audit row)."""
     op = call.operation
-    read_only = op.kind is Kind.read
-    async with runtime.db.session(principal.workspace_id, read_only=read_only) as session:
-        ctx = Context(
-            session=session,
-            principal=principal,
-            channel=call.channel,
-            request_id=call.request_id,
-            settings=runtime.settings,
-            db=runtime.db,
-            now=utcnow(),
-        )
-        body = render(op, await call.operation.handler(ctx, arguments))
-        if claimed_key is not None:
-            stored = _without_secrets(op, body)
-            await idempotency.complete(session, principal, claimed_key, op.success_status, stored)
-        if not read_only:
-            _audit_row(session, principal, call, op.success_status, "ok", ctx.resource_id)
-            await tokens.touch_last_used(session, principal)
-    if read_only:
-        await _audit(runtime, principal, call, op.success_status, "ok", ctx.resource_id)
+    session.info["workspace_id"] = principal.workspace_id  # the tenant safety net
+    ctx = Context(
+        session=session,
+        principal=principal,
+        channel=call.channel,
+        request_id=call.request_id,
+        settings=runtime.settings,
+        db=runtime.db,
+        now=utcnow(),
+    )
+    body = render(op, await op.handler(ctx, arguments))
+    if claimed_key is not None:
+        stored = _without_secrets(op, body)
+        await idempotency.complete(session, principal, claimed_key, op.success_status, stored)
+    if op.kind is not Kind.read:
+        _audit_row(session, principal, call, op.success_status, "ok", ctx.resource_id)
+        await tokens.touch_last_used(session, principal)
     body["request_id"] = call.request_id
-    return Outcome(op.success_status, body, call.request_id, _headers(rate))
+    outcome = Outcome(op.success_status, body, call.request_id, _headers(rate))
+    return outcome, ctx.resource_id
 
 
 async def _fail(
