@@ -309,7 +309,7 @@ def worker(
         int, typer.Option("--concurrency", min=1, max=256, help="Jobs run at the same time.")
     ] = 4,
 ) -> None:
-    """Run background jobs (workflow runs, webhook deliveries, crawls) until SIGTERM/SIGINT."""
+    """Run background jobs (workflow runs, webhook deliveries) until SIGTERM/SIGINT."""
     from core.jobs.worker import run_worker_until_stopped
     from core.serving import warn_if_private_network
 
