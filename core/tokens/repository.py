@@ -10,11 +10,25 @@ from sqlmodel import select
 
 from core.db import WorkspaceId
 from core.tokens.models import ApiToken
+from core.workspaces.models import Workspace
 
 
 async def get_unscoped(session: AsyncSession, token_id: str) -> ApiToken | None:
     """Look a token up by id before any workspace is known (authentication only)."""
     return await session.get(ApiToken, token_id)
+
+
+async def get_with_workspace(
+    session: AsyncSession, token_id: str
+) -> tuple[ApiToken, Workspace] | None:
+    """A token and its workspace in one query, before any workspace is known (authentication)."""
+    stmt = (
+        select(ApiToken, Workspace)
+        .join(Workspace, Workspace.id == ApiToken.workspace_id)  # type: ignore[arg-type]
+        .where(ApiToken.id == token_id)
+    )
+    row = (await session.execute(stmt)).first()
+    return (row[0], row[1]) if row is not None else None
 
 
 async def get(session: AsyncSession, workspace_id: WorkspaceId, token_id: str) -> ApiToken | None:

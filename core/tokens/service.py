@@ -124,18 +124,16 @@ async def authenticate(session: AsyncSession, plaintext: str | None) -> Principa
     if not plaintext:
         raise Unauthenticated("A bearer token is required (Authorization: Bearer <token>).")
     token_id = secrets.parse_token_id(plaintext)
-    token = await repository.get_unscoped(session, token_id) if token_id else None
+    found = await repository.get_with_workspace(session, token_id) if token_id else None
     now = utcnow()
     if (
-        token is None
-        or not secrets.matches(plaintext, token.token_hash)
-        or token.revoked_at is not None
-        or (token.expires_at is not None and token.expires_at <= now)
+        found is None
+        or not secrets.matches(plaintext, found[0].token_hash)
+        or found[0].revoked_at is not None
+        or (found[0].expires_at is not None and found[0].expires_at <= now)
     ):
         raise Unauthenticated("The token is invalid, expired or revoked.")
-    workspace = await workspaces.get(session, token.workspace_id)
-    if workspace is None:
-        raise Unauthenticated("The token is invalid, expired or revoked.")
+    token, workspace = found
     return Principal(
         workspace_id=WorkspaceId(workspace.id),
         workspace_name=workspace.name,
