@@ -193,6 +193,9 @@ async def dispatch(runtime: Runtime, call: Call) -> Outcome:
     claimed_key: str | None = None
     read_only = op.kind is Kind.read
     key = None if read_only else call.idempotency_key
+    # SQLite runs reads in a deferred (non-locking) transaction, so their audit row is
+    # written afterwards in a short write transaction; elsewhere it joins the transaction.
+    audit_apart = read_only and runtime.db.is_sqlite
     try:
         if key is None:
             async with runtime.db.session(read_only=read_only) as session:
@@ -202,7 +205,7 @@ async def dispatch(runtime: Runtime, call: Call) -> Outcome:
                     op, await call.load_arguments(), strings=call.strings
                 )
                 outcome, resource_id = await _handle(
-                    session, runtime, call, principal, arguments, rate, None
+                    session, runtime, call, principal, arguments, rate, None, not audit_apart
                 )
         else:
             async with runtime.db.session(read_only=True) as session:
@@ -226,10 +229,9 @@ async def dispatch(runtime: Runtime, call: Call) -> Outcome:
             claimed_key = key
             async with runtime.db.session(principal.workspace_id) as session:
                 outcome, resource_id = await _handle(
-                    session, runtime, call, principal, arguments, rate, claimed_key
+                    session, runtime, call, principal, arguments, rate, claimed_key, True
                 )
-        if read_only:
-            # Reads run in a read-only transaction (deferred on SQLite): audit separately.
+        if audit_apart:
             await _audit(runtime, principal, call, op.success_status, "ok", resource_id)
         return outcome
     except DomainError as error:
@@ -273,6 +275,7 @@ async def _handle(
     arguments: BaseModel,
     rate: RateState,
     claimed_key: str | None,
+    audit_inline: bool,
 ) -> tuple[Outcome, str | None]:
     """The handler inside ``session``'s transaction, bound to the caller's workspace;
     returns the outcome and the resource id the handler named (for the audit row)."""
@@ -291,7 +294,7 @@ async def _handle(
     if claimed_key is not None:
         stored = _without_secrets(op, body)
         await idempotency.complete(session, principal, claimed_key, op.success_status, stored)
-    if op.kind is not Kind.read:
+    if audit_inline:
         _audit_row(session, principal, call, op.success_status, "ok", ctx.resource_id)
         await tokens.touch_last_used(session, principal)
     body["request_id"] = call.request_id
