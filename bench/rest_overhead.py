@@ -2,11 +2,13 @@
 Starlette route in the same app reading the same 25 rows with one SQL query.
 
 One uvicorn server process; load from a separate process (``wrk`` when installed, else
-``bench/_load.py``), same connections and duration for both. Prints requests/s, p50, p99
+``bench/_load.py``), same connections and duration for both, alternating for a few
+rounds (the median round of each counts). Prints requests/s, p50, p99
 and the ratio gated/bare (goal ≥ 0.6), then the idle RSS of ``patchbay serve`` (goal
 ≤ 150 MB).
 
     python bench/rest_overhead.py [--database-url URL] [--seconds 20] [--connections 32]
+        [--rounds 3]
 """
 
 from __future__ import annotations
@@ -89,6 +91,11 @@ def run_load(url: str, seconds: int, connections: int, headers: dict[str, str]) 
     return {**json.loads(out), "tool": "python"}
 
 
+def median_round(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """The round with the median requests/s (its latencies go with it)."""
+    return sorted(rounds, key=lambda r: r["rps"])[len(rounds) // 2]
+
+
 def idle_rss_mb(env: dict[str, str]) -> float:
     """RSS of an idle ``patchbay serve`` process after start-up and one request."""
     port = free_port()
@@ -116,6 +123,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--contacts", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds of each")
     args = parser.parse_args()
     tmp = tempfile.mkdtemp(prefix="pb-bench-")
     database_url = args.database_url or f"sqlite:///{tmp}/bench.db"
@@ -156,8 +164,13 @@ def main() -> None:
         assert [c["id"] for c in gated_body["data"]] == [c["id"] for c in bare_body["data"]]
         run_load(gated_url, 3, args.connections, auth)  # warm-up
         run_load(bare_url, 3, args.connections, {})
-        gated = run_load(gated_url, args.seconds, args.connections, auth)
-        bare = run_load(bare_url, args.seconds, args.connections, {})
+        # Alternate the two for --rounds rounds and keep each one's median round, so a
+        # drift in machine speed during the run does not land on one side only.
+        gated_rounds, bare_rounds = [], []
+        for _ in range(args.rounds):
+            gated_rounds.append(run_load(gated_url, args.seconds, args.connections, auth))
+            bare_rounds.append(run_load(bare_url, args.seconds, args.connections, {}))
+        gated, bare = median_round(gated_rounds), median_round(bare_rounds)
     finally:
         server.terminate()
         server.wait(10)
@@ -165,13 +178,15 @@ def main() -> None:
     engine = database_url.split(":", 1)[0]
     print(
         f"engine={engine} connections={args.connections} seconds={args.seconds} "
-        f"load={gated['tool']}"
+        f"rounds={args.rounds} load={gated['tool']}"
     )
     for name, r in (("gated /api/v1/contacts", gated), ("bare starlette route", bare)):
         print(
             f"{name:24s} {r['rps']:8.0f} req/s  p50 {r['p50_ms']:6.1f} ms  "
             f"p99 {r['p99_ms']:6.1f} ms  errors {r['errors']}"
         )
+    for name, rounds in (("gated", gated_rounds), ("bare", bare_rounds)):
+        print(f"{name} rounds req/s: " + ", ".join(f"{r['rps']:.0f}" for r in rounds))
     print(f"ratio gated/bare: {gated['rps'] / bare['rps']:.2f}x (goal >= 0.6x)")
     print(f"idle RSS of patchbay serve: {rss:.0f} MB (goal <= 150 MB)")
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from core.audit.writer import AuditWriter
 from core.config import Settings
 from core.db import Database
 from core.operations import Registry
@@ -16,6 +17,11 @@ class Runtime:
     db: Database
     limiter: RateLimiter
     registry: Registry
+    audit: AuditWriter = field(init=False)
+    """Group-commits the audit rows written outside a call's own transaction."""
+
+    def __post_init__(self) -> None:
+        self.audit = AuditWriter(self.db)
 
     @classmethod
     def create(cls, settings: Settings, registry: Registry | None = None) -> Runtime:

@@ -15,7 +15,7 @@ from core.config import Settings
 from core.errors import DomainError, InternalError, ValidationFailed
 from core.runtime import Runtime
 from mcp_server.http import MCP_METHODS, build_http
-from rest.adapter import API_PREFIX, build_router, error_response
+from rest.adapter import API_PREFIX, build_routes, error_response
 from rest.openapi import build_openapi
 
 log = logging.getLogger("patchbay.rest")
@@ -68,7 +68,7 @@ def build_app(
         lifespan=lifespan,
     )
     app.state.runtime = runtime
-    app.include_router(build_router(runtime))
+    app.router.routes.extend(build_routes(runtime))
     app.add_route(mcp.path, mcp.endpoint, methods=MCP_METHODS, include_in_schema=False)
     for path in mcp.metadata_paths:
         app.add_route(path, mcp.metadata_endpoint, methods=["GET"], include_in_schema=False)

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit.models import AuditEntry
 from core.db import WorkspaceId, utcnow
 from core.ids import new_id
 
+INSERT = sa.insert(AuditEntry.__table__)  # type: ignore[arg-type]
+"""Core INSERT of audit rows (one statement, no ORM unit of work), single or many."""
 
-def record(
-    session: AsyncSession,
+
+def entry(
     *,
-    workspace_id: WorkspaceId,
+    workspace_id: WorkspaceId | str,
     token_id: str | None,
     token_name: str | None,
     channel: str,
@@ -21,20 +26,23 @@ def record(
     outcome: str,
     request_id: str,
     resource_id: str | None = None,
-) -> None:
-    """Add an audit row to the session's transaction."""
-    session.add(
-        AuditEntry(
-            id=new_id("aud"),
-            workspace_id=workspace_id,
-            token_id=token_id,
-            token_name=token_name,
-            channel=channel,
-            operation=operation,
-            status=status,
-            outcome=outcome,
-            request_id=request_id,
-            resource_id=resource_id,
-            created_at=utcnow(),
-        )
-    )
+) -> dict[str, Any]:
+    """The column values of one audit row, stamped now."""
+    return {
+        "id": new_id("aud"),
+        "workspace_id": workspace_id,
+        "token_id": token_id,
+        "token_name": token_name,
+        "channel": channel,
+        "operation": operation,
+        "status": status,
+        "outcome": outcome,
+        "request_id": request_id,
+        "resource_id": resource_id,
+        "created_at": utcnow(),
+    }
+
+
+async def record(session: AsyncSession, **fields: Any) -> None:
+    """Insert an audit row (``entry`` fields) in the session's transaction."""
+    await session.execute(INSERT, entry(**fields))

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import func, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
@@ -18,17 +20,35 @@ async def get_unscoped(session: AsyncSession, token_id: str) -> ApiToken | None:
     return await session.get(ApiToken, token_id)
 
 
-async def get_with_workspace(
-    session: AsyncSession, token_id: str
-) -> tuple[ApiToken, Workspace] | None:
-    """A token and its workspace in one query, before any workspace is known (authentication)."""
-    stmt = (
-        select(ApiToken, Workspace)
-        .join(Workspace, Workspace.id == ApiToken.workspace_id)  # type: ignore[arg-type]
-        .where(ApiToken.id == token_id)
+_tokens = ApiToken.__table__  # type: ignore[attr-defined]
+_workspaces = Workspace.__table__  # type: ignore[attr-defined]
+_CREDENTIALS = (
+    sa.select(
+        _tokens.c.token_hash,
+        _tokens.c.revoked_at,
+        _tokens.c.expires_at,
+        _tokens.c.name,
+        _tokens.c.scopes,
+        _tokens.c.abilities,
+        _tokens.c.rate_limit_per_minute,
+        _tokens.c.last_used_at,
+        _tokens.c.created_at,
+        _workspaces.c.id.label("workspace_id"),
+        _workspaces.c.name.label("workspace_name"),
+        _workspaces.c.status.label("workspace_status"),
+        _workspaces.c.plan,
+        _workspaces.c.enabled_modules,
     )
-    row = (await session.execute(stmt)).first()
-    return (row[0], row[1]) if row is not None else None
+    .join(_workspaces, _workspaces.c.id == _tokens.c.workspace_id)
+    .where(_tokens.c.id == sa.bindparam("token_id"))
+)
+"""Built once: authentication runs on every call, so no per-call statement building."""
+
+
+async def credentials(session: AsyncSession, token_id: str) -> sa.Row[Any] | None:
+    """A token's secret hash, state and grants with its workspace, in one query, before
+    any workspace is known (authentication only)."""
+    return (await session.execute(_CREDENTIALS, {"token_id": token_id})).first()
 
 
 async def get(session: AsyncSession, workspace_id: WorkspaceId, token_id: str) -> ApiToken | None:

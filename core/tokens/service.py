@@ -124,37 +124,42 @@ async def authenticate(session: AsyncSession, plaintext: str | None) -> Principa
     if not plaintext:
         raise Unauthenticated("A bearer token is required (Authorization: Bearer <token>).")
     token_id = secrets.parse_token_id(plaintext)
-    found = await repository.get_with_workspace(session, token_id) if token_id else None
-    now = utcnow()
+    row = await repository.credentials(session, token_id) if token_id else None
     if (
-        found is None
-        or not secrets.matches(plaintext, found[0].token_hash)
-        or found[0].revoked_at is not None
-        or (found[0].expires_at is not None and found[0].expires_at <= now)
+        row is None
+        or not secrets.matches(plaintext, row.token_hash)
+        or row.revoked_at is not None
+        or (row.expires_at is not None and row.expires_at <= utcnow())
     ):
         raise Unauthenticated("The token is invalid, expired or revoked.")
-    token, workspace = found
+    assert token_id is not None
     return Principal(
-        workspace_id=WorkspaceId(workspace.id),
-        workspace_name=workspace.name,
-        workspace_status=workspace.status,
-        plan=plan_for(workspace.plan),
-        enabled_modules=frozenset(workspace.enabled_modules),
-        token_id=token.id,
-        token_name=token.name,
-        scopes=frozenset(token.scopes),
-        abilities=frozenset(token.abilities),
-        rate_limit_per_minute=token.rate_limit_per_minute,
-        last_used_at=token.last_used_at,
-        created_at=token.created_at,
-        expires_at=token.expires_at,
+        workspace_id=WorkspaceId(row.workspace_id),
+        workspace_name=row.workspace_name,
+        workspace_status=row.workspace_status,
+        plan=plan_for(row.plan),
+        enabled_modules=frozenset(row.enabled_modules),
+        token_id=token_id,
+        token_name=row.name,
+        scopes=frozenset(row.scopes),
+        abilities=frozenset(row.abilities),
+        rate_limit_per_minute=row.rate_limit_per_minute,
+        last_used_at=row.last_used_at,
+        created_at=row.created_at,
+        expires_at=row.expires_at,
     )
 
 
+def needs_touch(principal: Principal) -> bool:
+    """Whether this use should be recorded in ``last_used_at`` (at most every
+    ``LAST_USED_RESOLUTION``, to keep reads cheap)."""
+    last = principal.last_used_at
+    return last is None or utcnow() - last >= LAST_USED_RESOLUTION
+
+
 async def touch_last_used(session: AsyncSession, principal: Principal) -> None:
-    """Record use, at most every ``LAST_USED_RESOLUTION`` to keep reads cheap."""
-    now = utcnow()
-    if principal.last_used_at is None or now - principal.last_used_at >= LAST_USED_RESOLUTION:
+    """Record use in the session's transaction, if ``needs_touch``."""
+    if needs_touch(principal):
         await session.execute(
-            update(ApiToken).where(ApiToken.id == principal.token_id).values(last_used_at=now)
+            update(ApiToken).where(ApiToken.id == principal.token_id).values(last_used_at=utcnow())
         )

@@ -22,7 +22,7 @@ from tests.factories import Tenant
 async def seed_audit(runtime: Runtime, workspace_id: WorkspaceId, n: int) -> list[str]:
     async with runtime.db.session() as session:
         for i in range(n):
-            audit.record(
+            await audit.record(
                 session,
                 workspace_id=workspace_id,
                 token_id=None,

@@ -3,6 +3,7 @@ even for queries that forgot the ``workspace_id`` condition."""
 
 from __future__ import annotations
 
+import anyio
 import sqlalchemy as sa
 from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
@@ -115,3 +116,27 @@ async def test_binding_is_per_session(
         in_b = list((await b.execute(select(ApiToken))).scalars())
     assert [t.id for t in in_a] == [tenant.token_id]
     assert [t.id for t in in_b] == [other_tenant.token_id]
+
+
+async def test_concurrent_sessions_of_two_workspaces_never_mix(
+    runtime: Runtime, tenant: Tenant, other_tenant: Tenant
+) -> None:
+    """The filter's workspace is bound per executing statement: many tasks of two
+    workspaces interleaving their queries each only ever see their own rows."""
+    seen: dict[str, set[str]] = {tenant.workspace_id: set(), other_tenant.workspace_id: set()}
+
+    async def reader(workspace_id: WorkspaceId) -> None:
+        for _ in range(10):
+            async with runtime.db.session(workspace_id=workspace_id, read_only=True) as s:
+                rows = (await s.execute(select(ApiToken))).scalars()
+                seen[workspace_id] |= {t.workspace_id for t in rows}
+                await anyio.sleep(0)
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(8):
+            tg.start_soon(reader, WorkspaceId(tenant.workspace_id))
+            tg.start_soon(reader, WorkspaceId(other_tenant.workspace_id))
+    assert seen == {
+        tenant.workspace_id: {tenant.workspace_id},
+        other_tenant.workspace_id: {other_tenant.workspace_id},
+    }

@@ -1,0 +1,114 @@
+"""The SQLite dialect the engine uses: aiosqlite with one thread hop per statement.
+
+aiosqlite runs each ``sqlite3`` call on the connection's own thread, and SQLAlchemy's
+adapter makes four such calls per SELECT (cursor, execute, fetchall, close) and three
+per DML statement, each a round trip through the event loop. This adapter runs the
+whole statement — cursor, execute, fetch, close — as one call on that thread, and skips
+COMMIT and ROLLBACK (the pool's reset) when no transaction is open. Results, errors and transaction
+behaviour are those of ``sqlite3``; only the number of hops changes.
+
+Registered as ``sqlite+patchbay``; ``core.db.create_engine`` picks it for SQLite URLs.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import deque
+from typing import Any
+
+from sqlalchemy.dialects import registry
+from sqlalchemy.dialects.sqlite.aiosqlite import (
+    AsyncAdapt_aiosqlite_connection,
+    AsyncAdapt_aiosqlite_cursor,
+    AsyncAdapt_aiosqlite_dbapi,
+    SQLiteDialect_aiosqlite,
+)
+
+DRIVER = "patchbay"
+
+_Outcome = tuple[Any, list[Any], int, int]
+
+
+def _run(conn: sqlite3.Connection, sql: str, parameters: Any, many: bool) -> _Outcome:
+    """On the connection's thread: one statement from cursor to close."""
+    cursor = conn.cursor()
+    try:
+        if many:
+            cursor.executemany(sql, parameters)
+        elif parameters is None:
+            cursor.execute(sql)
+        else:
+            cursor.execute(sql, parameters)
+        if cursor.description:
+            return cursor.description, cursor.fetchall(), -1, -1
+        return None, [], cursor.lastrowid, cursor.rowcount
+    finally:
+        cursor.close()
+
+
+class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
+    """A buffered cursor whose ``execute`` / ``executemany`` is one thread hop."""
+
+    __slots__ = ()
+
+    def _one_hop(self, sql: str, parameters: Any, many: bool) -> None:
+        connection = self._connection  # aiosqlite.Connection
+        try:
+            description, rows, lastrowid, rowcount = self.await_(
+                connection._execute(_run, connection._conn, sql, parameters, many)
+            )
+        except Exception as error:
+            self._adapt_connection._handle_exception(error)
+        self.description = description
+        self._rows = deque(rows)
+        self.lastrowid = lastrowid
+        self.rowcount = rowcount
+
+    def execute(self, operation: Any, parameters: Any = None) -> Any:
+        self._one_hop(operation, parameters, False)
+
+    def executemany(self, operation: Any, seq_of_parameters: Any) -> Any:
+        self._one_hop(operation, seq_of_parameters, True)
+
+
+class OneHopConnection(AsyncAdapt_aiosqlite_connection):
+    """Hands out one-hop cursors; a rollback with no open transaction costs nothing."""
+
+    __slots__ = ()
+
+    def cursor(self, server_side: bool = False) -> Any:
+        if server_side:
+            return super().cursor(server_side=True)
+        return OneHopCursor(self)
+
+    def _idle(self) -> bool:
+        # ``in_transaction`` reads sqlite3_get_autocommit(), safe from any thread; no
+        # statement runs on this connection meanwhile (SQLAlchemy uses it from one task).
+        connection = self._connection._connection
+        return connection is not None and not connection.in_transaction
+
+    def rollback(self) -> None:
+        if not self._idle():
+            super().rollback()
+
+    def commit(self) -> None:
+        if not self._idle():
+            super().commit()
+
+
+class OneHopDBAPI(AsyncAdapt_aiosqlite_dbapi):
+    def connect(self, *arg: Any, **kw: Any) -> Any:
+        adapted = super().connect(*arg, **kw)
+        return OneHopConnection(self, adapted._connection)
+
+
+class PatchbaySQLiteDialect(SQLiteDialect_aiosqlite):
+    driver = DRIVER
+    supports_statement_cache = True
+
+    @classmethod
+    def import_dbapi(cls) -> OneHopDBAPI:  # type: ignore[override]
+        return OneHopDBAPI(__import__("aiosqlite"), __import__("sqlite3"))
+
+
+registry.register(f"sqlite.{DRIVER}", __name__, "PatchbaySQLiteDialect")

@@ -1,0 +1,68 @@
+"""core.sqlite_driver: SQLite statements cost one thread hop each, with sqlite3's semantics."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from core.db import Database
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    database = Database(f"sqlite:///{tmp_path / 'driver.db'}")
+    async with database.session() as session:
+        await session.execute(sa.text("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT UNIQUE)"))
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture
+def hops(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every call queued to an aiosqlite connection thread."""
+    seen: list[str] = []
+    original = aiosqlite.Connection._execute
+
+    async def counting(self: Any, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        seen.append(getattr(fn, "__name__", repr(fn)))
+        return await original(self, fn, *args, **kwargs)
+
+    monkeypatch.setattr(aiosqlite.Connection, "_execute", counting)
+    return seen
+
+
+async def test_engine_uses_the_one_hop_dialect(db: Database) -> None:
+    assert db.engine.dialect.driver == "patchbay"
+
+
+async def test_a_read_session_costs_one_hop_per_statement(db: Database, hops: list[str]) -> None:
+    async with db.session(read_only=True) as session:
+        await session.connection()
+        hops.clear()  # (a first checkout may connect)
+        rows = (await session.execute(sa.text("SELECT 1 UNION SELECT 2"))).all()
+    assert sorted(r[0] for r in rows) == [1, 2]
+    assert hops == ["_run"]  # no BEGIN, no COMMIT, no pool-reset ROLLBACK
+
+
+async def test_writes_keep_sqlite_semantics(db: Database, hops: list[str]) -> None:
+    async with db.session() as session:
+        result = await session.execute(sa.text("INSERT INTO t (v) VALUES ('a')"))
+        assert result.lastrowid == 1  # type: ignore[attr-defined]
+        many = await session.execute(
+            sa.text("INSERT INTO t (v) VALUES (:v)"), [{"v": "b"}, {"v": "c"}]
+        )
+        assert many.rowcount == 2  # type: ignore[attr-defined]
+    assert hops.count("commit") == 1
+    with pytest.raises(IntegrityError):
+        async with db.session() as session:
+            await session.execute(sa.text("INSERT INTO t (v) VALUES ('d')"))
+            await session.execute(sa.text("INSERT INTO t (v) VALUES ('a')"))  # duplicate
+    async with db.session(read_only=True) as session:
+        values = (await session.execute(sa.text("SELECT v FROM t ORDER BY id"))).scalars()
+        assert list(values) == ["a", "b", "c"]  # the failed transaction rolled back whole
