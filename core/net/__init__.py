@@ -1,10 +1,10 @@
-"""Outbound-network safety: the SSRF guard and the only outbound HTTP client factory.
+"""Outbound-network safety: the SSRF guard and the only outbound HTTP client factories.
 
 Self-contained: depends on httpx and anyio only (no web-framework imports).
 """
 
 from core.net.addresses import IPAddress, is_forbidden_address, parse_ip_literal
-from core.net.client import build_safe_client
+from core.net.client import build_safe_client, build_safe_transport, send_through
 from core.net.errors import URLNotAllowed
 from core.net.policy import ResolvedTarget, check_url
 from core.net.resolver import Resolver, system_resolver
@@ -26,9 +26,11 @@ __all__ = [
     "SafeTransport",
     "URLNotAllowed",
     "build_safe_client",
+    "build_safe_transport",
     "check_url",
     "is_forbidden_address",
     "is_truncated",
     "parse_ip_literal",
+    "send_through",
     "system_resolver",
 ]

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import select
+import socket
+import ssl
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import anyio
+import httpcore
 import httpx
 
 from core.net.policy import ResolvedTarget, check_url
@@ -21,18 +25,113 @@ CONTENT_ENCODING_EXTENSION = "patchbay.content_encoding"
 
 TransportFactory = Callable[[], httpx.AsyncBaseTransport]
 
+CONNECTIONS_PER_HOST = 8
+"""Connections (all kept alive) per pool, i.e. per TLS hostname. httpcore scans every
+pooled connection, pairwise for idle ones, on each request: with httpx's 20 kept alive
+that scan was a quarter of a webhook worker's CPU (bench/webhooks.py); more requests for
+one host than this wait for a free connection."""
+
 
 def is_truncated(response: httpx.Response) -> bool:
     """Whether the body of a response from a safe client was cut at the size cap."""
     return bool(response.extensions.get(TRUNCATED_EXTENSION, False))
 
 
+class _SocketCachingStream(httpcore.AsyncNetworkStream):
+    """anyio's network stream, answering ``is_readable`` from a socket looked up once.
+
+    httpcore's pool asks every idle connection ``is_readable`` (has the server hung up?)
+    twice per request; anyio rebuilds its attribute table for each such lookup, which
+    cost a fifth of a webhook worker's CPU with 20 keep-alive connections.
+    """
+
+    def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
+        self._inner = inner
+        self._socket: socket.socket | None = inner.get_extra_info("socket")
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return await self._inner.read(max_bytes, timeout)
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        await self._inner.write(buffer, timeout)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    async def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        return _SocketCachingStream(
+            await self._inner.start_tls(ssl_context, server_hostname, timeout)
+        )
+
+    def get_extra_info(self, info: str) -> Any:
+        if info == "is_readable":
+            return _readable(self._socket)
+        return self._inner.get_extra_info(info)
+
+
+def _readable(sock: socket.socket | None) -> bool:
+    """Whether a read would return at once (data or EOF); a closed socket counts."""
+    if sock is None or sock.fileno() < 0:
+        return True
+    poller = select.poll()
+    poller.register(sock, select.POLLIN)
+    return bool(poller.poll(0))
+
+
+class _SocketCachingBackend(httpcore.AsyncNetworkBackend):
+    """httpcore's anyio backend with ``_SocketCachingStream`` connections."""
+
+    def __init__(self) -> None:
+        self._inner = httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Any = None,
+    ) -> httpcore.AsyncNetworkStream:
+        stream = await self._inner.connect_tcp(
+            host, port, timeout=timeout, local_address=local_address, socket_options=socket_options
+        )
+        return _SocketCachingStream(stream)
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
 def default_transport_factory() -> TransportFactory:
     """Factory for plain HTTP/1.1 keep-alive transports sharing one TLS context."""
     ssl_context = httpx.create_ssl_context(trust_env=False)
+    limits = httpx.Limits(
+        max_connections=CONNECTIONS_PER_HOST,
+        max_keepalive_connections=CONNECTIONS_PER_HOST,
+        keepalive_expiry=5.0,
+    )
 
     def factory() -> httpx.AsyncBaseTransport:
-        return httpx.AsyncHTTPTransport(verify=ssl_context, http1=True, http2=False, retries=0)
+        transport = httpx.AsyncHTTPTransport(
+            verify=ssl_context, http1=True, http2=False, limits=limits, retries=0
+        )
+        # The same pool httpx builds, on the socket-caching backend (httpx has no
+        # parameter for it; tests/core/test_ssrf.py checks the pool is this one).
+        transport._pool = httpcore.AsyncConnectionPool(
+            ssl_context=ssl_context,
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            http1=True,
+            http2=False,
+            retries=0,
+            network_backend=_SocketCachingBackend(),
+        )
+        return transport
 
     return factory
 

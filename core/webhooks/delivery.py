@@ -1,4 +1,4 @@
-"""Sending one delivery: sign, POST through the SSRF-safe client, record the outcome.
+"""Sending one delivery: sign, POST through the SSRF-guarded transport, record the outcome.
 
 Outcomes of an attempt:
 
@@ -31,8 +31,8 @@ from sqlalchemy import update
 
 from core.db import Database, WorkspaceId, utcnow
 from core.events.service import emit
-from core.jobs.queue import ClaimedJob, claim, release
-from core.net import URLNotAllowed, build_safe_client
+from core.jobs.queue import ClaimedJob, claim, extend_leases, release
+from core.net import SafeTransport, URLNotAllowed, build_safe_transport, send_through
 from core.runtime import Runtime
 from core.webhooks.models import (
     DeliveryStatus,
@@ -50,35 +50,36 @@ DISABLE_AFTER = timedelta(days=5)
 PAUSED_RECHECK = timedelta(minutes=5)
 MAX_RETRY_AFTER = timedelta(days=1)
 JITTER = 0.10
-BATCH_SIZE = 25
-MAX_IN_FLIGHT = 20  # httpx's default keep-alive pool size
-"""Deliveries one worker slot sends at once (its own job plus up to 24 more due ones)."""
+BATCH_SIZE = 50
+"""Deliveries one worker slot takes at once (its own job plus up to 49 more due ones),
+sent concurrently and recorded in one transaction."""
+MAX_IN_FLIGHT = 16
+"""Sends in flight per process, over all endpoints (each hostname also has at most
+``core.net.transport.CONNECTIONS_PER_HOST`` connections)."""
 
-# ------------------------------------------------------------------ the shared client
+# ------------------------------------------------------------------ the shared transport
 
-_clients: weakref.WeakKeyDictionary[Any, dict[bool, httpx.AsyncClient]] = (
-    weakref.WeakKeyDictionary()
-)
+_transports: weakref.WeakKeyDictionary[Any, dict[bool, SafeTransport]] = weakref.WeakKeyDictionary()
 
 
-def shared_client(allow_private_network: bool) -> httpx.AsyncClient:
-    """One keep-alive client per event loop (i.e. per worker process) and policy."""
+def shared_transport(allow_private_network: bool) -> SafeTransport:
+    """One guarded keep-alive transport per event loop (i.e. per worker process) and policy."""
     loop = asyncio.get_running_loop()
-    per_loop = _clients.setdefault(loop, {})
-    client = per_loop.get(allow_private_network)
-    if client is None or client.is_closed:
-        client = per_loop[allow_private_network] = build_safe_client(
-            allow_private_network=allow_private_network, timeout=TIMEOUT_SECONDS
+    per_loop = _transports.setdefault(loop, {})
+    transport = per_loop.get(allow_private_network)
+    if transport is None:
+        transport = per_loop[allow_private_network] = build_safe_transport(
+            allow_private_network=allow_private_network
         )
-    return client
+    return transport
 
 
 _in_flight: weakref.WeakKeyDictionary[Any, anyio.Semaphore] = weakref.WeakKeyDictionary()
 
 
 def send_slots() -> anyio.Semaphore:
-    """Bounds concurrent sends per process to the client's keep-alive pool size, so
-    connections are reused instead of being opened and closed per request."""
+    """Bounds concurrent sends per process to the keep-alive pool size, so connections
+    are reused instead of being opened and closed per request."""
     loop = asyncio.get_running_loop()
     semaphore = _in_flight.get(loop)
     if semaphore is None:
@@ -86,11 +87,11 @@ def send_slots() -> anyio.Semaphore:
     return semaphore
 
 
-async def close_clients() -> None:
-    """Close this event loop's clients (tests, shutdown)."""
-    per_loop = _clients.pop(asyncio.get_running_loop(), {})
-    for client in per_loop.values():
-        await client.aclose()
+async def close_transports() -> None:
+    """Close this event loop's transports (tests, shutdown)."""
+    per_loop = _transports.pop(asyncio.get_running_loop(), {})
+    for transport in per_loop.values():
+        await transport.aclose()
 
 
 # ------------------------------------------------------------------ scheduling
@@ -197,13 +198,15 @@ async def _load(db: Database, jobs: list[ClaimedJob]) -> list[_Work]:
     return [_Work(by_id[row[0]], *row[1:]) for row in rows]
 
 
-async def send(client: httpx.AsyncClient, msg_id: str, work: _Work) -> _Result:
+async def send(transport: SafeTransport, msg_id: str, work: _Work) -> _Result:
     """One signed POST; never raises for network or policy failures."""
     body = render_body(work.event_type, work.event_created_at, work.payload)
     headers = signed_headers(work.secret, msg_id, int(time.time()), body)
     started = time.perf_counter()
     try:
-        response = await client.post(work.url, content=body, headers=headers)
+        response = await send_through(
+            transport, "POST", work.url, content=body, headers=headers, timeout=TIMEOUT_SECONDS
+        )
     except URLNotAllowed as exc:
         return _Result(error=f"url_not_allowed: {exc.reason}", refused=True)
     except httpx.TimeoutException as exc:
@@ -289,22 +292,28 @@ def _outcome(
 async def deliver(runtime: Runtime, job: ClaimedJob) -> None:
     """Queue handler: attempt ``job`` plus up to ``BATCH_SIZE - 1`` more due deliveries.
 
-    The worker leases one row per slot; pulling further due rows here lets one slot
-    send a batch concurrently and record it in one transaction (far fewer round trips
-    per delivery). Rows this handler claimed but did not record are released if it is
-    cancelled or fails.
+    The worker leases one row per slot (and keeps that lease alive); pulling further due
+    rows here lets one slot send a batch concurrently and record it in one transaction
+    (far fewer round trips per delivery). Their leases are kept alive here while the
+    batch is in flight — slow endpoints can hold a batch for several timeouts. Rows this
+    handler claimed but did not record are released if it is cancelled or fails.
     """
     jobs = [job]
+    lease = runtime.settings.job_lease_seconds
     try:
         if BATCH_SIZE > 1:
             jobs += await claim(
                 runtime.db,
                 job.queue,
                 worker_id=job.worker_id,
-                lease_seconds=runtime.settings.job_lease_seconds,
+                lease_seconds=lease,
                 limit=BATCH_SIZE - 1,
             )
-        await _deliver_batch(runtime, jobs)
+        async with anyio.create_task_group() as tg:
+            if len(jobs) > 1:
+                tg.start_soon(_keep_leases, runtime.db, jobs[1:], lease)
+            await _deliver_batch(runtime, jobs)
+            tg.cancel_scope.cancel()
     except BaseException:
         with anyio.CancelScope(shield=True):
             for extra in jobs[1:]:
@@ -312,16 +321,23 @@ async def deliver(runtime: Runtime, job: ClaimedJob) -> None:
         raise
 
 
+async def _keep_leases(db: Database, jobs: list[ClaimedJob], lease_seconds: float) -> None:
+    """Extend the leases of ``jobs`` every third of a lease until cancelled."""
+    while True:
+        await anyio.sleep(lease_seconds / 3)
+        await extend_leases(db, jobs, lease_seconds)
+
+
 async def _deliver_batch(runtime: Runtime, jobs: list[ClaimedJob]) -> None:
     works = await _load(runtime.db, jobs)
-    client = shared_client(runtime.settings.allow_private_network)
+    transport = shared_transport(runtime.settings.allow_private_network)
     results: dict[str, _Result] = {}
 
     slots = send_slots()
 
     async def attempt(work: _Work) -> None:
         async with slots:
-            results[work.job.id] = await send(client, work.job.id, work)
+            results[work.job.id] = await send(transport, work.job.id, work)
 
     async with anyio.create_task_group() as tg:
         for work in works:

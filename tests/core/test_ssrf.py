@@ -28,9 +28,11 @@ from core.net import (
     SafeTransport,
     URLNotAllowed,
     build_safe_client,
+    build_safe_transport,
     check_url,
     is_forbidden_address,
     is_truncated,
+    send_through,
 )
 
 PUBLIC_V4 = "93.184.216.34"
@@ -516,12 +518,28 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, b"redirect was followed")
         elif self.path == "/large":
             self._send(200, LARGE_BODY)
+        elif self.path == "/close-quietly":
+            # Keep-alive response, then hang up without saying so (as idle-timeout
+            # servers do): the client must notice before reusing the connection.
+            self._send(200, b"bye")
+            self.close_connection = True
+            self.server.quiet_closes.add(self.request)  # type: ignore[attr-defined]
         else:
             self._send(200, f"host={self.headers['Host']}".encode())
 
 
 class _QuietServer(ThreadingHTTPServer):
     daemon_threads = True
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.quiet_closes: set[Any] = set()
+        self.hung_up = threading.Event()
+
+    def shutdown_request(self, request: Any) -> None:
+        super().shutdown_request(request)
+        if request in self.quiet_closes:
+            self.hung_up.set()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # Resets are expected: the client drops connections after truncating a body.
@@ -530,9 +548,12 @@ class _QuietServer(ThreadingHTTPServer):
 
 
 @pytest.fixture
-def serve() -> Iterator[Callable[[ssl.SSLContext | None], int]]:
-    servers: list[_QuietServer] = []
+def servers() -> list[_QuietServer]:
+    return []
 
+
+@pytest.fixture
+def serve(servers: list[_QuietServer]) -> Iterator[Callable[[ssl.SSLContext | None], int]]:
     def start(tls: ssl.SSLContext | None = None) -> int:
         server = _QuietServer(("127.0.0.1", 0), _Handler)
         if tls is not None:
@@ -575,6 +596,91 @@ async def test_real_server_large_body_truncated(serve: Callable[..., int]) -> No
         # The half-read connection was discarded; the client still works.
         follow_up = await client.get(f"http://127.0.0.1:{port}/")
         assert follow_up.status_code == 200
+
+
+@pytest.mark.anyio
+async def test_send_through_keeps_the_guard_and_the_cap(serve: Callable[..., int]) -> None:
+    """The client-less path webhooks use: same transport, so same rules."""
+    port = serve()
+    transport = build_safe_transport(allow_private_network=True, max_body_bytes=4096)
+    try:
+        moved = await send_through(
+            transport,
+            "GET",
+            f"http://127.0.0.1:{port}/redirect",
+            content=b"",
+            headers={},
+            timeout=5,
+        )
+        assert (moved.status_code, moved.content) == (301, b"moved")  # not followed
+        large = await send_through(
+            transport,
+            "GET",
+            f"http://127.0.0.1:{port}/large",
+            content=b"",
+            headers={},
+            timeout=5,
+        )
+        assert large.content == LARGE_BODY[:4096] and is_truncated(large)
+    finally:
+        await transport.aclose()
+    guarded = build_safe_transport(allow_private_network=False)
+    with pytest.raises(URLNotAllowed):
+        await send_through(
+            guarded, "POST", f"http://127.0.0.1:{port}/", content=b"{}", headers={}, timeout=5
+        )
+
+
+@pytest.mark.anyio
+async def test_keep_alive_connection_closed_by_the_server_is_not_reused(
+    serve: Callable[..., int], servers: list[Any]
+) -> None:
+    """The pool's socket-caching streams still see a server hang-up on an idle
+    connection (``is_readable``), so the next request opens a new connection."""
+    port = serve()
+    transport = build_safe_transport(allow_private_network=True)
+    try:
+        first = await send_through(
+            transport,
+            "GET",
+            f"http://127.0.0.1:{port}/close-quietly",
+            content=b"",
+            headers={},
+            timeout=5,
+        )
+        assert first.content == b"bye"
+        assert await anyio.to_thread.run_sync(servers[0].hung_up.wait, 5)
+        again = await send_through(
+            transport, "GET", f"http://127.0.0.1:{port}/", content=b"", headers={}, timeout=5
+        )
+        assert again.status_code == 200
+    finally:
+        await transport.aclose()
+
+
+def test_pooled_transports_use_the_socket_caching_backend() -> None:
+    from core.net.transport import _SocketCachingBackend, default_transport_factory
+
+    inner = default_transport_factory()()
+    assert isinstance(inner, httpx.AsyncHTTPTransport)
+    assert isinstance(inner._pool._network_backend, _SocketCachingBackend)
+
+
+def test_readable_sees_data_and_hang_up() -> None:
+    from core.net.transport import _readable
+
+    a, b = socket.socketpair()
+    try:
+        assert not _readable(a)
+        b.sendall(b"x")
+        assert _readable(a)
+        a.recv(1)
+        b.close()
+        assert _readable(a)  # EOF waiting
+    finally:
+        a.close()
+    assert _readable(a)  # closed socket
+    assert _readable(None)
 
 
 @pytest.mark.anyio

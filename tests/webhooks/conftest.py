@@ -19,7 +19,7 @@ from core.jobs import Worker
 from core.ratelimit import RateLimiter
 from core.registry import default_registry
 from core.runtime import Runtime
-from core.webhooks.delivery import close_clients
+from core.webhooks.delivery import close_transports
 from core.webhooks.jobs import QUEUE
 from core.webhooks.models import WebhookDelivery, WebhookEndpoint
 from tests.factories import Tenant
@@ -40,6 +40,8 @@ class Receiver:
     base_url: str = ""
     script: dict[str, list[tuple[int, dict[str, str]]]] = field(default_factory=dict)
     received: list[Received] = field(default_factory=list)
+    delays: dict[str, float] = field(default_factory=dict)
+    """Seconds to wait before answering requests to a path (a slow endpoint)."""
 
     def url(self, path: str) -> str:
         return self.base_url + path
@@ -63,6 +65,7 @@ class Receiver:
         path = scope["path"]
         headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
         self.received.append(Received(path, headers, body, time.time()))
+        await anyio.sleep(self.delays.get(path, 0))
         queue = self.script.get(path) or []
         status, extra = queue.pop(0) if queue else (200, {})
         out = [(k.encode(), v.encode()) for k, v in extra.items()]
@@ -128,7 +131,7 @@ async def run_worker(receiver: Receiver) -> AsyncIterator[RunWorker]:
                 for worker in workers:
                     await worker.stopped.wait()
             tg.cancel_scope.cancel()
-    await close_clients()
+    await close_transports()
 
 
 def runtime_with(runtime: Runtime, **changes: Any) -> Runtime:

@@ -6,6 +6,7 @@ import json
 from datetime import timedelta
 from email.utils import format_datetime
 
+import anyio
 import httpx
 import pytest
 from sqlalchemy import update
@@ -320,3 +321,39 @@ async def test_batches_record_every_outcome(
     bad_rows = [r for r in rows if r.endpoint_id == bad["id"]]
     assert all(r.last_status_code in (500, 200) for r in bad_rows)
     assert all(r.locked_by is None or r.status in ("pending", "retrying") for r in rows)
+
+
+async def test_batch_leases_are_kept_while_a_slow_endpoint_answers(
+    client: httpx.AsyncClient,
+    tenant: Tenant,
+    runtime: Runtime,
+    receiver: Receiver,
+    run_worker: RunWorker,
+) -> None:
+    """A batch outlives its lease at a slow endpoint: no other worker may take its rows
+    meanwhile, so nothing is sent twice."""
+    from core.jobs.queue import claim
+    from core.webhooks.fanout import enqueue_event
+    from core.webhooks.jobs import QUEUE
+
+    rt = runtime_with(runtime, job_lease_seconds=1.0)
+    hook = await create_endpoint(client, tenant, receiver.url("/slow"), ["deal.updated"])
+    receiver.delays["/slow"] = 2.5
+    async with rt.db.session(tenant.workspace_id) as session:
+        for n in range(3):
+            await enqueue_event(session, tenant.workspace_id, "deal.updated", {"n": n})
+    await run_worker(rt, concurrency=1)  # one slot: it takes all three in one batch
+
+    async def all_in_flight() -> bool:
+        return len(receiver.at("/slow")) == 3
+
+    await wait_until(all_in_flight)
+    await anyio.sleep(1.5)  # past the 1 s lease the batch was claimed with
+    stolen = await claim(rt.db, QUEUE, worker_id="intruder", lease_seconds=60, limit=10)
+    assert stolen == []
+
+    async def delivered() -> bool:
+        return all(r.status == "succeeded" for r in await deliveries(rt, hook["id"]))
+
+    await wait_until(delivered)
+    assert len(receiver.at("/slow")) == 3
