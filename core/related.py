@@ -2,7 +2,8 @@
 
 A record type maps to the table model that holds it; a related id must exist in the
 caller's workspace (a foreign id answers 404 ``<type>_not_found`` exactly like an unknown
-one). Types without a registered model (e.g. before their domain exists) are accepted
+one). Only types whose domain exists can be linked (tickets and conversations join
+``RelatedType`` when their tables do); a type without a model is refused, never accepted
 unverified. Domains register more types with ``register_related``.
 """
 
@@ -17,9 +18,7 @@ from sqlmodel import select
 from core.db import WorkspaceId
 from core.errors import NotFound, ValidationFailed
 
-RelatedType = Literal[
-    "contact", "company", "lead", "deal", "invoice", "payment", "ticket", "conversation", "task"
-]
+RelatedType = Literal["contact", "company", "lead", "deal", "invoice", "payment", "task"]
 
 _MODELS: dict[str, str] = {
     "contact": "core.crm.models:Contact",
@@ -58,7 +57,7 @@ async def check_related(
         return
     model = _model(type_)
     if model is None:
-        return
+        raise ValidationFailed(f"Records of type '{type_}' cannot be linked.")
     stmt = select(model.id).where(model.id == id_, model.workspace_id == ws)  # type: ignore[attr-defined]
     if (await session.execute(stmt)).first() is None:
         raise NotFound(type_, id_)

@@ -3,7 +3,8 @@
 Everything here is derived from the ``Operation`` declaration, so REST and MCP never
 drift. Schemas are compacted for the model's context window: pydantic ``title`` keys
 are dropped, ``$ref``s are inlined (unless a model is recursive), ``Optional[X]`` is
-written as ``{"type": [X, "null"]}`` and ``default: null`` is omitted.
+written as ``{"type": [X, "null"]}`` and ``default: null`` is omitted. Every argument
+keeps its description (tests/mcp_server/test_adapter.py checks it).
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
-import re
 from typing import Any
 
 import mcp_types as types
@@ -59,34 +59,6 @@ def _inline_refs(node: Any, defs: dict[str, Any], seen: tuple[str, ...] = ()) ->
     return {k: _inline_refs(v, defs, seen) for k, v in node.items() if k != "$defs"}
 
 
-_STOP_WORDS = frozenset(
-    {"a", "an", "the", "new", "its", "of", "as", "address", "number", "free", "form", "text"}
-)
-
-
-def _restates_name(name: str, schema: dict[str, Any]) -> bool:
-    """True if the description only repeats the argument's name ("email": "Email address.")."""
-    text = schema.get("description")
-    if not isinstance(text, str):
-        return False
-    words = set(re.findall(r"[a-z0-9]+", text.lower())) - _STOP_WORDS
-    return words <= set(name.lower().split("_"))
-
-
-_FILLER = re.compile(r"\b(or|and|one of|either)\b|[^\w]+")
-
-
-def _restates_enum(schema: dict[str, Any]) -> bool:
-    """True if the description only lists the enum's values ("low, normal or high")."""
-    text, values = schema.get("description"), schema.get("enum")
-    if not isinstance(text, str) or not isinstance(values, list):
-        return False
-    rest = text.lower()
-    for value in sorted((str(v).lower() for v in values), key=len, reverse=True):
-        rest = rest.replace(value, " ")
-    return not _FILLER.sub("", rest).strip()
-
-
 def _bare_types(variants: list[Any]) -> bool:
     """True if every variant is just ``{"type": "<name>"}`` (and there are several)."""
     return len(variants) > 1 and all(
@@ -110,9 +82,7 @@ def _simplify(schema: Any) -> Any:
             continue
         if key == "maximum" and isinstance(value, int) and value >= HUGE:
             continue
-        if key == "properties" and isinstance(value, dict):
-            out[key] = {name: _simplify_property(name, sub) for name, sub in value.items()}
-        elif key in _SCHEMA_MAP_KEYS and isinstance(value, dict):
+        if key in _SCHEMA_MAP_KEYS and isinstance(value, dict):
             out[key] = {name: _simplify(sub) for name, sub in value.items()}
         elif key in _SCHEMA_LIST_KEYS and isinstance(value, list):
             out[key] = [_simplify(sub) for sub in value]
@@ -148,17 +118,9 @@ def _simplify(schema: Any) -> Any:
     if out.get("pattern") == EMAIL_PATTERN:  # a regex tells a model less than this
         del out["pattern"]
         out["format"] = "email"
-    if _restates_enum(out):
-        del out["description"]
+
     if out.get("additionalProperties") is False:
         del out["additionalProperties"]  # implied: unknown arguments fail validation
-    return out
-
-
-def _simplify_property(name: str, schema: Any) -> Any:
-    out = _simplify(schema)
-    if isinstance(out, dict) and _restates_name(name, out):
-        del out["description"]
     return out
 
 
@@ -174,7 +136,13 @@ def compact_schema(schema: dict[str, Any]) -> dict[str, Any]:
 
 # The paging arguments every list shares, written once and short.
 PAGING_PROPERTIES: dict[str, dict[str, Any]] = {
-    "limit": {"type": "integer", "minimum": 1, "maximum": 100, "default": 25},
+    "limit": {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": 100,
+        "default": 25,
+        "description": "Page size.",
+    },
     "cursor": {"type": "string", "description": "next_cursor of the previous page"},
 }
 

@@ -426,8 +426,8 @@ OPERATIONS = [
         UpdateLeadIn,
         LeadPublic,
         "Update a lead",
-        "Change a lead; only sent fields change. custom_fields merge (null removes a key). "
-        "To convert a lead use convert_lead. Returns the lead.",
+        "Change a lead; only sent fields change. To convert a lead use convert_lead. "
+        "Returns the lead.",
     ),
     _op(
         "convert_lead",

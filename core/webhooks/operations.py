@@ -313,6 +313,7 @@ OPERATIONS = [
         input_model=UpdateWebhookIn,
         output_model=WebhookEndpointWithSecret,
         handler=update_webhook,
+        destructive=True,  # overwrites the URL or subscriptions, or replaces the secret
         idempotent=False,
         errors=(NotFound, Unprocessable),
         **_COMMON,

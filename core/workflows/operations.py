@@ -240,6 +240,7 @@ OPERATIONS = [
         input_model=UpdateWorkflowIn,
         output_model=WorkflowPublic,
         handler=update_workflow,
+        destructive=True,  # overwrites the recipe, name or status
         idempotent=True,
         errors=(NotFound, Unprocessable),
         **COMMON,

@@ -84,7 +84,8 @@ def parse_recipe(raw: Any) -> Recipe:
         raise Unprocessable(
             f"A recipe may have at most {MAX_STEPS} steps; this one has {len(steps)}.",
             code="recipe_too_large",
-            details={"max_steps": MAX_STEPS, "steps": len(steps)},
+            # The first step over the limit is the offending one.
+            details={"index": MAX_STEPS, "max_steps": MAX_STEPS, "steps": len(steps)},
         )
     parsed = []
     for index, step in enumerate(steps):

@@ -105,14 +105,14 @@ DEFAULT_LIST_TOKENS = 8_000
 """Goal: the default ``tools/list`` of an all-scopes token stays under this (bytes / 4)."""
 MEAN_TOOL_TOKENS = 250
 """Goal: ≤ 250 tokens per tool on average over the default list."""
-MAX_DEFAULT_TOOL_TOKENS = 375
-"""Guard: no single default tool over this (the largest, update_task, is ~363).
+MAX_DEFAULT_TOOL_TOKENS = 380
+"""Guard: no single default tool over this (the largest, update_task, is ~375).
 
 The PATCH tools with many nullable fields and enums cannot reach 250 without dropping
 arguments or enum values; this cap stops any tool from growing further.
 """
-MAX_TOOL_TOKENS = 550
-"""Guard for every tool, default or not (create_invoice with nested line items ~510)."""
+MAX_TOOL_TOKENS = 560
+"""Guard for every tool, default or not (create_invoice with nested line items ~553)."""
 
 
 def _tokens(op: Operation) -> float:
@@ -158,12 +158,14 @@ def test_every_toolset_reachable() -> None:
     assert "list_runs_of_workflow" in {op.name for op in registry.visible(None, cli)}
 
 
-def test_descriptions_are_short() -> None:
-    """Tool descriptions ≤ 300 characters; argument descriptions short (the recipe aside)."""
+def test_every_argument_is_described_briefly() -> None:
+    """Tool descriptions ≤ 300 characters; every argument has a description, a short one
+    (the recipe aside)."""
     for op in OPS:
         assert len(op.description) <= 300, f"{op.name}: {len(op.description)} characters"
         for name, prop in tool_for(op).input_schema["properties"].items():
             text = prop.get("description", "")
+            assert text.strip(), f"{op.name}.{name} has no description"
             limit = 240 if name == "recipe" else 80
             assert len(text) <= limit, f"{op.name}.{name}: {len(text)} characters"
 
@@ -171,9 +173,13 @@ def test_descriptions_are_short() -> None:
 def test_compaction_rules() -> None:
     registry = default_registry()
     update_lead = tool_for(registry.get("update_lead")).input_schema["properties"]  # type: ignore[arg-type]
-    assert update_lead["email"] == {"type": ["string", "null"], "format": "email"}
+    assert update_lead["email"] == {
+        "type": ["string", "null"],
+        "format": "email",
+        "description": "Email address.",
+    }
     assert update_lead["status"]["type"] == "string"  # enum without null: null not offered
-    assert update_lead["name"] == {"type": ["string", "null"]}  # "New name." restated the name
+    assert update_lead["name"] == {"type": ["string", "null"], "description": "New name."}
     assert update_lead["custom_fields"]["additionalProperties"] == {
         "type": ["string", "number", "boolean", "null"]
     }

@@ -45,7 +45,7 @@ def steps(n: int) -> list[dict[str, Any]]:
             "step_type_not_allowed",
             {"index": 1, "type": "shell"},
         ),
-        ({"steps": steps(51)}, "recipe_too_large", {"max_steps": 50, "steps": 51}),
+        ({"steps": steps(51)}, "recipe_too_large", {"index": 50, "max_steps": 50, "steps": 51}),
         (
             {"steps": [{"type": "log", "message": "a"}, {"type": "delay", "seconds": 0}]},
             "recipe_invalid",
