@@ -18,6 +18,7 @@ import anyio
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -167,6 +168,18 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     )
 
 
+async def flush_unique(session: AsyncSession, conflict: Exception) -> None:
+    """Flush, turning a unique-constraint violation into ``conflict`` (a 409 domain error).
+
+    The service checks for the duplicate first; this catches the concurrent request that
+    passed the same check a moment earlier (PostgreSQL; SQLite writers are serialised).
+    """
+    try:
+        await session.flush()
+    except IntegrityError:
+        raise conflict from None
+
+
 class Database:
     """One engine and its session factory."""
 
@@ -220,6 +233,7 @@ __all__ = [
     "WorkspaceId",
     "WorkspaceOwned",
     "create_engine",
+    "flush_unique",
     "utcnow",
     "workspace_fk",
 ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import re
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -125,8 +126,9 @@ def validate_arguments(op: Operation, raw: dict[str, Any], *, strings: bool) -> 
         )
     try:
         if strings:
-            return op.input_model.model_validate(raw)
-        return op.input_model.model_validate_json(json.dumps(raw), strict=True)
+            arguments = op.input_model.model_validate(raw)
+        else:
+            arguments = op.input_model.model_validate_json(json.dumps(raw), strict=True)
     except ValidationError as exc:
         problems = [
             {
@@ -140,6 +142,49 @@ def validate_arguments(op: Operation, raw: dict[str, Any], *, strings: bool) -> 
             f"Invalid value for '{first['field']}': {first['problem']}.",
             details={"errors": problems[:20]},
         ) from None
+    where = _multi_line_field(arguments)
+    if where is not None:
+        raise ValidationFailed(
+            f"Invalid value for '{where}': it must be a single line "
+            "(no line breaks or other control characters).",
+            details={"errors": [{"field": where, "problem": "contains a control character"}]},
+        )
+    return arguments
+
+
+SINGLE_LINE_FIELDS = frozenset(
+    {
+        "name", "title", "summary", "company_name", "deal_name", "assignee", "phone",
+        "domain", "industry", "website", "code", "invoice_number", "reference", "key",
+        "category", "stage",
+    }
+)  # fmt: skip
+"""Input fields that name or label a record: they end up in lists, subjects, file names
+and headers downstream, so line breaks and control characters are refused there (free
+text such as ``notes`` or ``description``, and free-form JSON, may hold newlines)."""
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
+
+
+def _multi_line_field(model: BaseModel, prefix: str = "") -> str | None:
+    """The dotted path of the first single-line field holding a control character."""
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        path = f"{prefix}{name}"
+        if isinstance(value, str):
+            if name in SINGLE_LINE_FIELDS and _CONTROL.search(value):
+                return path
+        elif isinstance(value, BaseModel):
+            found = _multi_line_field(value, path + ".")
+            if found:
+                return found
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                if isinstance(item, BaseModel):
+                    found = _multi_line_field(item, f"{path}.{i}.")
+                    if found:
+                        return found
+    return None
 
 
 def _nul_field(value: Any) -> str | None:
@@ -194,7 +239,7 @@ async def dispatch(runtime: Runtime, call: Call) -> Outcome:
     op = call.operation
     principal: Principal | None = None
     rate: RateState | None = None
-    claimed_key: str | None = None
+    claimed: idempotency.Claim | None = None
     read_only = op.kind is Kind.read
     key = None if read_only else call.idempotency_key
     # SQLite runs reads outside any transaction (no write lock), so their audit row is
@@ -219,7 +264,7 @@ async def dispatch(runtime: Runtime, call: Call) -> Outcome:
             rate = await _admit(runtime, call, principal)
             arguments = validate_arguments(op, await call.load_arguments(), strings=call.strings)
             idempotency.check_key(key)
-            replay = await idempotency.begin(
+            claim = await idempotency.begin(
                 runtime.db,
                 principal,
                 key=key,
@@ -228,23 +273,23 @@ async def dispatch(runtime: Runtime, call: Call) -> Outcome:
                 ttl_seconds=runtime.settings.idempotency_ttl_seconds,
                 lock_seconds=runtime.settings.idempotency_lock_seconds,
             )
-            if replay is not None:
-                await _audit(runtime, principal, call, replay.status, "replayed", None)
-                body = {**replay.body, "request_id": call.request_id}
-                return Outcome(replay.status, body, call.request_id, _headers(rate))
-            claimed_key = key
+            if isinstance(claim, idempotency.Replay):
+                await _audit(runtime, principal, call, claim.status, "replayed", None)
+                body = {**claim.body, "request_id": call.request_id}
+                return Outcome(claim.status, body, call.request_id, _headers(rate))
+            claimed = claim
             async with runtime.db.session(principal.workspace_id) as session:
                 outcome, resource_id = await _handle(
-                    session, runtime, call, principal, arguments, rate, claimed_key, True
+                    session, runtime, call, principal, arguments, rate, claimed, True
                 )
         if audit_apart:
             await _audit(runtime, principal, call, op.success_status, "ok", resource_id)
         return outcome
     except DomainError as error:
-        return await _fail(runtime, call, principal, rate, claimed_key, error)
+        return await _fail(runtime, call, principal, rate, claimed, error)
     except Exception:
         log.exception("internal error in %s (request %s)", op.name, call.request_id)
-        return await _fail(runtime, call, principal, rate, claimed_key, InternalError())
+        return await _fail(runtime, call, principal, rate, claimed, InternalError())
 
 
 async def _authenticate(session: Any, call: Call) -> Principal:
@@ -256,12 +301,15 @@ async def _authenticate(session: Any, call: Call) -> Principal:
 
 async def _admit(runtime: Runtime, call: Call, principal: Principal) -> RateState:
     """Channel, plan, module and scope checks, then the rate limit."""
-    check_channel(principal, call.channel)
-    check_operation(principal, call.operation)
-    rate = await runtime.limiter.hit(
-        principal.token_id,
-        principal.rate_limit_per_minute or runtime.settings.rate_limit_per_minute,
-    )
+    per_minute = principal.rate_limit_per_minute or runtime.settings.rate_limit_per_minute
+    try:
+        check_channel(principal, call.channel)
+        check_operation(principal, call.operation)
+    except DomainError as error:
+        # Refused before the limit counts: still say where the token stands.
+        error.headers.update((await runtime.limiter.peek(principal.token_id, per_minute)).headers())
+        raise
+    rate = await runtime.limiter.hit(principal.token_id, per_minute)
     if not rate.allowed:
         error = RateLimited(
             rate.retry_after_seconds,
@@ -280,7 +328,7 @@ async def _handle(
     principal: Principal,
     arguments: BaseModel,
     rate: RateState,
-    claimed_key: str | None,
+    claimed: idempotency.Claim | None,
     audit_inline: bool,
 ) -> tuple[Outcome, str | None]:
     """The handler inside ``session``'s transaction, bound to the caller's workspace;
@@ -297,9 +345,9 @@ async def _handle(
         now=utcnow(),
     )
     body = render(op, await op.handler(ctx, arguments))
-    if claimed_key is not None:
+    if claimed is not None:
         stored = _without_secrets(op, body)
-        await idempotency.complete(session, principal, claimed_key, op.success_status, stored)
+        await idempotency.complete(session, principal, claimed, op.success_status, stored)
     if audit_inline:
         fields = _audit_fields(principal, call, op.success_status, "ok", ctx.resource_id)
         await audit.record(session, **fields)
@@ -314,12 +362,12 @@ async def _fail(
     call: Call,
     principal: Principal | None,
     rate: RateState | None,
-    claimed_key: str | None,
+    claimed: idempotency.Claim | None,
     error: DomainError,
 ) -> Outcome:
     try:
-        if claimed_key is not None and principal is not None:
-            await idempotency.release(runtime.db, principal, claimed_key)
+        if claimed is not None and principal is not None:
+            await idempotency.release(runtime.db, principal, claimed)
         if principal is not None:
             await _audit(runtime, principal, call, error.status, error.code, None)
     except Exception:

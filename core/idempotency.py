@@ -3,6 +3,10 @@
 ``begin`` claims the key in its own short transaction (so a concurrent duplicate sees
 it at once and gets 409), the handler's transaction marks it completed together with
 the write, and a failed handler releases it so the client may retry.
+
+A claim is locked for ``lock_seconds``; a retry may take over a claim whose lock lapsed
+(its process died). Completing and releasing check that the claim is still this
+request's (its lock stamp), so a request that outlived its lock cannot also write.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, update
@@ -27,8 +31,18 @@ MAX_KEY_LENGTH = 255
 
 @dataclass(frozen=True)
 class Replay:
+    """The key completed before: answer with the stored response."""
+
     status: int
     body: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Claim:
+    """This request holds the key; ``stamp`` (its lock expiry) identifies the claim."""
+
+    key: str
+    stamp: datetime
 
 
 def request_hash(operation: str, arguments: dict[str, Any]) -> str:
@@ -56,8 +70,8 @@ async def begin(
     fingerprint: str,
     ttl_seconds: int,
     lock_seconds: int,
-) -> Replay | None:
-    """Claim ``key`` for this request; return a ``Replay`` if it already completed."""
+) -> Replay | Claim:
+    """Claim ``key`` for this request, or return a ``Replay`` if it already completed."""
     for _attempt in range(3):
         try:
             async with db.session(principal.workspace_id) as session:
@@ -77,8 +91,9 @@ async def _claim(
     fingerprint: str,
     ttl_seconds: int,
     lock_seconds: int,
-) -> Replay | None:
+) -> Replay | Claim:
     now = utcnow()
+    stamp = now + timedelta(seconds=lock_seconds)
     existing = await session.get(IdempotencyRecord, (principal.token_id, key))
     if existing is not None and existing.expires_at <= now:
         await session.delete(existing)
@@ -93,13 +108,13 @@ async def _claim(
                 operation=operation,
                 request_hash=fingerprint,
                 state="in_flight",
-                locked_until=now + timedelta(seconds=lock_seconds),
+                locked_until=stamp,
                 expires_at=now + timedelta(seconds=ttl_seconds),
                 created_at=now,
             )
         )
         await session.flush()
-        return None
+        return Claim(key, stamp)
     if existing.request_hash != fingerprint or existing.operation != operation:
         raise IdempotencyKeyReused()
     if existing.state == "completed":
@@ -114,34 +129,47 @@ async def _claim(
             IdempotencyRecord.state == "in_flight",
             IdempotencyRecord.locked_until <= now,
         )
-        .values(locked_until=now + timedelta(seconds=lock_seconds))
+        .values(locked_until=stamp)
     )
     if taken.rowcount != 1:  # type: ignore[attr-defined]
         raise IdempotencyKeyInFlight()
-    return None
+    return Claim(key, stamp)
 
 
-async def complete(
-    session: AsyncSession, principal: Principal, key: str, status: int, body: dict[str, Any]
-) -> None:
-    """Store the response in the handler's transaction, so it commits with the write."""
-    await session.execute(
-        update(IdempotencyRecord)
-        .where(IdempotencyRecord.token_id == principal.token_id, IdempotencyRecord.key == key)
-        .values(state="completed", response_status=status, response_body=body)
+def _held(principal: Principal, claim: Claim) -> Any:
+    return (
+        (IdempotencyRecord.token_id == principal.token_id)
+        & (IdempotencyRecord.key == claim.key)
+        & (IdempotencyRecord.state == "in_flight")
+        & (IdempotencyRecord.locked_until == claim.stamp)
     )
 
 
-async def release(db: Database, principal: Principal, key: str) -> None:
-    """Drop an in-flight claim after a failed request, so the key can be retried."""
-    async with db.session(principal.workspace_id) as session:
-        await session.execute(
-            delete(IdempotencyRecord).where(
-                IdempotencyRecord.token_id == principal.token_id,
-                IdempotencyRecord.key == key,
-                IdempotencyRecord.state == "in_flight",
-            )
+async def complete(
+    session: AsyncSession, principal: Principal, claim: Claim, status: int, body: dict[str, Any]
+) -> None:
+    """Store the response in the handler's transaction, so it commits with the write.
+
+    Raises ``IdempotencyKeyInFlight`` (rolling the write back) if a retry took the key
+    over after this request's lock lapsed: only one of them may write.
+    """
+    done = await session.execute(
+        update(IdempotencyRecord)
+        .where(_held(principal, claim))
+        .values(state="completed", response_status=status, response_body=body)
+    )
+    if done.rowcount != 1:  # type: ignore[attr-defined]
+        raise IdempotencyKeyInFlight(
+            "This request ran past its idempotency lock and a retry took the key over; "
+            "its changes were not saved."
         )
+
+
+async def release(db: Database, principal: Principal, claim: Claim) -> None:
+    """Drop this request's claim after it failed, so the key can be retried (a claim a
+    retry has taken over is left alone)."""
+    async with db.session(principal.workspace_id) as session:
+        await session.execute(delete(IdempotencyRecord).where(_held(principal, claim)))
 
 
 async def purge_expired(db: Database) -> int:

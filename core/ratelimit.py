@@ -59,6 +59,15 @@ class RateLimiter:
         stats = await self._limiter.get_window_stats(item, "token", key)
         return RateState(allowed, per_minute, max(0, stats.remaining), int(stats.reset_time) + 1)
 
+    async def peek(self, key: str, per_minute: int) -> RateState:
+        """Where ``key`` stands, without counting a request (for the headers of calls
+        refused before the rate limit is applied)."""
+        item = RateLimitItemPerMinute(per_minute)
+        stats = await self._limiter.get_window_stats(item, "token", key)
+        return RateState(
+            stats.remaining > 0, per_minute, max(0, stats.remaining), int(stats.reset_time) + 1
+        )
+
     async def reset(self) -> None:
         """Forget every counter (tests)."""
         await self.storage.reset()

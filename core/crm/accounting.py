@@ -18,7 +18,7 @@ from core.crm.schemas import (
     CreateJournalEntryIn,
     JournalEntryPublic,
 )
-from core.db import WorkspaceId, utcnow
+from core.db import WorkspaceId, flush_unique, utcnow
 from core.errors import Conflict, NotFound, Unprocessable
 from core.events.service import emit
 from core.ids import new_id
@@ -27,15 +27,16 @@ from core.ids import new_id
 async def create_account(
     session: AsyncSession, ws: WorkspaceId, data: CreateAccountIn
 ) -> AccountingAccount:
+    taken = Conflict(
+        f"An account with code '{data.code}' already exists.", code="accounting_account_exists"
+    )
     if await repo.account_code_taken(session, ws, data.code):
-        raise Conflict(
-            f"An account with code '{data.code}' already exists.", code="accounting_account_exists"
-        )
+        raise taken
     account = AccountingAccount(
         id=new_id("acct"), workspace_id=ws, created_at=utcnow(), **data.model_dump()
     )
     session.add(account)
-    await session.flush()
+    await flush_unique(session, taken)
     await emit(
         session,
         ws,

@@ -25,7 +25,7 @@ from core.crm.schemas import (
     RecordPaymentIn,
     UpdateDealIn,
 )
-from core.db import WorkspaceId, utcnow
+from core.db import WorkspaceId, flush_unique, utcnow
 from core.errors import Conflict, Unprocessable
 from core.events.service import emit
 from core.ids import new_id
@@ -43,13 +43,14 @@ def _public(shape: Any, row: Any) -> dict[str, Any]:
 async def create_stage(
     session: AsyncSession, ws: WorkspaceId, data: CreateDealStageIn
 ) -> DealStage:
+    taken = Conflict(
+        f"A deal stage with key '{data.key}' already exists.", code="deal_stage_exists"
+    )
     if await repo.stage_by_key(session, ws, data.key) is not None:
-        raise Conflict(
-            f"A deal stage with key '{data.key}' already exists.", code="deal_stage_exists"
-        )
+        raise taken
     stage = DealStage(id=new_id("stage"), workspace_id=ws, created_at=utcnow(), **data.model_dump())
     session.add(stage)
-    await session.flush()
+    await flush_unique(session, taken)
     await emit(session, ws, "deal_stage.created", _public(DealStagePublic, stage))
     return stage
 
@@ -128,11 +129,12 @@ async def update_deal(session: AsyncSession, ws: WorkspaceId, data: UpdateDealIn
 async def create_invoice(session: AsyncSession, ws: WorkspaceId, data: CreateInvoiceIn) -> Invoice:
     values = data.model_dump()
     await _check_links(session, ws, values)
+    taken = Conflict(
+        f"Invoice number '{data.invoice_number}' is already used in this workspace.",
+        code="invoice_number_taken",
+    )
     if await repo.invoice_number_taken(session, ws, data.invoice_number):
-        raise Conflict(
-            f"Invoice number '{data.invoice_number}' is already used in this workspace.",
-            code="invoice_number_taken",
-        )
+        raise taken
     items = []
     for item in data.line_items:
         line = item.model_dump(exclude_none=True)
@@ -144,7 +146,7 @@ async def create_invoice(session: AsyncSession, ws: WorkspaceId, data: CreateInv
     now = utcnow()
     invoice = Invoice(id=new_id("inv"), workspace_id=ws, created_at=now, updated_at=now, **values)
     session.add(invoice)
-    await session.flush()
+    await flush_unique(session, taken)
     await emit(session, ws, "invoice.created", _public(InvoicePublic, invoice))
     return invoice
 

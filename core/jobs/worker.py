@@ -2,7 +2,9 @@
 the handler runs, and on shutdown finish or release what they hold.
 
 A slot claims one row of a plain queue, or up to ``batch_size`` rows of a queue with a
-``batch_handler`` (one claim statement, one heartbeat for the whole batch)."""
+``batch_handler`` (one claim statement, one heartbeat for the whole batch). Besides the
+slots, a worker does housekeeping every ``housekeeping_seconds``: it deletes expired
+idempotency records."""
 
 from __future__ import annotations
 
@@ -54,12 +56,14 @@ class Worker:
         concurrency: int = 1,
         worker_id: str | None = None,
         grace_seconds: float = 10.0,
+        housekeeping_seconds: float = 300.0,
     ) -> None:
         self.runtime = runtime
         self.queues = list(queues if queues is not None else default_queues())
         self.concurrency = max(1, concurrency)
         self.worker_id = worker_id or new_worker_id()
         self.grace_seconds = grace_seconds
+        self.housekeeping_seconds = housekeeping_seconds
         self.lease_seconds = runtime.settings.job_lease_seconds
         self.poll_seconds = runtime.settings.worker_poll_seconds
         self._stopping = anyio.Event()
@@ -92,9 +96,27 @@ class Worker:
             async with anyio.create_task_group() as tg:
                 for slot in range(self.concurrency):
                     tg.start_soon(self._slot, slot)
+                housekeeping = anyio.CancelScope()
+                tg.start_soon(self._housekeeping, housekeeping)
+                await self._stopping.wait()
+                housekeeping.cancel()  # the slots finish their jobs; this need not
             log.info("worker %s stopped after %d job(s)", self.worker_id, self.processed)
         finally:
             self.stopped.set()
+
+    async def _housekeeping(self, scope: anyio.CancelScope) -> None:
+        """Delete expired idempotency records now and every ``housekeeping_seconds``."""
+        from core.idempotency import purge_expired
+
+        with scope:
+            while True:
+                try:
+                    purged = await purge_expired(self.runtime.db)
+                    if purged:
+                        log.info("purged %d expired idempotency record(s)", purged)
+                except Exception:
+                    log.exception("housekeeping failed")
+                await anyio.sleep(self.housekeeping_seconds)
 
     async def _slot(self, slot: int) -> None:
         turn = slot

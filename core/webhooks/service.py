@@ -18,11 +18,10 @@ from typing import Any
 import anyio
 import httpx
 from sqlalchemy import update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.config import Settings
-from core.db import WorkspaceId, utcnow
+from core.db import WorkspaceId, flush_unique, utcnow
 from core.errors import Conflict, NotFound, Unprocessable
 from core.ids import new_id
 from core.net import URLNotAllowed, check_url
@@ -315,8 +314,9 @@ async def register_event_type(
         )
     if is_builtin(key):
         raise Conflict(f"'{key}' is a built-in event type.", code="event_type_exists")
+    taken = Conflict(f"The event type '{key}' is already registered.", code="event_type_exists")
     if await repository.custom_keys(session, workspace_id, [key]):
-        raise Conflict(f"The event type '{key}' is already registered.", code="event_type_exists")
+        raise taken
     if await repository.count_custom(session, workspace_id) >= MAX_CUSTOM_EVENT_TYPES:
         raise Conflict(
             f"A workspace can register at most {MAX_CUSTOM_EVENT_TYPES} event types.",
@@ -331,10 +331,5 @@ async def register_event_type(
         created_at=utcnow(),
     )
     session.add(row)
-    try:
-        await session.flush()
-    except IntegrityError:  # a concurrent registration won the race
-        raise Conflict(
-            f"The event type '{key}' is already registered.", code="event_type_exists"
-        ) from None
+    await flush_unique(session, taken)  # a concurrent registration may have won the race
     return row

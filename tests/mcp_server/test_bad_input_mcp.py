@@ -129,6 +129,24 @@ TOOL_CASES: list[tuple[str, str, Callable[[], dict[str, Any]], str]] = [
         "validation_error",
     ),
     ("nul_in_name", "create_contact", lambda: {"name": "Ja\x00ne"}, "validation_error"),
+    (
+        "header_injection_in_name",
+        "create_contact",
+        lambda: {"name": "x\r\nSet-Cookie: a=b"},
+        "validation_error",
+    ),
+    (
+        "line_break_in_workflow_name",
+        "create_workflow",
+        lambda: {"name": "a\nb", "recipe": {"steps": [{"type": "log", "message": "m"}]}},
+        "validation_error",
+    ),
+    (
+        "line_break_in_webhook_name",
+        "create_webhook_endpoint",
+        lambda: {"name": "a\rb", "url": "https://example.com/h", "event_types": ["*"]},
+        "validation_error",
+    ),
     ("nul_in_notes", "create_company", lambda: {"name": "A", "notes": "\x00"}, "validation_error"),
     (
         "nul_in_custom_field",

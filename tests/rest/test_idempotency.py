@@ -110,7 +110,7 @@ async def test_key_in_flight_is_409(
         ttl_seconds=3600,
         lock_seconds=60,
     )
-    assert claim is None  # claimed, not a replay
+    assert isinstance(claim, idempotency.Claim)  # claimed, not a replay
     r = await client.post(TOKENS, headers=with_key(tenant, "k-3"), json=BODY)
     assert r.status_code == 409, r.text
     assert r.json()["error"]["code"] == "idempotency_key_in_flight"
@@ -155,6 +155,40 @@ async def test_keys_are_kept_per_token(
     assert a.json()["data"]["id"] != b.json()["data"]["id"]
     assert "token" in b.json()["data"]  # a fresh creation, not a replay
     assert await token_count(runtime, tenant.workspace_id) == 4
+
+
+async def test_a_request_that_outlived_its_lock_cannot_also_write(
+    runtime: Runtime, tenant: Tenant
+) -> None:
+    """A retry took the key over after the first request's lock lapsed: the first one's
+    completion is refused (its transaction rolls back) and its release leaves the new
+    claim alone; only the retry's response is stored."""
+    from core.errors import IdempotencyKeyInFlight
+
+    async with runtime.db.session() as session:
+        principal = await tokens.authenticate(session, tenant.token)
+    claim_args = {
+        "key": "slow",
+        "operation": "create_token",
+        "fingerprint": "f" * 64,
+        "ttl_seconds": 3600,
+        "lock_seconds": 60,
+    }
+    first = await idempotency.begin(runtime.db, principal, **claim_args)  # type: ignore[arg-type]
+    async with runtime.db.session() as session:  # the first request runs past its lock
+        await session.execute(
+            sa.update(IdempotencyRecord).values(locked_until=utcnow() - timedelta(seconds=1))
+        )
+    second = await idempotency.begin(runtime.db, principal, **claim_args)  # type: ignore[arg-type]
+    assert isinstance(first, idempotency.Claim) and isinstance(second, idempotency.Claim)
+    with pytest.raises(IdempotencyKeyInFlight):
+        async with runtime.db.session(tenant.workspace_id) as session:
+            await idempotency.complete(session, principal, first, 201, {"data": "first"})
+    await idempotency.release(runtime.db, principal, first)  # not its claim any more
+    async with runtime.db.session(tenant.workspace_id) as session:
+        await idempotency.complete(session, principal, second, 201, {"data": "second"})
+    (record,) = await records(runtime)
+    assert (record.state, record.response_body) == ("completed", {"data": "second"})
 
 
 async def test_keys_of_another_workspace_do_not_collide(
@@ -223,3 +257,26 @@ async def test_concurrent_requests_with_one_key_write_once(
     assert await token_count(runtime, tenant.workspace_id) == 2
     (record,) = await records(runtime)
     assert record.state == "completed"
+
+
+async def test_workers_purge_expired_records(
+    client: httpx.AsyncClient, runtime: Runtime, tenant: Tenant
+) -> None:
+    from core.jobs import Worker
+
+    await client.post(TOKENS, headers=with_key(tenant, "kept"), json=BODY)
+    await client.post(TOKENS, headers=with_key(tenant, "stale"), json=BODY)
+    async with runtime.db.session() as session:
+        await session.execute(
+            sa.update(IdempotencyRecord)
+            .where(IdempotencyRecord.key == "stale")
+            .values(expires_at=utcnow() - timedelta(seconds=1))
+        )
+    worker = Worker(runtime, concurrency=1, housekeeping_seconds=0.05)
+    async with anyio.create_task_group() as tg:
+        await tg.start(worker.run)
+        with anyio.fail_after(10):
+            while {r.key for r in await records(runtime)} != {"kept"}:
+                await anyio.sleep(0.05)
+        worker.stop()
+    assert worker.stopped.is_set()

@@ -69,6 +69,26 @@ async def test_headers_count_down_then_429(
     assert (await client.get(ME, headers=tenant.headers)).status_code == 200
 
 
+async def test_refusals_before_the_limit_carry_the_headers_without_counting(
+    client: httpx.AsyncClient, runtime: Runtime, tenant: Tenant
+) -> None:
+    """403s (scope, ability, plan) happen before the limit: their response still says
+    where the token stands, and they do not use up its budget."""
+    token, _ = await make_token(
+        runtime, tenant.workspace_id, scopes=["crm:read"], rate_limit_per_minute=LIMIT
+    )
+    assert (await client.get(ME, headers=bearer(token))).headers["X-RateLimit-Remaining"] == str(
+        LIMIT - 1
+    )
+    refused = await client.get("/api/v1/tasks", headers=bearer(token))  # needs tasks:read
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "scope_missing"
+    assert refused.headers["X-RateLimit-Limit"] == str(LIMIT)
+    assert refused.headers["X-RateLimit-Remaining"] == str(LIMIT - 1)  # not counted
+    assert int(refused.headers["X-RateLimit-Reset"]) > time.time()
+    after = await client.get(ME, headers=bearer(token))
+    assert after.headers["X-RateLimit-Remaining"] == str(LIMIT - 2)
+
+
 async def test_writes_are_limited_too_and_nothing_is_written(
     client: httpx.AsyncClient, runtime: Runtime, tenant: Tenant
 ) -> None:
