@@ -103,6 +103,12 @@ async def company_by_name(session: AsyncSession, ws: WorkspaceId, name: str) -> 
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
+async def leads_converted_to(session: AsyncSession, ws: WorkspaceId, contact_id: str) -> list[Lead]:
+    """The leads that were converted into this contact."""
+    stmt = select(Lead).where(Lead.workspace_id == ws, Lead.converted_contact_id == contact_id)
+    return list((await session.execute(stmt)).scalars())
+
+
 async def list_leads(
     session: AsyncSession,
     ws: WorkspaceId,

@@ -31,6 +31,7 @@ from core.crm.schemas import (
     UpdateLeadIn,
 )
 from core.db import WorkspaceId, utcnow
+from core.erasure import scrub_copies
 from core.errors import Conflict
 from core.events.service import emit
 from core.ids import new_id
@@ -133,10 +134,18 @@ async def update_contact(session: AsyncSession, ws: WorkspaceId, data: UpdateCon
 PERSONAL_FIELDS = ("name", "email", "phone", "title", "notes")
 
 
+CONTACT_EVENTS = ("contact.created", "contact.updated")
+LEAD_EVENTS = ("lead.created", "lead.updated", "lead.converted")
+ERASED_NAME = "(erased)"
+
+
 async def erase_contact(session: AsyncSession, ws: WorkspaceId, contact_id: str) -> Contact:
     """GDPR erasure: remove the personal fields, keep a stub with ``erased_at``.
 
-    Repeating it is harmless (the stub is returned, no second event)."""
+    The lead the contact was converted from is the same person: its personal fields go
+    too. So do the copies (event and webhook payloads, stored replays; see
+    ``core.erasure``). Repeating it is harmless (the stub is returned, no second event).
+    """
     contact = await repo.require(session, Contact, ws, contact_id, "contact")
     if contact.erased_at is not None:
         return contact
@@ -146,7 +155,16 @@ async def erase_contact(session: AsyncSession, ws: WorkspaceId, contact_id: str)
     contact.search_text = ""
     contact.erased_at = now
     contact.updated_at = now
+    leads = await repo.leads_converted_to(session, ws, contact_id)
+    for lead in leads:
+        lead.name = ERASED_NAME
+        lead.email = lead.phone = lead.title = lead.notes = None
+        lead.custom_fields = {}
+        lead.search_text = ""
+        lead.updated_at = now
     await session.flush()
+    await scrub_copies(session, ws, [contact_id], event_types=CONTACT_EVENTS)
+    await scrub_copies(session, ws, [lead.id for lead in leads], event_types=LEAD_EVENTS)
     await emit(session, ws, "contact.erased", public(ContactPublic, contact))
     return contact
 

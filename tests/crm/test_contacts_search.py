@@ -62,6 +62,61 @@ async def test_erasure_removes_personal_fields_and_keeps_stub(
     assert len(await events(runtime, tenant.workspace_id, "contact.erased")) == 1
 
 
+async def test_erasure_scrubs_every_copy_of_the_person(
+    client: httpx.AsyncClient, runtime: Runtime, tenant: Tenant
+) -> None:
+    """The lead the contact came from, the events that described both, their webhook
+    deliveries and stored idempotent replays: nothing keeps the person's data. Other
+    people's records are untouched."""
+    from core.events.models import DomainEvent
+    from core.idempotency_models import IdempotencyRecord
+    from core.webhooks.models import WebhookDelivery
+
+    hook = await client.post(
+        f"{API}/webhooks",
+        headers=tenant.headers,
+        json={"name": "h", "url": "http://127.0.0.1:9/hook", "event_types": ["*"]},
+    )
+    assert hook.status_code == 201, hook.text
+    keyed = {**tenant.headers, "Idempotency-Key": "lead-1"}
+    lead = await client.post(
+        f"{API}/leads", headers=keyed, json={"name": "Jane Doe", "email": "jane@acme.test"}
+    )
+    assert lead.status_code == 201, lead.text
+    converted = await client.post(
+        f"{API}/leads/{lead.json()['data']['id']}/convert", headers=tenant.headers, json={}
+    )
+    assert converted.status_code == 200, converted.text
+    contact_id = converted.json()["data"]["contact"]["id"]
+    await patch(client, tenant, f"/contacts/{contact_id}", {"notes": "jane likes tea"})
+    other = await created(client, tenant, "/contacts", {"name": "Bob Roe", "email": "bob@x.test"})
+
+    r = await client.delete(f"{API}/contacts/{contact_id}", headers=tenant.headers)
+    assert r.status_code == 200, r.text
+
+    async with runtime.db.session() as s:
+        events_ = list((await s.execute(sa.select(DomainEvent))).scalars())
+        payloads = [d.payload for d in (await s.execute(sa.select(WebhookDelivery))).scalars()]
+        replays = [
+            r.response_body for r in (await s.execute(sa.select(IdempotencyRecord))).scalars()
+        ]
+    copies = [e.data for e in events_] + payloads + replays
+    for copy in copies:
+        assert "jane" not in str(copy).lower(), copy
+    assert any("bob@x.test" in str(copy) for copy in copies)  # others keep theirs
+    assert len(payloads) == len(events_)  # every event reached the "*" endpoint
+    lead_now = await get(client, tenant, f"/leads/{lead.json()['data']['id']}")
+    assert lead_now.json()["data"]["name"] == "(erased)"
+    assert "email" not in lead_now.json()["data"]
+    replay = await client.post(
+        f"{API}/leads", headers=keyed, json={"name": "Jane Doe", "email": "jane@acme.test"}
+    )
+    assert replay.json()["data"] == {"id": lead.json()["data"]["id"], "erased": True}
+    assert (await get(client, tenant, f"/contacts/{other['id']}")).json()["data"][
+        "name"
+    ] == "Bob Roe"
+
+
 async def test_search_by_name_email_company_and_notes(
     client: httpx.AsyncClient, tenant: Tenant
 ) -> None:
