@@ -206,3 +206,39 @@ async def test_internal_errors_are_sanitized(tmp_path: Path, mode: str) -> None:
             assert "table" not in result.content[0].text.lower()  # type: ignore[union-attr]
     finally:
         await broken.close()
+
+
+async def test_rate_limit_error_says_when_to_retry(runtime: Runtime, tenant: Tenant) -> None:
+    """A 429 over MCP is a tool error with the code and retry_after_seconds (SPEC §3)."""
+    token, _ = await make_token(runtime, tenant.workspace_id, rate_limit_per_minute=1)
+    server = build_server(runtime, token=token, policy=ALL_TOOLS)
+    async with Client(server) as client:
+        assert not (await client.call_tool("get_me", {})).is_error
+        limited = await client.call_tool("get_me", {})
+        assert error_code(limited) == "rate_limited"
+        error = (limited.structured_content or {})["error"]
+        assert 1 <= error["retry_after_seconds"] <= 61
+        assert error["request_id"].startswith("req_") and error["message"]
+
+
+async def test_daily_cap_error_says_when_to_retry(runtime: Runtime) -> None:
+    """Over the plan's daily cap (growth: 100): the tool error carries the seconds to
+    midnight UTC."""
+    from sqlalchemy import update
+
+    from core.workflows.models import WorkflowDailyUsage
+
+    tenant = await make_tenant(runtime, name="Growth", plan="growth")
+    server = build_server(runtime, token=tenant.token, policy=ALL_TOOLS)
+    recipe = {"steps": [{"type": "log", "message": "hi"}]}
+    async with Client(server) as client:
+        created = await client.call_tool("create_workflow", {"name": "W", "recipe": recipe})
+        workflow_id = (created.structured_content or {})["data"]["id"]
+        first = await client.call_tool("trigger_workflow", {"workflow_id": workflow_id})
+        assert not first.is_error
+        async with runtime.db.session() as session:  # use up the rest of today's runs
+            await session.execute(update(WorkflowDailyUsage).values(count=100))
+        capped = await client.call_tool("trigger_workflow", {"workflow_id": workflow_id})
+        assert error_code(capped) == "daily_workflow_cap_reached"
+        retry = (capped.structured_content or {})["error"]["retry_after_seconds"]
+        assert 1 <= retry <= 86_400
