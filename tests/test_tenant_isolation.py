@@ -151,7 +151,39 @@ async def test_foreign_ids_in_bodies_are_404(
         client, convert, other_tenant.headers, {"lead_id": lead}, {"contact_id": a_ids["contact"]}
     )
     assert response.status_code == 404 and response.json()["error"]["code"] == "contact_not_found"
+    # B's own records updated (or converted) to point at A's: 404 each, nothing changed.
+    b = {kind: await create_record(client, runtime.registry, other_tenant.headers, kind)
+         for kind in ("contact", "deal", "task")}  # fmt: skip
+    updates = [
+        ("update_contact", {"contact_id": b["contact"]}, {"company_id": a_ids["company"]},
+         "company_not_found"),
+        ("update_deal", {"deal_id": b["deal"]}, {"contact_id": a_ids["contact"]},
+         "contact_not_found"),
+        ("update_task", {"task_id": b["task"]},
+         {"related_type": "lead", "related_id": a_ids["lead"]}, "lead_not_found"),
+        ("convert_lead", {"lead_id": lead}, {"company_id": a_ids["company"]},
+         "company_not_found"),
+    ]  # fmt: skip
+
+    async def b_records() -> list[Any]:
+        paths = [f"/contacts/{b['contact']}", f"/deals/{b['deal']}", f"/tasks/{b['task']}",
+                 f"/leads/{lead}"]  # fmt: skip
+        return [
+            (await client.get("/api/v1" + p, headers=other_tenant.headers)).json()["data"]
+            for p in paths
+        ]
+
+    async def b_counts() -> dict[str, int]:  # refusals are audited: that row may grow
+        counts = await row_counts(runtime, other_tenant.workspace_id)
+        return {table: n for table, n in counts.items() if table != "audit_log"}
+
+    before_b, records_b = await b_counts(), await b_records()
+    for op_name, path, body, code in updates:
+        op = runtime.registry.get(op_name)
+        assert op is not None
+        response = await call(client, op, other_tenant.headers, path, body)
+        assert response.status_code == 404, (op_name, response.text)
+        assert response.json()["error"]["code"] == code, op_name
+    assert await b_counts() == before_b
+    assert await b_records() == records_b
     assert await row_counts(runtime, tenant.workspace_id) == before_a
-    after_b = await row_counts(runtime, other_tenant.workspace_id)
-    assert after_b["leads"] == before_b["leads"] + 1
-    assert after_b["contacts"] == before_b["contacts"]

@@ -90,6 +90,8 @@ async def test_up_twice(tmp_path: Path) -> None:
                 "delay",
                 "fire_webhook_event",
             ]
+            full = (await client.get(f"/api/v1/workflows/{kickoff['id']}")).json()["data"]
+            assert full["recipe"]["steps"][2]["event"] == "campaign.kickoff"
         http = httpx.AsyncClient(headers=headers, timeout=30)
         async with (
             http,

@@ -280,3 +280,19 @@ async def test_workers_purge_expired_records(
                 await anyio.sleep(0.05)
         worker.stop()
     assert worker.stopped.is_set()
+
+
+async def test_replay_of_a_plain_write_is_identical(
+    client: httpx.AsyncClient, runtime: Runtime, tenant: Tenant
+) -> None:
+    """Same key, same body: the same status and body (bar request_id), one record."""
+    headers = with_key(tenant, "contact-1")
+    body = {"name": "Jane Doe", "email": "jane@acme.test"}
+    first = await client.post("/api/v1/contacts", headers=headers, json=body)
+    again = await client.post("/api/v1/contacts", headers=headers, json=body)
+    assert first.status_code == again.status_code == 201
+    one, two = first.json(), again.json()
+    assert one.pop("request_id") != two.pop("request_id")
+    assert one == two
+    listed = await client.get("/api/v1/contacts", headers=tenant.headers)
+    assert [c["id"] for c in listed.json()["data"]] == [one["data"]["id"]]
