@@ -78,8 +78,8 @@ _in_flight: weakref.WeakKeyDictionary[Any, anyio.Semaphore] = weakref.WeakKeyDic
 
 
 def send_slots() -> anyio.Semaphore:
-    """Bounds concurrent sends per process to the keep-alive pool size, so connections
-    are reused instead of being opened and closed per request."""
+    """Bounds concurrent sends per process to ``MAX_IN_FLIGHT`` (a few hostnames' worth of
+    keep-alive connections), so connections are reused rather than opened per request."""
     loop = asyncio.get_running_loop()
     semaphore = _in_flight.get(loop)
     if semaphore is None:
