@@ -95,6 +95,19 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
         if not self._idle():
             super().commit()
 
+    def terminate(self) -> None:
+        """Close without waiting: queue the close and stop aiosqlite's thread.
+
+        SQLAlchemy terminates a connection whose task was cancelled mid-use with a
+        *shielded* graceful close. When the cancelled caller then falls back to the force
+        close, the thread stops first and the still-running graceful close queues a second
+        stop that no thread will ever answer: that task never finishes and
+        ``asyncio.run``'s final cancellation waits for it forever (``patchbay mcp`` hanging
+        on EOF, test teardowns hanging). The force close alone closes the sqlite3
+        connection on its own thread, which is all the graceful path adds.
+        """
+        self._terminate_force_close()
+
 
 class OneHopDBAPI(AsyncAdapt_aiosqlite_dbapi):
     def connect(self, *arg: Any, **kw: Any) -> Any:
