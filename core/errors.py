@@ -92,7 +92,12 @@ class AbilityMissing(Forbidden):
 
     def __init__(self, ability: str) -> None:
         code = "token_missing_" + ability.replace(":", "_") + "_ability"
-        super().__init__(f"The token lacks the '{ability}' ability for this channel.", code=code)
+        channel = {"api:rest": "the REST API", "api:mcp": "MCP"}.get(ability, "this channel")
+        super().__init__(
+            f"The token lacks the '{ability}' ability, so it cannot be used over {channel}. "
+            f"Use a token created with it (`patchbay token create ... --abilities {ability}`).",
+            code=code,
+        )
 
 
 class TierNotEntitled(Forbidden):

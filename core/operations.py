@@ -93,6 +93,11 @@ class Operation:
     feature: str | None = None
     errors: tuple[type[DomainError], ...] = ()
     long_poll_seconds_field: str | None = None
+    open_world: bool = False
+    """Its effects reach outside Patchbay (webhooks sent, workflows run): MCP's
+    ``openWorldHint``."""
+    mcp_tool: bool = True
+    """Served as an MCP tool; False for REST-only aliases of another tool."""
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -133,6 +138,16 @@ class Operation:
 
 
 @dataclass(frozen=True)
+class Toolset:
+    """A family of MCP tools that a client can select by name (``X-MCP-Toolsets``)."""
+
+    name: str
+    description: str
+    default: bool = False
+    """Listed when neither the operator nor the request chose toolsets."""
+
+
+@dataclass(frozen=True)
 class ToolFilter:
     """Which operations a caller sees: composed from operator settings and request headers."""
 
@@ -164,17 +179,31 @@ class ToolFilter:
 
 
 class Registry:
-    """All operations by name, in declaration order."""
+    """All operations by name, in declaration order, and the toolsets they belong to."""
 
-    def __init__(self, operations: Iterable[Operation] = ()) -> None:
+    def __init__(
+        self, operations: Iterable[Operation] = (), toolsets: Iterable[Toolset] = ()
+    ) -> None:
         self._ops: dict[str, Operation] = {}
+        self._toolsets: dict[str, Toolset] = {}
+        for toolset in toolsets:
+            self.add_toolset(toolset)
         for op in operations:
             self.add(op)
+
+    def add_toolset(self, toolset: Toolset) -> None:
+        if not _NAME_RE.match(toolset.name):
+            raise ValueError(f"toolset name {toolset.name!r} is not snake_case")
+        if toolset.name in self._toolsets:
+            raise ValueError(f"duplicate toolset {toolset.name!r}")
+        self._toolsets[toolset.name] = toolset
 
     def add(self, op: Operation) -> None:
         op.validate_declaration()
         if op.name in self._ops:
             raise ValueError(f"duplicate operation name {op.name!r}")
+        if self._toolsets and op.toolset not in self._toolsets:
+            raise ValueError(f"{op.name}: toolset {op.toolset!r} is not declared")
         self._ops[op.name] = op
 
     def __iter__(self):  # type: ignore[no-untyped-def]
@@ -187,15 +216,28 @@ class Registry:
         return self._ops.get(name)
 
     @property
-    def toolsets(self) -> list[str]:
-        return sorted({op.toolset for op in self._ops.values()})
+    def toolsets(self) -> list[Toolset]:
+        """Declared toolsets that hold at least one MCP tool, in declaration order."""
+        used = {op.toolset for op in self._ops.values() if op.mcp_tool}
+        return [t for t in self._toolsets.values() if t.name in used]
+
+    @property
+    def toolset_names(self) -> list[str]:
+        return [t.name for t in self.toolsets]
+
+    @property
+    def default_toolsets(self) -> frozenset[str]:
+        """The toolsets listed when nobody chose any."""
+        return frozenset(t.name for t in self.toolsets if t.default)
 
     def visible(self, principal: Principal | None, tool_filter: ToolFilter) -> list[Operation]:
         """Operations the filter admits and, if given, the principal may call."""
         return [
             op
             for op in self._ops.values()
-            if tool_filter.admits(op) and (principal is None or may_call(principal, op))
+            if op.mcp_tool
+            and tool_filter.admits(op)
+            and (principal is None or may_call(principal, op))
         ]
 
 

@@ -17,14 +17,19 @@ DOMAIN_OPERATION_MODULES: tuple[str, ...] = (
     "core.activities.operations",
     "core.webhooks.operations",
 )
-"""Modules exporting ``OPERATIONS``; a new domain adds its module here."""
+"""Modules exporting ``OPERATIONS`` (and, if they declare toolsets, ``TOOLSETS``); a new
+domain adds its module here."""
 
 
 @cache
 def default_registry() -> Registry:
-    """Every operation of every domain."""
+    """Every operation and toolset of every domain."""
+    modules = [importlib.import_module(name) for name in DOMAIN_OPERATION_MODULES]
     registry = Registry()
-    for module_name in DOMAIN_OPERATION_MODULES:
-        for op in importlib.import_module(module_name).OPERATIONS:
+    for module in modules:
+        for toolset in getattr(module, "TOOLSETS", ()):
+            registry.add_toolset(toolset)
+    for module in modules:
+        for op in module.OPERATIONS:
             registry.add(op)
     return registry

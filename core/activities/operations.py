@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from core.activities import service
 from core.activities.models import Activity, ActivityPublic
 from core.errors import NotFound, ValidationFailed
-from core.operations import Context, Kind, Operation
+from core.operations import Context, Kind, Operation, Toolset
 from core.pagination import ListParams, Page
 from core.related import RelatedType
 
@@ -75,8 +75,7 @@ OPERATIONS = [
         summary="Search activities",
         description=(
             "Read the activity timeline (notes, calls, emails, meetings, agent actions), newest "
-            "first, by type, linked record (related_type + related_id) or free text `query`. "
-            "Returns activities."
+            "first, by type, linked record (related_type + related_id) or free text `query`."
         ),
         scope="activity:read",
         kind=Kind.read,
@@ -94,11 +93,11 @@ OPERATIONS = [
         summary="Log an activity",
         description=(
             "Record a note, call, email, meeting or an action you took (type agent_action), "
-            "optionally linked to a record (related_type + related_id, which must exist). "
-            "Returns the activity."
+            "optionally linked to a record (related_type + related_id, which must exist)."
         ),
         scope="activity:write",
         kind=Kind.write,
+        open_world=True,  # emits an event that webhooks deliver
         toolset="activities",
         method="POST",
         path="/activities",
@@ -110,3 +109,5 @@ OPERATIONS = [
         errors=(NotFound, ValidationFailed),
     ),
 ]
+
+TOOLSETS = (Toolset("activities", "The timeline: notes, calls, emails, meetings."),)

@@ -44,7 +44,7 @@ OPERATIONS = [
         ),
         scope="workspace:admin",
         kind=Kind.read,
-        toolset="workspace",
+        toolset="admin",
         method="GET",
         path="/audit",
         input_model=ListAuditIn,

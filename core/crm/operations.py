@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from core.crm import accounting, sales, service
@@ -48,7 +49,7 @@ from core.crm.schemas import (
     UpdateLeadIn,
 )
 from core.errors import Conflict, NotFound, Unprocessable
-from core.operations import Context, Kind, Operation
+from core.operations import Context, Kind, Operation, Toolset
 from core.pagination import Page
 
 # ---------------------------------------------------------------- handlers
@@ -270,6 +271,7 @@ def _op(
         paginated=paginated,
         destructive=update,
         idempotent=True if update else None,
+        open_world=kind is not Kind.read,  # every CRM write emits an event webhooks deliver
         module="crm",
         errors=() if kind is Kind.read and paginated else _WRITE_ERRORS,
     )
@@ -295,7 +297,7 @@ def _update(
 
 PAGE = " Newest first."
 
-OPERATIONS = [
+_CRM = [
     _list(
         "search_contacts",
         "/contacts",
@@ -304,8 +306,8 @@ OPERATIONS = [
         ContactPublic,
         "Search contacts",
         "Find people in the CRM: `query` is free text over name, email, company and notes "
-        "(every word must match); company_id lists a company's people. Returns contacts "
-        "(erased ones as stubs)." + PAGE,
+        "(every word must match); company_id lists a company's people. Erased "
+        "contacts are stubs." + PAGE,
     ),
     _create(
         "create_contact",
@@ -315,7 +317,7 @@ OPERATIONS = [
         ContactPublic,
         "Create a contact",
         "Add a person to the CRM; search first to avoid duplicates. Link a company by "
-        "company_id (see search_companies) or company_name. Returns the contact.",
+        "company_id (see search_companies) or company_name.",
     ),
     _op(
         "get_contact",
@@ -335,7 +337,7 @@ OPERATIONS = [
         ContactPublic,
         "Update a contact",
         "Change a contact; only sent fields change, null clears one. An erased contact "
-        "answers 409 contact_erased. Returns the contact.",
+        "answers 409 contact_erased.",
     ),
     _op(
         "erase_contact",
@@ -347,7 +349,7 @@ OPERATIONS = [
         "Erase a contact (GDPR)",
         "GDPR erasure: permanently blank a contact's personal data, keeping a stub (erased_at) "
         "so links still work. Cannot be undone; use only when asked to erase or forget a "
-        "person. Returns the stub.",
+        "person.",
         kind=Kind.delete,
     ),
     _list(
@@ -357,8 +359,8 @@ OPERATIONS = [
         SearchCompaniesIn,
         CompanyPublic,
         "Search companies",
-        "Find companies (organisations) by free text over name, domain, website and notes. "
-        "Returns companies." + PAGE,
+        "Find companies (organisations) by free text over name, domain, website and notes."
+        + PAGE,
     ),
     _create(
         "create_company",
@@ -367,8 +369,7 @@ OPERATIONS = [
         CreateCompanyIn,
         CompanyPublic,
         "Create a company",
-        "Add a company (organisation) to the CRM; search first to avoid duplicates. "
-        "Returns the company.",
+        "Add a company (organisation) to the CRM; search first to avoid duplicates.",
     ),
     _op(
         "get_company",
@@ -387,8 +388,11 @@ OPERATIONS = [
         UpdateCompanyIn,
         CompanyPublic,
         "Update a company",
-        "Change a company; only sent fields change, null clears one. Returns the company.",
+        "Change a company; only sent fields change, null clears one.",
     ),
+]
+
+_SALES = [
     _list(
         "list_leads",
         "/leads",
@@ -397,7 +401,7 @@ OPERATIONS = [
         LeadPublic,
         "List leads",
         "List or search sales leads by status, source, a custom field (custom_field_key, "
-        "optionally custom_field_value) or free text `query`. Returns leads." + PAGE,
+        "optionally custom_field_value) or free text `query`." + PAGE,
     ),
     _create(
         "create_lead",
@@ -406,8 +410,7 @@ OPERATIONS = [
         CreateLeadIn,
         LeadPublic,
         "Create a lead",
-        "Record a prospect who is not yet a customer; put extra attributes in custom_fields. "
-        "Returns the lead.",
+        "Record a prospect who is not yet a customer; put extra attributes in custom_fields.",
     ),
     _op(
         "get_lead",
@@ -426,8 +429,7 @@ OPERATIONS = [
         UpdateLeadIn,
         LeadPublic,
         "Update a lead",
-        "Change a lead; only sent fields change. To convert a lead use convert_lead. "
-        "Returns the lead.",
+        "Change a lead; only sent fields change. To convert a lead use convert_lead.",
     ),
     _op(
         "convert_lead",
@@ -439,7 +441,7 @@ OPERATIONS = [
         "Convert a lead",
         "Turn a qualified lead into a customer, all or nothing: creates or links a contact and "
         "a company and, with create_deal, opens a deal. A lead converts once (409 "
-        "lead_already_converted). Returns the lead with contact, company and deal.",
+        "lead_already_converted).",
         kind=Kind.write,
     ),
     _list(
@@ -459,8 +461,7 @@ OPERATIONS = [
         CreateDealStageIn,
         DealStagePublic,
         "Create a deal stage",
-        "Add a stage to the sales pipeline; keys are unique (409 deal_stage_exists). "
-        "Returns the stage.",
+        "Add a stage to the sales pipeline; keys are unique (409 deal_stage_exists).",
     ),
     _list(
         "list_deals",
@@ -480,7 +481,7 @@ OPERATIONS = [
         DealPublic,
         "Create a deal",
         "Open a sales opportunity. `stage` must be an existing stage key (422 "
-        "deal_stage_not_found); omitted, the first stage is used. Returns the deal.",
+        "deal_stage_not_found); omitted, the first stage is used.",
     ),
     _op(
         "get_deal",
@@ -500,8 +501,11 @@ OPERATIONS = [
         DealPublic,
         "Update a deal",
         "Move a deal to another stage or change its amount, currency or status (won or lost "
-        "closes it); only sent fields change. Returns the deal.",
+        "closes it); only sent fields change.",
     ),
+]
+
+_ACCOUNTING = [
     _list(
         "list_invoices",
         "/invoices",
@@ -520,7 +524,7 @@ OPERATIONS = [
         InvoicePublic,
         "Create an invoice",
         "Bill a customer with line items; the server computes subtotal, total and balance. "
-        "invoice_number is unique (409 invoice_number_taken). Returns the invoice.",
+        "invoice_number is unique (409 invoice_number_taken).",
     ),
     _op(
         "get_invoice",
@@ -540,8 +544,8 @@ OPERATIONS = [
         PaymentPublic,
         "Record a payment",
         "Record money received against an invoice; its status becomes partially_paid or paid. "
-        "More than the open balance answers 422 payment_exceeds_balance. Returns the payment "
-        "with the invoice's new status and balance.",
+        "More than the open balance answers 422 payment_exceeds_balance. The answer "
+        "carries the invoice's new status and balance.",
     ),
     _list(
         "list_payments",
@@ -570,7 +574,7 @@ OPERATIONS = [
         AccountPublic,
         "Create an accounting account",
         "Add an account to the chart of accounts; codes are unique (409 "
-        "accounting_account_exists). Returns the account.",
+        "accounting_account_exists).",
     ),
     _list(
         "list_journal_entries",
@@ -590,7 +594,19 @@ OPERATIONS = [
         JournalEntryPublic,
         "Create a journal entry",
         "Book a double-entry journal entry; each line debits or credits one account (ids from "
-        "list_accounting_accounts). A posted entry must balance, else 422 journal_unbalanced. "
-        "Returns the entry.",
+        "list_accounting_accounts). A posted entry must balance, else 422 journal_unbalanced.",
     ),
 ]
+
+
+OPERATIONS = [
+    *[replace(op, toolset="crm") for op in _CRM],
+    *[replace(op, toolset="sales") for op in _SALES],
+    *[replace(op, toolset="accounting") for op in _ACCOUNTING],
+]
+
+TOOLSETS = (
+    Toolset("crm", "Contacts and companies: search, create, update, erase.", default=True),
+    Toolset("sales", "Leads, their conversion, deal stages and deals."),
+    Toolset("accounting", "Invoices, payments, accounts and journal entries."),
+)

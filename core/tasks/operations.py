@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.errors import NotFound, ValidationFailed
-from core.operations import Context, Kind, Operation
+from core.operations import Context, Kind, Operation, Toolset
 from core.pagination import ListParams, Page
 from core.related import RelatedType
 from core.tasks import service
@@ -17,8 +17,8 @@ from core.tasks.models import Task, TaskPublic
 TaskStatus = Literal["open", "in_progress", "done", "cancelled"]
 Priority = Literal["low", "normal", "high", "urgent"]
 
-RELATED_TYPE = "Type of the linked record."
-RELATED_ID = "Id of the linked record (it must exist)."
+RELATED_TYPE = "Linked record's type."
+RELATED_ID = "Linked record's id."
 
 
 class ListTasksIn(ListParams):
@@ -36,11 +36,11 @@ class TaskFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     description: str | None = Field(default=None, max_length=10_000, description="Details.")
-    priority: Priority | None = Field(default=None, description="Priority (default normal).")
+    priority: Priority | None = Field(default=None, description="Default normal.")
     assignee: str | None = Field(
-        default=None, max_length=200, description="User or agent responsible (name or id)."
+        default=None, max_length=200, description="Who does it."
     )
-    due_at: datetime | None = Field(default=None, description="Due time, ISO-8601.")
+    due_at: datetime | None = Field(default=None, description="When it is due.")
     related_type: RelatedType | None = Field(default=None, description=RELATED_TYPE)
     related_id: str | None = Field(default=None, max_length=40, description=RELATED_ID)
 
@@ -54,10 +54,10 @@ class UpdateTaskIn(TaskFields):
     task_id: str = Field(min_length=1, max_length=40, description="Id of the task (task_...).")
     title: str | None = Field(default=None, min_length=1, max_length=300, description="New title.")
     status: TaskStatus | None = Field(
-        default=None, description="New status; done sets completed_at."
+        default=None, description="done sets completed_at."
     )
     completion_note: str | None = Field(
-        default=None, max_length=5_000, description="How the task was resolved."
+        default=None, max_length=5_000, description="How it went."
     )
 
 
@@ -123,7 +123,7 @@ OPERATIONS = [
         summary="List tasks",
         description=(
             "List to-dos, newest first, by status, assignee or linked record (related_type + "
-            "related_id, e.g. a contact's open tasks). Returns tasks."
+            "related_id, e.g. a contact's open tasks)."
         ),
     ),
     _op(
@@ -133,11 +133,12 @@ OPERATIONS = [
         create_task,
         CreateTaskIn,
         kind=Kind.write,
+        open_world=True,  # emits an event that webhooks deliver
         success_status=201,
         summary="Create a task",
         description=(
             "Create a follow-up or to-do, optionally assigned and linked to a record "
-            "(related_type + related_id; an unknown record answers 404). Returns the task."
+            "(related_type + related_id; an unknown record answers 404)."
         ),
     ),
     _op(
@@ -156,12 +157,14 @@ OPERATIONS = [
         update_task,
         UpdateTaskIn,
         kind=Kind.write,
+        open_world=True,  # emits an event that webhooks deliver
         destructive=True,
         idempotent=True,
-        summary="Update or complete a task",
+        summary="Update a task",
         description=(
-            "Complete a task (status done, optional completion_note), cancel it or change its "
-            "fields; only sent fields change. Returns the task."
+            "Complete (status done), cancel or edit a task; only sent fields change."
         ),
     ),
 ]
+
+TOOLSETS = (Toolset("tasks", "To-dos linked to any record.", default=True),)

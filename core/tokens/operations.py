@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import select
 
 from core.errors import Forbidden, NotFound
-from core.operations import Context, Kind, Operation
+from core.operations import Context, Kind, Operation, Toolset
 from core.pagination import ListParams, Page, paginate
 from core.scopes import ALL_ABILITIES, ALL_SCOPES
 from core.tokens import service
@@ -89,7 +89,7 @@ OPERATIONS = [
         ),
         scope="workspace:admin",
         kind=Kind.read,
-        toolset="workspace",
+        toolset="admin",
         method="GET",
         path="/tokens",
         input_model=ListTokensIn,
@@ -108,7 +108,7 @@ OPERATIONS = [
         ),
         scope="workspace:admin",
         kind=Kind.write,
-        toolset="workspace",
+        toolset="admin",
         method="POST",
         path="/tokens",
         input_model=CreateTokenIn,
@@ -127,7 +127,7 @@ OPERATIONS = [
         ),
         scope="workspace:admin",
         kind=Kind.delete,
-        toolset="workspace",
+        toolset="admin",
         method="DELETE",
         path="/tokens/{token_id}",
         input_model=TokenIdIn,
@@ -136,3 +136,5 @@ OPERATIONS = [
         errors=(NotFound,),
     ),
 ]
+
+TOOLSETS = (Toolset("admin", "API tokens and the audit log (workspace:admin)."),)

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 import core.webhooks.fanout  # noqa: F401  (subscribes the fan-out whenever the registry loads)
 from core.errors import Conflict, NotFound, Unprocessable
-from core.operations import Context, Kind, Operation
+from core.operations import Context, Kind, Operation, Toolset
 from core.pagination import ListParams, Page, paginate
 from core.webhooks import repository, service
 from core.webhooks.models import (
@@ -333,6 +333,7 @@ OPERATIONS = [
         output_model=WebhookDeliveryPublic,
         handler=send_test,
         success_status=202,
+        open_world=True,  # sends a signed request to the endpoint
         errors=(NotFound, Conflict),
         **_COMMON,
     ),
@@ -391,3 +392,7 @@ OPERATIONS = [
         **_COMMON,
     ),
 ]
+
+TOOLSETS = (
+    Toolset("webhooks", "Webhook endpoints, deliveries, test events and custom event types."),
+)

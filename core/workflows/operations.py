@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.errors import Conflict, NotFound, RateLimited, Unprocessable
-from core.operations import Context, Kind, Operation
+from core.operations import Context, Kind, Operation, Toolset
 from core.pagination import ListParams, Page, paginate
 from core.workflows import repository, service
 from core.workflows.models import (
@@ -180,8 +180,8 @@ OPERATIONS = [
         name="list_workflows",
         summary="List workflows",
         description=(
-            "List the workspace's workflow recipes (active and inactive), newest first, with "
-            "their step counts. Filter by status. Use get_workflow for a full recipe."
+            "List workflows, newest first, with their step counts; get_workflow has the "
+            "recipe."
         ),
         scope="workflows:read",
         kind=Kind.read,
@@ -197,9 +197,8 @@ OPERATIONS = [
         name="create_workflow",
         summary="Create a workflow",
         description=(
-            "Create an automation from a recipe of log, delay and fire_webhook_event steps; run "
-            "it with trigger_workflow. A bad recipe answers 422 (e.g. recipe_invalid) naming the "
-            "step. Returns the workflow."
+            "Create an automation from a recipe; run it with trigger_workflow. A bad recipe "
+            "answers 422 naming the step."
         ),
         scope="workflows:write",
         kind=Kind.write,
@@ -231,7 +230,7 @@ OPERATIONS = [
         summary="Update a workflow",
         description=(
             "Change a workflow's name, description, recipe or status; only sent fields change. "
-            "Queued runs keep their recipe. Returns the workflow."
+            "Queued runs keep their recipe."
         ),
         scope="workflows:write",
         kind=Kind.write,
@@ -249,9 +248,8 @@ OPERATIONS = [
         name="trigger_workflow",
         summary="Run a workflow",
         description=(
-            "Start a run of an active workflow. Returns at once with the run id, status queued; "
-            "poll get_workflow_run (wait_seconds long-polls) for the result. Fails with "
-            "workflow_inactive, or daily_workflow_cap_reached (with retry info)."
+            "Start a run of an active workflow; it answers at once with the queued run. Poll "
+            "get_workflow_run (wait_seconds long-polls) for the result."
         ),
         scope="workflows:run",
         kind=Kind.write,
@@ -262,6 +260,7 @@ OPERATIONS = [
         handler=trigger_workflow,
         success_status=202,
         idempotent=False,
+        open_world=True,  # a run fires webhook events
         errors=(NotFound, Conflict, RateLimited, Unprocessable),
         **COMMON,
     ),
@@ -295,14 +294,15 @@ OPERATIONS = [
         handler=list_runs_of_workflow,
         paginated=True,
         errors=(NotFound,),
+        mcp_tool=False,  # REST alias (000); over MCP list_workflow_runs takes workflow_id
         **COMMON,
     ),
     Operation(
         name="get_workflow_run",
         summary="Get a workflow run",
         description=(
-            "Return one run: status (queued, running, succeeded, failed), input, per-step output "
-            "and, if failed, the error. wait_seconds waits for the run to finish first."
+            "One run with its per-step output and, if it failed, the error; wait_seconds waits "
+            "for it to finish first."
         ),
         scope="workflows:read",
         kind=Kind.read,
@@ -316,3 +316,7 @@ OPERATIONS = [
         **COMMON,
     ),
 ]
+
+TOOLSETS = (
+    Toolset("workflows", "Workflows: list, create, edit, trigger and follow runs.", default=True),
+)

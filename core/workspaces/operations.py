@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
-from core.operations import ANY_SCOPE, Context, Kind, Operation
+from core.operations import ANY_SCOPE, Context, Kind, Operation, Toolset
 from core.workspaces import repository
 from core.workspaces.models import WorkspacePublic
 
@@ -20,7 +20,7 @@ class PlanLimits(BaseModel):
     rest_api: bool
     mcp: bool
     workflows: bool
-    daily_workflow_runs: int | None = Field(default=None, description="Omitted when unlimited.")
+    daily_workflow_runs: int | None = None  # omitted when unlimited
     crawl_pages_per_crawl: int
     active_tokens: int
 
@@ -73,9 +73,8 @@ OPERATIONS = [
         name="get_me",
         summary="Who am I",
         description=(
-            "Return the caller's workspace (id, name, plan, status, enabled modules), the "
-            "plan's limits and the calling token's name, scopes, abilities and last use. "
-            "Use it first to learn what this token may do."
+            "The caller's workspace, its plan's limits and this token's scopes and abilities. "
+            "Call it first to learn what this token may do."
         ),
         scope=ANY_SCOPE,
         kind=Kind.read,
@@ -87,3 +86,7 @@ OPERATIONS = [
         handler=get_me,
     ),
 ]
+
+TOOLSETS = (
+    Toolset("workspace", "get_me: the workspace, its plan and this token.", default=True),
+)
