@@ -6,21 +6,13 @@ import json
 import logging
 import shutil
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-import anyio
 from rich.console import Console
 from rich.panel import Panel
 
 from core.config import Settings
 from core.demo import DemoSetup
-from core.runtime import Runtime
-
-if TYPE_CHECKING:
-    from core.jobs import Worker
 
 
 def warn_if_private_network(settings: Settings) -> None:
@@ -40,7 +32,11 @@ def serve_http(settings: Settings, *, host: str, port: int, with_worker: bool) -
 
     from rest.app import build_app
 
-    app = build_app(settings, with_worker=with_worker)
+    try:
+        app = build_app(settings, with_worker=with_worker)
+    except ValueError as exc:  # e.g. PATCHBAY_MCP_TOOLSETS names a toolset that does not exist
+        print(f"patchbay: invalid configuration: {exc}", file=sys.stderr, flush=True)
+        raise SystemExit(2) from None
     uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(), lifespan="on")
 
 
@@ -113,22 +109,3 @@ def print_welcome(
     )
     print("\nClaude Desktop (merge into claude_desktop_config.json):", flush=True)
     print(json.dumps(info["claude_desktop"], indent=2), flush=True)
-
-
-@asynccontextmanager
-async def background_worker(
-    runtime: Runtime, *, concurrency: int = 2, grace_seconds: float = 5.0
-) -> AsyncIterator[Worker]:
-    """Run a job worker inside this process (``up``, ``mcp`` on SQLite) for the block's life."""
-    from core.jobs import Worker
-
-    worker = Worker(runtime, concurrency=concurrency, grace_seconds=grace_seconds)
-    async with anyio.create_task_group() as tg:
-        await tg.start(worker.run)
-        try:
-            yield worker
-        finally:
-            worker.stop()
-            with anyio.move_on_after(grace_seconds, shield=True):
-                await worker.stopped.wait()
-            tg.cancel_scope.cancel()

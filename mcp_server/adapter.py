@@ -15,17 +15,16 @@ import json
 from typing import Any
 
 import mcp_types as types
+from pydantic import BaseModel
 
 from core.crm.schemas import EMAIL_PATTERN
-from core.operations import Kind, Operation
+from core.operations import Kind, Operation, Registry
 
 DESCRIPTION_LIMIT = 600
 IDEMPOTENCY_KEY = "idempotency_key"
 
-IDEMPOTENCY_PROPERTY: dict[str, Any] = {
-    "type": "string",
-    "description": "Retry key; a repeat returns the first result.",
-}
+IDEMPOTENCY_PROPERTY: dict[str, Any] = {"type": "string"}
+"""Every write tool takes it; the server instructions say what it does (once, not per tool)."""
 HUGE = 10**9
 """``maximum`` at or above this says nothing useful to a model and is left out too."""
 LOOSE_MAX_LENGTH = 100
@@ -121,6 +120,8 @@ def _simplify(schema: Any) -> Any:
 
     if out.get("additionalProperties") is False:
         del out["additionalProperties"]  # implied: unknown arguments fail validation
+    if out.get("additionalProperties") is True:
+        del out["additionalProperties"]  # the JSON Schema default
     return out
 
 
@@ -134,20 +135,14 @@ def compact_schema(schema: dict[str, Any]) -> dict[str, Any]:
     return _simplify(schema)
 
 
-# The paging arguments every list shares, written once and short.
+# The paging arguments every list shares, written once and short: the server
+# instructions explain them once instead of every list tool.
 PAGING_PROPERTIES: dict[str, dict[str, Any]] = {
-    "limit": {
-        "type": "integer",
-        "minimum": 1,
-        "maximum": 100,
-        "default": 25,
-        "description": "Page size.",
-    },
-    "cursor": {"type": "string", "description": "next_cursor of the previous page"},
+    "limit": {"type": "integer", "minimum": 1, "maximum": 100, "default": 25},
+    "cursor": {"type": "string"},
 }
-
-
-OUTPUT_SCHEMA: dict[str, Any] = {"type": "object", "required": ["data", "request_id"]}
+SHARED_ARGUMENTS = frozenset({*PAGING_PROPERTIES, IDEMPOTENCY_KEY})
+"""Arguments described once in the server instructions rather than in each tool."""
 
 
 def input_schema(op: Operation) -> dict[str, Any]:
@@ -163,6 +158,8 @@ def input_schema(op: Operation) -> dict[str, Any]:
     for name, prop in properties.items():
         if name.endswith(ID_SUFFIX):
             prop.pop("maxLength", None)
+            if name in op.path_params:
+                prop.pop("description", None)  # get_contact's contact_id says it all
         kind = prop.get("type")
         if op.method != "PATCH" and name not in required and isinstance(kind, list):
             rest = [k for k in kind if k != "null"]
@@ -176,26 +173,130 @@ def input_schema(op: Operation) -> dict[str, Any]:
     return schema
 
 
-def output_schema(op: Operation) -> dict[str, Any]:
-    """The success envelope: an object with ``data`` and ``request_id`` (lists add
-    ``next_cursor``).
+Readers = dict[type[BaseModel], str]
+"""Record model → the read tool that returns it (``readers(registry)``)."""
 
-    Written as ``required`` keys only: every tool answers the same envelope, the server
-    instructions describe it and each description says what ``data`` holds, so typing
-    each key per tool cost ~25 tokens a tool for nothing a model could use.
+
+def readers(registry: Registry) -> Readers:
+    """For each record model some read tool returns: that tool (a get before a list)."""
+    found: Readers = {}
+    for op in sorted(registry, key=lambda o: o.paginated):
+        if op.read_only and op.mcp_tool:
+            found.setdefault(op.output_model, op.name)
+    return found
+
+
+def output_schema(op: Operation, records: Readers | None = None) -> dict[str, Any]:
+    """The success envelope with what ``data`` holds, from the operation's output model.
+
+    ``data`` is the record (its fields with their types and enum values) or, for lists,
+    an array of records beside ``next_cursor``. Compacted for the context window:
+
+    - a record that another read tool returns (``records``: a create or update answers
+      the contact that ``get_contact`` reads; convert_lead's contact, company and deal)
+      is typed as an object with its ``id``, pointing at that tool for the other fields
+      rather than repeating them in every tool;
+    - responses omit empty optional fields, so no field is typed as nullable and no
+      ``required`` list is kept inside records; ``format``, defaults and the models'
+      docstrings are dropped (timestamps are ISO-8601 strings, as the server
+      instructions say); ``request_id`` is required but not described.
     """
-    return copy.deepcopy(OUTPUT_SCHEMA)
+    records = {k: v for k, v in (records or {}).items() if v != op.name}
+    record = _output_record(op.output_model, records)
+    if op.paginated:
+        return {
+            "type": "object",
+            "properties": {
+                "data": {"type": "array", "items": record},
+                "next_cursor": {"type": ["string", "null"]},
+            },
+            "required": ["data", "next_cursor", "request_id"],
+        }
+    return {"type": "object", "properties": {"data": record}, "required": ["data", "request_id"]}
+
+
+def _reference(model: type[BaseModel], reader: str) -> dict[str, Any]:
+    """A record typed by reference: an object with its id, the rest as ``reader`` says."""
+    schema: dict[str, Any] = {"type": "object", "description": f"Fields as {reader} returns."}
+    if "id" in model.model_fields:
+        schema["properties"] = {"id": {"type": "string"}}
+    return schema
+
+
+def _output_record(model: type[BaseModel], records: Readers) -> dict[str, Any]:
+    if model in records:
+        return _reference(model, records[model])
+    raw = model.model_json_schema(mode="serialization")
+    raw.pop("description", None)  # docstrings: the tool description says what comes back
+    by_name = {m.__name__: (m, reader) for m, reader in records.items()}
+    for name, definition in raw.get("$defs", {}).items():
+        definition.pop("description", None)
+        if name in by_name:
+            raw["$defs"][name] = _reference(*by_name[name])
+    schema = _output_node(compact_schema(raw))
+    base = next((b for b in model.__mro__[1:] if b in records), None)
+    if base is not None:  # an extension of a record another tool returns: only what it adds
+        extra = {
+            name: prop
+            for name, prop in schema.get("properties", {}).items()
+            if name == "id" or name not in base.model_fields
+        }
+        schema = {**_reference(base, records[base]), "properties": extra}
+        schema["description"] = f"Fields as {records[base]} returns, and these."
+    return schema
+
+
+def _output_node(node: Any, *, field: bool = False) -> Any:
+    """Output-side compaction of one (already compacted) schema node; ``field``: the node
+    is a model field's, whose null the response omits (null items of lists and values of
+    maps are sent as they are)."""
+    if isinstance(node, list):
+        return [_output_node(item, field=field) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key in ("format", "default", "examples"):
+            continue
+        if key == "required" and "properties" in node:
+            continue
+        if key == "additionalProperties" and value is True:
+            continue
+        if key in _SCHEMA_MAP_KEYS and isinstance(value, dict):
+            out[key] = {
+                name: _output_node(sub, field=key == "properties") for name, sub in value.items()
+            }
+        elif key in _SCHEMA_LIST_KEYS + _SCHEMA_KEYS and isinstance(value, dict | list):
+            out[key] = _output_node(value)
+        else:
+            out[key] = value
+    values = out.get("enum")
+    if out.get("type") == "string" and isinstance(values, list):
+        del out["type"]  # the enum says it all
+    if not field:
+        return out
+    kind = out.get("type")
+    if isinstance(kind, list) and "null" in kind:
+        rest = [k for k in kind if k != "null"]
+        out["type"] = rest[0] if len(rest) == 1 else rest
+    variants = out.get("anyOf")
+    if isinstance(variants, list):
+        kept = [v for v in variants if v != {"type": "null"}]
+        if len(kept) == 1:
+            del out["anyOf"]
+            out = {**kept[0], **out}
+        elif len(kept) != len(variants):
+            out["anyOf"] = kept
+    return out
 
 
 def describe(op: Operation) -> str:
-    """The tool description: the operation's own text, plus "Paged." for lists.
+    """The tool description: the operation's own text.
 
     The scope is not repeated: ``tools/list`` only shows tools the token's scopes allow,
     and a ``scope_missing`` error names the scope.
     """
     text = op.description.strip()
-    if op.paginated:
-        text += " Paged."
     if len(text) > DESCRIPTION_LIMIT:
         text = text[: DESCRIPTION_LIMIT - 1].rstrip() + "…"
     return text
@@ -207,37 +308,56 @@ def annotations(op: Operation) -> types.ToolAnnotations:
     Sent explicitly (not left to the MCP defaults) so every client shows them.
     """
     if op.read_only:  # the other hints only mean something for tools that write
-        return types.ToolAnnotations(read_only_hint=True, open_world_hint=False)
+        return types.ToolAnnotations(read_only_hint=True, open_world_hint=op.open_world)
     return types.ToolAnnotations(
         read_only_hint=False,
         destructive_hint=op.is_destructive,
         idempotent_hint=op.is_idempotent,
-        open_world_hint=False,
+        open_world_hint=op.open_world,
     )
 
 
-_TOOLS: dict[int, tuple[Operation, types.Tool]] = {}
+class Toolbox:
+    """The MCP tools of one registry's operations, built once each."""
+
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+        self.readers = readers(registry)
+        self._tools: dict[str, types.Tool] = {}
+
+    def tool(self, op: Operation) -> types.Tool:
+        """The MCP tool of ``op`` (cached: operations are immutable)."""
+        tool = self._tools.get(op.name)
+        if tool is None:
+            tool = self._tools[op.name] = types.Tool(
+                name=op.name,
+                title=op.summary,
+                description=describe(op),
+                input_schema=input_schema(op),
+                output_schema=output_schema(op, self.readers),
+                annotations=annotations(op),
+            )
+        return tool
 
 
-def tool_for(op: Operation) -> types.Tool:
-    """The MCP tool of an operation (cached: operations are immutable)."""
-    cached = _TOOLS.get(id(op))
-    if cached is not None and cached[0] is op:
-        return cached[1]
-    tool = _build_tool(op)
-    _TOOLS[id(op)] = (op, tool)
-    return tool
+_TOOLBOXES: dict[int, tuple[Registry, Toolbox]] = {}
 
 
-def _build_tool(op: Operation) -> types.Tool:
-    return types.Tool(
-        name=op.name,
-        title=op.summary,
-        description=describe(op),
-        input_schema=input_schema(op),
-        output_schema=output_schema(op),
-        annotations=annotations(op),
-    )
+def toolbox(registry: Registry) -> Toolbox:
+    """The (cached) toolbox of ``registry``."""
+    cached = _TOOLBOXES.get(id(registry))
+    if cached is None or cached[0] is not registry:
+        cached = _TOOLBOXES[id(registry)] = (registry, Toolbox(registry))
+    return cached[1]
+
+
+def tool_for(op: Operation, registry: Registry | None = None) -> types.Tool:
+    """The MCP tool of ``op`` within ``registry`` (default: every domain's operations)."""
+    if registry is None:
+        from core.registry import default_registry
+
+        registry = default_registry()
+    return toolbox(registry).tool(op)
 
 
 def tool_json(tool: types.Tool) -> dict[str, Any]:

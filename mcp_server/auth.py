@@ -13,11 +13,13 @@
 from __future__ import annotations
 
 import json
+from typing import Protocol
 from urllib.parse import urlsplit
 
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.auth.provider import AccessToken
 from mcp.server.transport_security import TransportSecuritySettings
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -30,8 +32,15 @@ from core.runtime import Runtime
 from core.scopes import ALL_SCOPES
 from core.tokens import service as tokens
 from core.tokens.service import Principal
+from mcp_server.errors import UnknownToolset
 
 MCP_PATH = "/mcp"
+TOOLSETS_HEADER_NAME = "x-mcp-toolsets"
+
+
+class ToolPolicyLike(Protocol):
+    def check_header(self, toolsets_header: str | None) -> None: ...
+
 METADATA_PATH = "/.well-known/oauth-protected-resource"
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 
@@ -102,25 +111,80 @@ def protected_resource_metadata(settings: Settings):  # type: ignore[no-untyped-
     return endpoint
 
 
-class RequireMcpAccess:
-    """401 without a valid bearer token, 403 when the token may not use MCP."""
+JSONRPC_CODES = {401: -32001, 403: -32003}
+"""JSON-RPC codes (server-error range) of errors answered before any MCP message is read."""
 
-    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+
+async def send_json(
+    send: Send, status: int, body: dict[str, object], headers: dict[str, str] | None = None
+) -> None:
+    """One JSON response."""
+    raw_body = json.dumps(body, separators=(",", ":")).encode()
+    raw: list[tuple[bytes, bytes]] = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(raw_body)).encode()),
+    ]
+    raw += [(k.encode(), v.encode("latin-1")) for k, v in (headers or {}).items()]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": raw_body})
+
+
+async def send_domain_error(
+    send: Send, error: DomainError, headers: dict[str, str] | None = None
+) -> None:
+    """A refusal of ``/mcp`` before the SDK: a JSON-RPC error whose message starts with
+    the SPEC §3 code and whose ``data`` is the SPEC §3 error object.
+
+    MCP clients read it as what it is: the Python SDK surfaces a JSON-RPC error body of a
+    4xx as the request's error (a bare ``Server returned an error response`` otherwise),
+    and the TypeScript SDK shows the body text.
+    """
+    request_id = new_request_id()
+    envelope = error.body(request_id)["error"]
+    body = {
+        "jsonrpc": "2.0",
+        "id": None,
+        "error": {
+            "code": JSONRPC_CODES.get(error.status, -32000),
+            "message": f"{error.code}: {error.message}",
+            "data": envelope,
+        },
+    }
+    await send_json(send, error.status, body, {"x-request-id": request_id, **(headers or {})})
+
+
+def _quoted(text: str) -> str:
+    """``text`` as an RFC 7230 quoted-string value (ASCII, no quotes or backslashes)."""
+    cleaned = text.replace("\\", "/").replace('"', "'")
+    return cleaned.encode("ascii", "replace").decode("ascii")
+
+
+class RequireMcpAccess:
+    """401 without a valid bearer token, 403 when the token may not use MCP, 400 for an
+    unknown toolset in ``X-MCP-Toolsets``; each with a message a person can act on."""
+
+    def __init__(self, app: ASGIApp, settings: Settings, policy: ToolPolicyLike | None = None):
         self.app = app
         self.settings = settings
+        self.policy = policy
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
         user = scope.get("user")
         if not isinstance(user, AuthenticatedUser):
             error: DomainError = Unauthenticated(
-                "A valid bearer token is required (Authorization: Bearer <token>)."
+                "A valid bearer token is required (Authorization: Bearer <token>): the token "
+                "is missing, unknown, expired or revoked. Create one with `patchbay token "
+                "create --workspace <id> --name <name> --scopes ... --abilities api:mcp`."
             )
             challenge = (
                 'Bearer realm="patchbay", error="invalid_token", '
-                f'error_description="{error.message}", '
+                f'error_description="{_quoted(error.message)}", '
                 f'resource_metadata="{metadata_url(self.settings, scope)}"'
             )
-            await self._reply(send, error, {"www-authenticate": challenge})
+            await send_domain_error(send, error, {"www-authenticate": challenge})
             return
         principal = principal_of(user.access_token)
         try:
@@ -128,22 +192,22 @@ class RequireMcpAccess:
                 raise Unauthenticated()
             check_channel(principal, Channel.mcp)
         except DomainError as exc:
-            await self._reply(send, exc, {})
+            headers = {}
+            if exc.status == 403:
+                headers["www-authenticate"] = (
+                    'Bearer realm="patchbay", error="insufficient_scope", '
+                    f'error_description="{_quoted(exc.message)}"'
+                )
+            await send_domain_error(send, exc, headers)
             return
+        if self.policy is not None:
+            toolsets = Headers(scope=scope).get(TOOLSETS_HEADER_NAME)
+            try:
+                self.policy.check_header(toolsets)
+            except ValueError as exc:
+                await send_domain_error(send, UnknownToolset(str(exc)))
+                return
         await self.app(scope, receive, send)
-
-    @staticmethod
-    async def _reply(send: Send, error: DomainError, headers: dict[str, str]) -> None:
-        request_id = new_request_id()
-        body = json.dumps(error.body(request_id), separators=(",", ":")).encode()
-        raw: list[tuple[bytes, bytes]] = [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode()),
-            (b"x-request-id", request_id.encode()),
-        ]
-        raw += [(k.encode(), v.encode()) for k, v in headers.items()]
-        await send({"type": "http.response.start", "status": error.status, "headers": raw})
-        await send({"type": "http.response.body", "body": body})
 
 
 def transport_security(settings: Settings) -> TransportSecuritySettings:

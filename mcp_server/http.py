@@ -33,7 +33,6 @@ from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from core.errors import PayloadTooLarge
-from core.gateway import new_request_id
 from core.runtime import Runtime
 from mcp_server.auth import (
     MCP_PATH,
@@ -41,8 +40,11 @@ from mcp_server.auth import (
     PatchbayTokenVerifier,
     RequireMcpAccess,
     protected_resource_metadata,
+    send_domain_error,
+    send_json,
     transport_security,
 )
+from mcp_server.protocol import Rejection, check_message, invalid, parse_error
 from mcp_server.server import ToolPolicy, build_server
 
 MCP_METHODS = ["GET", "POST", "DELETE"]
@@ -90,6 +92,11 @@ class BodyLimit:
                 return
             if not message.get("more_body", False):
                 break
+        if scope.get("method") == "POST":
+            rejection = _check_body(bytes(body), headers)
+            if rejection is not None:
+                await send_json(send, rejection.http_status, rejection.body())
+                return
         pending.appendleft({"type": "http.request", "body": bytes(body), "more_body": False})
 
         async def replay() -> Message:
@@ -106,17 +113,21 @@ class BodyLimit:
             seen += len(message.get("body", b""))
 
     async def _too_large(self, send: Send) -> None:
-        request_id = new_request_id()
         error = PayloadTooLarge(f"The request body exceeds {self.max_bytes} bytes.")
-        body = json.dumps(error.body(request_id), separators=(",", ":")).encode()
-        headers = [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode()),
-            (b"x-request-id", request_id.encode()),
-            (b"connection", b"close"),  # the unread rest of the body is not drained
-        ]
-        await send({"type": "http.response.start", "status": error.status, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        # the unread rest of the body is not drained
+        await send_domain_error(send, error, {"connection": "close"})
+
+
+def _check_body(body: bytes, headers: dict[bytes, bytes]) -> Rejection | None:
+    """A short JSON-RPC error for a body the SDK would answer with a validation dump."""
+    try:
+        message = json.loads(body)
+    except (UnicodeDecodeError, ValueError):
+        return parse_error()
+    except RecursionError:
+        return invalid("it is nested too deeply.")
+    text_headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in headers.items()}
+    return check_message(message, text_headers)
 
 
 @dataclass
@@ -139,6 +150,7 @@ class McpHttp:
 def build_http(runtime: Runtime, *, policy: ToolPolicy | None = None) -> McpHttp:
     """The ``/mcp`` endpoint for ``runtime`` (one session manager per app)."""
     settings = runtime.settings
+    policy = policy or ToolPolicy.from_settings(settings, runtime.registry)
     server = build_server(runtime, policy=policy)
     session_manager = StreamableHTTPSessionManager(
         app=server,
@@ -149,7 +161,7 @@ def build_http(runtime: Runtime, *, policy: ToolPolicy | None = None) -> McpHttp
     )
     guarded = BodyLimit(StreamableHTTPASGIApp(session_manager), settings.max_body_bytes)
     endpoint = AuthenticationMiddleware(
-        AuthContextMiddleware(RequireMcpAccess(guarded, settings)),
+        AuthContextMiddleware(RequireMcpAccess(guarded, settings, policy)),
         backend=BearerAuthBackend(PatchbayTokenVerifier(runtime)),
     )
     return McpHttp(session_manager, endpoint, protected_resource_metadata(settings))

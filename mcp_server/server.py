@@ -14,6 +14,11 @@ limit, idempotency, transaction and audit as REST. Decisions:
   tool error ``tool_not_found``.
 - A token whose channel checks fail (no ``api:mcp`` ability, plan without MCP, inactive
   workspace) gets a protocol error on ``tools/list`` (HTTP answers 403 before that).
+- Toolsets are declared by the domains (``Toolset`` in their operations modules); the
+  default selection is the toolsets marked ``default``, and a selection naming a toolset
+  that does not exist is refused (``UnknownToolsets``), never silently empty.
+- A domain error is a tool result with ``isError`` and the error envelope as text, and
+  no structured content (see ``tool_result``).
 """
 
 from __future__ import annotations
@@ -35,75 +40,82 @@ from mcp.server.lowlevel import Server
 from core.config import Settings
 from core.errors import DomainError, InternalError, ValidationFailed
 from core.gateway import Call, Outcome, authorize, check_channel, dispatch, new_request_id
-from core.operations import Channel, Kind, Operation, ToolFilter
+from core.operations import Channel, Kind, Operation, Registry, ToolFilter
 from core.runtime import Runtime
 from core.tokens.service import Principal
-from mcp_server.adapter import IDEMPOTENCY_KEY, tool_for
+from mcp_server.adapter import IDEMPOTENCY_KEY, toolbox
 from mcp_server.auth import principal_of
+from mcp_server.errors import ToolNotFound
 
 log = logging.getLogger("patchbay.mcp")
 
-DEFAULT_TOOLSETS: frozenset[str] = frozenset(
-    {"workspace", "crm", "tasks", "activities", "workflows"}
-)
-"""Toolsets listed when neither the operator nor the request chose any."""
-
-DEFAULT_EXCLUDED_TOOLS: frozenset[str] = frozenset(
-    {
-        # accounting (part of the crm toolset, rarely what an agent needs by default)
-        "list_invoices",
-        "create_invoice",
-        "get_invoice",
-        "record_payment",
-        "list_payments",
-        "list_accounting_accounts",
-        "create_accounting_account",
-        "list_journal_entries",
-        "create_journal_entry",
-        # list_workflow_runs with workflow_id does the same
-        "list_runs_of_workflow",
-        # token and audit administration (get_me stays)
-        "list_tokens",
-        "create_token",
-        "revoke_token",
-        "list_audit_log",
-    }
-)
-"""Tools of the default toolsets that the default selection still leaves out.
-
-With ``DEFAULT_TOOLSETS`` this keeps an all-scopes token at ≤ 40 tools. Everything else
-(webhooks, accounting, token admin, later support, cms …) is one ``X-MCP-Toolsets``
-header or ``--toolsets`` flag away (``all`` lists every tool the token may call).
-"""
-
-DEFAULT_SELECTION = ToolFilter(toolsets=DEFAULT_TOOLSETS, deny=DEFAULT_EXCLUDED_TOOLS)
-
 ALL = "all"
+DEFAULT = "default"
 PAGE_SIZE = 50
 TOOLSETS_HEADER = "x-mcp-toolsets"
 READONLY_HEADER = "x-mcp-readonly"
 _TRUTHY = frozenset({"1", "true", "yes", "on"})
 
-INSTRUCTIONS = """\
-Patchbay is a CRM and automation platform. Tools come in families (toolsets):
-workspace (get_me), crm (contacts, companies, leads, deals), tasks, activities and
-workflows by default; webhooks, accounting (invoices, payments, journal entries) and
-token/audit administration are listed when the client asks for them (X-MCP-Toolsets
-header or `patchbay mcp --toolsets all`). You only see tools this token may call; call
-get_me first to learn the workspace, plan and scopes.
 
-Results are JSON: {"data": …, "request_id": "req_…"}; lists add next_cursor (pass it as
-cursor for the next page; null on the last page). Errors are tool errors with
-{"error": {"code", "message", "request_id"}}; codes are stable (scope_missing,
-validation_error, *_not_found, rate_limited with retry_after_seconds …).
+class UnknownToolsets(ValueError):
+    """A toolset selection named toolsets that do not exist."""
 
-Writes accept an optional idempotency_key: repeating a call with the same key returns
+    def __init__(self, unknown: list[str], valid: list[str]) -> None:
+        self.unknown = unknown
+        self.valid = valid
+        super().__init__(
+            f"Unknown toolset{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}. Valid: "
+            f"{', '.join(valid)}; or '{DEFAULT}' (the default selection) or '{ALL}'."
+        )
+
+
+def instructions(registry: Registry) -> str:
+    """The server instructions: what Patchbay is, its toolsets and the shared conventions."""
+    families = "\n".join(
+        f"- {t.name}{' (default)' if t.default else ''}: {t.description}"
+        for t in registry.toolsets
+    )
+    return f"""\
+Patchbay is a CRM and automation platform. Its tools come in toolsets:
+{families}
+Without a choice a session lists the default toolsets; a client selects others with the
+X-MCP-Toolsets header (names, "default" or "all"), `patchbay mcp --toolsets` over stdio.
+You only see tools this token may call; call get_me first to learn the workspace, plan and
+scopes.
+
+Results are {{"data": …, "request_id": "req_…"}}; each tool's output schema says what data
+holds. Lists take limit (1-100, default 25) and cursor: pass a page's next_cursor as cursor
+for the next one (null on the last page). Errors are tool errors whose text is
+{{"error": {{"code", "message", "request_id", "details"?, "retry_after_seconds"?}}}}; codes
+are stable (scope_missing, validation_error, *_not_found, rate_limited …).
+
+Every write takes an optional idempotency_key: repeating a call with the same key returns
 the first result instead of writing twice, so retries are safe.
 
-Long work runs in the background: trigger_workflow returns a run id with status queued
-at once; poll get_workflow_run with that id (optionally with wait_seconds to long-poll)
-until the status is succeeded or failed.
+Long work runs in the background: trigger_workflow answers at once with the queued run;
+poll get_workflow_run with its id (wait_seconds long-polls) until the status is succeeded
+or failed.
 """
+
+
+def parse_toolsets(
+    value: str | Iterable[str] | None, registry: Registry
+) -> frozenset[str] | None:
+    """A toolset selection (comma separated names, ``default``, ``all``) as a set of names;
+    ``None`` for ``all`` or nothing. Unknown names raise ``UnknownToolsets``."""
+    if value is None:
+        return None
+    items = [v.strip() for v in (value.split(",") if isinstance(value, str) else value)]
+    chosen = {v for v in items if v}
+    if not chosen or ALL in chosen:
+        return None
+    valid = registry.toolset_names
+    unknown = sorted(chosen - set(valid) - {DEFAULT})
+    if unknown:
+        raise UnknownToolsets(unknown, valid)
+    if DEFAULT in chosen:
+        chosen = (chosen - {DEFAULT}) | registry.default_toolsets
+    return frozenset(chosen)
 
 
 def _csv(value: str | None) -> frozenset[str] | None:
@@ -113,25 +125,20 @@ def _csv(value: str | None) -> frozenset[str] | None:
     return items or None
 
 
-def _toolsets(value: str | Iterable[str] | None) -> frozenset[str] | None:
-    """Parse a toolset selection; ``None`` means no restriction (``all``)."""
-    items = _csv(value) if isinstance(value, str) or value is None else frozenset(value)
-    if items is None or ALL in items:
-        return None
-    return items
-
-
 @dataclass(frozen=True)
 class ToolPolicy:
-    """The operator's ceiling plus the default selection for requests that choose none."""
+    """The operator's ceiling, the default selection for requests that choose none, and
+    the registry whose toolset names a request may use."""
 
     ceiling: ToolFilter = field(default_factory=ToolFilter)
-    default: ToolFilter | None = DEFAULT_SELECTION
+    default: ToolFilter | None = None
+    registry: Registry | None = None
 
     @classmethod
     def from_settings(
         cls,
         settings: Settings,
+        registry: Registry,
         *,
         toolsets: str | Iterable[str] | None = None,
         read_only: bool = False,
@@ -139,22 +146,29 @@ class ToolPolicy:
         """Settings (``mcp_toolsets``, ``mcp_readonly``, allow/deny lists) and CLI flags.
 
         Flags narrow the settings. Once the operator names toolsets (``all`` included)
-        or an allow list, the default selection no longer applies.
+        or an allow list, the default selection no longer applies. Unknown toolset names
+        raise ``UnknownToolsets``.
         """
         ceiling = ToolFilter(
-            toolsets=_toolsets(settings.mcp_toolsets),
+            toolsets=parse_toolsets(settings.mcp_toolsets, registry),
             read_only=settings.mcp_readonly,
             allow=_csv(settings.mcp_allow_tools),
             deny=_csv(settings.mcp_deny_tools) or frozenset(),
         )
-        flag_toolsets = None if toolsets is None else _toolsets(toolsets)
+        flag_toolsets = parse_toolsets(toolsets, registry)
         ceiling = ceiling.narrow(ToolFilter(toolsets=flag_toolsets, read_only=read_only))
         chosen = (
             settings.mcp_toolsets is not None
             or settings.mcp_allow_tools is not None
             or toolsets is not None
         )
-        return cls(ceiling, None if chosen else DEFAULT_SELECTION)
+        default = None if chosen else ToolFilter(toolsets=registry.default_toolsets)
+        return cls(ceiling, default, registry)
+
+    def check_header(self, toolsets_header: str | None) -> None:
+        """Raise ``UnknownToolsets`` if the header names a toolset that does not exist."""
+        if self.registry is not None and toolsets_header is not None:
+            parse_toolsets(toolsets_header, self.registry)
 
     def for_request(
         self, toolsets_header: str | None = None, readonly_header: str | None = None
@@ -162,7 +176,12 @@ class ToolPolicy:
         """The filter for one request: headers can only narrow the ceiling."""
         result = self.ceiling
         if toolsets_header is not None and toolsets_header.strip():
-            result = result.narrow(ToolFilter(toolsets=_toolsets(toolsets_header)))
+            if self.registry is not None:
+                chosen = parse_toolsets(toolsets_header, self.registry)
+            else:
+                chosen = _csv(toolsets_header)
+                chosen = None if chosen is None or ALL in chosen else chosen
+            result = result.narrow(ToolFilter(toolsets=chosen))
         elif self.default is not None:
             result = result.narrow(self.default)
         if readonly_header is not None and readonly_header.strip().lower() in _TRUTHY:
@@ -197,12 +216,22 @@ def error_payload(outcome: Outcome) -> dict[str, Any]:
 
 
 def tool_result(outcome: Outcome) -> types.CallToolResult:
-    """The MCP result of a gateway outcome: structured content mirrors the text."""
-    payload = outcome.body if outcome.ok else error_payload(outcome)
+    """The MCP result of a gateway outcome.
+
+    Success: structured content (the envelope, valid against the tool's output schema)
+    mirrored as JSON text. Error: ``isError`` with the error envelope as JSON text and NO
+    structured content: the TypeScript SDK (Claude Desktop, the Inspector, n8n) validates
+    any structured content against the output schema, errors included, and would turn a
+    domain error into ``-32602 Structured content does not match``; the Python SDKs skip
+    error results. Text is what every client hands the model.
+    """
+    if not outcome.ok:
+        text = json.dumps(error_payload(outcome), separators=(",", ":"))
+        return types.CallToolResult(content=[types.TextContent(text=text)], is_error=True)
     return types.CallToolResult(
-        content=[types.TextContent(text=json.dumps(payload, separators=(",", ":")))],
-        structured_content=payload,
-        is_error=not outcome.ok,
+        content=[types.TextContent(text=json.dumps(outcome.body, separators=(",", ":")))],
+        structured_content=outcome.body,
+        is_error=False,
     )
 
 
@@ -211,12 +240,6 @@ def tool_error(error: DomainError, request_id: str) -> types.CallToolResult:
     return tool_result(
         Outcome(error.status, error.body(request_id), request_id, dict(error.headers), error)
     )
-
-
-class ToolNotFound(DomainError):
-    code = "tool_not_found"
-    status = 404
-    default_message = "No such tool for this session."
 
 
 def _server_version() -> str:
@@ -248,7 +271,8 @@ def build_server(
     bearer token of the current HTTP request (``get_access_token()``).
     """
     registry = runtime.registry
-    policy = policy or ToolPolicy.from_settings(runtime.settings)
+    tools = toolbox(registry)
+    policy = policy or ToolPolicy.from_settings(runtime.settings, registry)
 
     def credentials() -> str | None:
         if token is not None:
@@ -294,7 +318,7 @@ def build_server(
         page = visible[start : start + page_size]
         end = start + page_size
         return types.ListToolsResult(
-            tools=[tool_for(op) for op in page],
+            tools=[tools.tool(op) for op in page],
             next_cursor=encode_cursor(end) if end < len(visible) else None,
         )
 
@@ -335,13 +359,13 @@ def build_server(
 
     def schema_for(name: str) -> dict[str, Any] | None:
         op = registry.get(name)
-        return tool_for(op).input_schema if op is not None else None
+        return tools.tool(op).input_schema if op is not None else None
 
     return Server(
         "patchbay",
         version=_server_version(),
         title="Patchbay",
-        instructions=INSTRUCTIONS,
+        instructions=instructions(registry),
         website_url=runtime.settings.public_base_url,
         get_tool_input_schema=schema_for,
         on_list_tools=list_tools,

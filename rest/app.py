@@ -52,7 +52,7 @@ def build_app(
         async with AsyncExitStack() as stack:
             await stack.enter_async_context(mcp.run())
             if with_worker:
-                from core.serving import background_worker
+                from core.jobs.worker import background_worker
 
                 await stack.enter_async_context(background_worker(runtime))
             try:

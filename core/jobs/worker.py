@@ -13,7 +13,8 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 
 import anyio
 from anyio.abc import TaskStatus
@@ -263,3 +264,24 @@ async def run_worker_until_stopped(
         tg.start_soon(on_signal)
         tg.start_soon(run)
     return worker
+
+
+@asynccontextmanager
+async def background_worker(
+    runtime: Runtime, *, concurrency: int = 2, grace_seconds: float = 5.0
+) -> AsyncIterator[Worker]:
+    """Run a job worker inside this process (``up``, ``mcp`` on SQLite) for the block's life.
+
+    On exit the worker stops claiming and gets ``grace_seconds`` to finish the jobs in
+    hand; a job cut short keeps its lease and is resumed by a worker once it lapses.
+    """
+    worker = Worker(runtime, concurrency=concurrency, grace_seconds=grace_seconds)
+    async with anyio.create_task_group() as tg:
+        await tg.start(worker.run)
+        try:
+            yield worker
+        finally:
+            worker.stop()
+            with anyio.move_on_after(grace_seconds, shield=True):
+                await worker.stopped.wait()
+            tg.cancel_scope.cancel()
