@@ -28,7 +28,11 @@ SAMPLE_ARGS: dict[str, Callable[[], dict[str, Any]]] = {
     "create_contact": lambda: {"name": "Jane Doe", "email": "jane@acme.test", "notes": "VIP"},
     "create_company": lambda: {"name": "Acme Corp", "domain": "acme.test"},
     "create_lead": lambda: {"name": "Priya Shah", "company_name": "Northstar Studio"},
-    "create_deal_stage": lambda: {"key": "discovery", "name": "Discovery", "position": 10},
+    "create_deal_stage": lambda: {
+        "key": "discovery_" + new_id("x")[-6:].lower(),
+        "name": "Discovery",
+        "position": 10,
+    },
     "create_deal": lambda: {"name": "Pilot", "amount_cents": 50_000, "currency": "USD"},
     "create_invoice": lambda: {
         "invoice_number": "INV-" + new_id("x")[-8:],
@@ -57,7 +61,7 @@ SAMPLE_ARGS: dict[str, Callable[[], dict[str, Any]]] = {
         "event_types": ["contact.created"],
     },
     "update_webhook_endpoint": lambda: {"name": "changed", "status": "paused"},
-    "register_integration_event_type": lambda: {"key": "campaign." + new_id("x")[-8:]},
+    "register_integration_event_type": lambda: {"key": "campaign.k" + new_id("x")[-8:]},
     "create_workflow": lambda: {
         "name": "Welcome",
         "recipe": {"steps": [{"type": "log", "message": "Hello {{input.name}}"}]},

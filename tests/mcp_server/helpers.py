@@ -52,13 +52,17 @@ async def tool_names(client: Client) -> set[str]:
     return {t.name for t in await all_tools(client)}
 
 
-def error_code(result: types.CallToolResult) -> str | None:
-    """The error code of a tool error result (checked against the text content too)."""
+def error_of(result: types.CallToolResult) -> dict[str, Any]:
+    """The SPEC §3 error object of a tool error result: its text, JSON. An error carries no
+    structured content (the TypeScript SDK would validate it against the output schema)."""
     assert result.is_error, f"expected a tool error, got {result.structured_content}"
-    structured = result.structured_content or {}
-    text = json.loads(result.content[0].text)  # type: ignore[union-attr]
-    assert text == structured
-    return structured["error"]["code"]
+    assert result.structured_content is None
+    return json.loads(result.content[0].text)["error"]  # type: ignore[union-attr]
+
+
+def error_code(result: types.CallToolResult) -> str | None:
+    """The error code of a tool error result."""
+    return error_of(result)["code"]
 
 
 def free_port() -> int:

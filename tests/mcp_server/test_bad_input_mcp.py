@@ -28,7 +28,7 @@ from core.idempotency import MAX_KEY_LENGTH
 from core.models import load_all
 from core.runtime import Runtime
 from tests.factories import Tenant
-from tests.mcp_server.helpers import error_code, http_server, memory_client
+from tests.mcp_server.helpers import error_code, error_of, http_server, memory_client
 
 MB = 1024 * 1024
 AUDIT = "audit_log"
@@ -253,7 +253,7 @@ async def test_bad_tool_arguments(
             ), got
         else:
             assert got == code, result.structured_content
-        error = (result.structured_content or {})["error"]
+        error = error_of(result)
         assert error["message"] and error["request_id"].startswith("req_")
         after = await row_counts(runtime)
     assert not unchanged_but_audit(before, after)
@@ -372,19 +372,22 @@ async def test_protocol_level_bad_input(
         r = await http.post("/mcp", content=raw_cases["unknown_method"])
         assert r.json()["error"]["code"] == -32601, r.text
         r = await http.post("/mcp", content=raw_cases["missing_method"])
-        assert r.status_code == 400 or r.json()["error"]["code"] in (-32600, -32602), r.text
+        assert r.status_code == 400 and r.json()["error"]["code"] == -32600, r.text
+        assert len(r.json()["error"]["message"]) < 120  # a sentence, not a validation dump
         r = await http.post("/mcp", content=raw_cases["idempotency_key_number"])
         assert r.status_code == 200
-        assert r.json()["result"]["structuredContent"]["error"]["code"] == "validation_error"
+        result = r.json()["result"]
+        assert result["isError"] is True and "structuredContent" not in result
+        assert json.loads(result["content"][0]["text"])["error"]["code"] == "validation_error"
 
         # bodies over the limit: 413 in the error envelope, declared or streamed (chunked)
         big = json.dumps(_call({"name": "x" * (10 * MB)})).encode()
         r = await http.post("/mcp", content=big)
         assert r.status_code == 413, r.text[:200]
-        assert r.json()["error"]["code"] == "payload_too_large"
+        assert r.json()["error"]["data"]["code"] == "payload_too_large"
         assert r.headers["x-request-id"].startswith("req_")
         r = await http.post("/mcp", content=_chunks(big))
-        assert r.status_code == 413 and r.json()["error"]["code"] == "payload_too_large"
+        assert r.status_code == 413 and r.json()["error"]["data"]["code"] == "payload_too_large"
         just_over = json.dumps(_call({"name": "x" * limit})).encode()
         r = await http.post("/mcp", content=just_over)
         assert r.status_code == 413

@@ -6,7 +6,6 @@ import httpx
 import pytest
 
 from core.config import Settings
-from core.operations import Kind
 from core.runtime import Runtime
 from core.scopes import ALL_SCOPES
 from tests.factories import Tenant, make_token
@@ -44,9 +43,14 @@ async def test_http_auth_errors_and_metadata(
     async with http_server(settings) as base, httpx.AsyncClient(base_url=base) as http:
         r = await http.post("/mcp", json=body)
         assert r.status_code == 401
-        assert r.json()["error"]["code"] == "unauthenticated"
+        # a JSON-RPC error the SDK clients surface, its data the SPEC §3 error object
+        error = r.json()["error"]
+        assert error["code"] == -32001 and error["data"]["code"] == "unauthenticated"
+        assert error["message"].startswith("unauthenticated: A valid bearer token")
+        assert error["data"]["request_id"] == r.headers["x-request-id"]
         challenge = r.headers["www-authenticate"]
         assert challenge.startswith("Bearer ")
+        assert 'error_description="A valid bearer token is required' in challenge
         metadata_url = f"{base}/.well-known/oauth-protected-resource/mcp"
         assert f'resource_metadata="{metadata_url}"' in challenge
 
@@ -55,7 +59,19 @@ async def test_http_auth_errors_and_metadata(
 
         r = await http.post("/mcp", json=body, headers={"Authorization": f"Bearer {rest_only}"})
         assert r.status_code == 403
-        assert r.json()["error"]["code"] == "token_missing_api_mcp_ability"
+        error = r.json()["error"]
+        assert error["data"]["code"] == "token_missing_api_mcp_ability"
+        assert "--abilities api:mcp" in error["message"]
+        refusal = r.headers["www-authenticate"]
+        assert 'error="insufficient_scope"' in refusal and "api:mcp" in refusal
+
+        # an unknown toolset is a 400 naming the valid ones
+        auth = {"Authorization": f"Bearer {tenant.token}", "X-MCP-Toolsets": "crm,bogus"}
+        r = await http.post("/mcp", json=body, headers=auth)
+        assert r.status_code == 400
+        error = r.json()["error"]["data"]
+        assert error["code"] == "unknown_toolset" and "bogus" in error["message"]
+        assert all(name in error["message"] for name in runtime.registry.toolset_names)
 
         for path in (
             "/.well-known/oauth-protected-resource",
@@ -90,20 +106,21 @@ async def test_headers_narrow_the_list(
     async with http_server(settings) as base:
         async with http_client(base, tenant.token, headers=ALL) as client:
             everything = await tool_names(client)
-        assert everything == {op.name for op in registry}
+        assert everything == {op.name for op in registry if op.mcp_tool}
 
         async with http_client(base, tenant.token) as client:  # the default selection
             default = await tool_names(client)
-        assert "get_me" in default and default < everything and len(default) <= 40
+        assert "get_me" in default and default < everything
+        assert {registry.get(name).toolset for name in default} == registry.default_toolsets
 
         headers = {"X-MCP-Toolsets": "all", "X-MCP-Readonly": "true"}
         async with http_client(base, tenant.token, headers=headers) as client:
             read_only = await tool_names(client)
-            assert read_only == {op.name for op in registry if op.kind is Kind.read}
+            assert read_only == {op.name for op in registry if op.read_only and op.mcp_tool}
             result = await client.call_tool("create_token", {"name": "x", "scopes": ["crm:read"]})
             assert error_code(result) == "tool_not_found"
 
-        toolset = sorted(registry.toolsets)[0]
+        toolset = registry.toolset_names[0]
         async with http_client(base, tenant.token, headers={"X-MCP-Toolsets": toolset}) as client:
             narrowed = await tool_names(client)
         assert narrowed == {op.name for op in registry if op.toolset == toolset}

@@ -15,9 +15,16 @@ from core.scopes import ALL_SCOPES, READ_SCOPES
 from core.tokens import repository as token_repository
 from core.workspaces import service as workspaces
 from core.workspaces.models import WorkspaceStatus
-from mcp_server.server import INSTRUCTIONS, ToolPolicy, build_server
+from mcp_server.server import ToolPolicy, build_server, instructions
 from tests.factories import Tenant, make_tenant, make_token
-from tests.mcp_server.helpers import ALL_TOOLS, all_tools, error_code, memory_client, tool_names
+from tests.mcp_server.helpers import (
+    ALL_TOOLS,
+    all_tools,
+    error_code,
+    error_of,
+    memory_client,
+    tool_names,
+)
 
 
 async def _tokens_of(runtime: Runtime, workspace_id: WorkspaceId) -> list[str]:
@@ -31,9 +38,9 @@ async def test_list_read_write_replay_and_errors(
 ) -> None:
     server = build_server(runtime, token=tenant.token, policy=ALL_TOOLS)
     async with Client(server, mode=mode) as client:
-        assert client.instructions == INSTRUCTIONS
+        assert client.instructions == instructions(runtime.registry)
         names = await tool_names(client)
-        assert names == {op.name for op in runtime.registry}
+        assert names == {op.name for op in runtime.registry if op.mcp_tool}
 
         me = await client.call_tool("get_me", {})
         assert not me.is_error
@@ -59,7 +66,7 @@ async def test_list_read_write_replay_and_errors(
 
         bad = await client.call_tool("create_token", {"name": 5, "scopes": ["crm:read"]})
         assert error_code(bad) == "validation_error"
-        assert bad.structured_content and bad.structured_content["error"]["request_id"]
+        assert error_of(bad)["request_id"]
 
         unknown = await client.call_tool("no_such_tool", {})
         assert error_code(unknown) == "tool_not_found"
@@ -72,8 +79,7 @@ async def test_scope_missing_is_an_informative_tool_error(runtime: Runtime, tena
         assert "list_tokens" not in await tool_names(client)
         result = await client.call_tool("list_tokens", {})
         assert error_code(result) == "scope_missing"
-        assert result.structured_content
-        assert "workspace:admin" in result.structured_content["error"]["message"]
+        assert "workspace:admin" in error_of(result)["message"]
 
 
 async def test_filtered_tool_is_not_found(runtime: Runtime, tenant: Tenant) -> None:
@@ -90,7 +96,7 @@ async def test_tools_list_paginates(runtime: Runtime, tenant: Tenant) -> None:
         first = await client.list_tools()
         assert len(first.tools) == 2 and first.next_cursor
         tools = await all_tools(client)
-        assert [t.name for t in tools] == [op.name for op in runtime.registry]
+        assert [t.name for t in tools] == [op.name for op in runtime.registry if op.mcp_tool]
         with pytest.raises(MCPError):
             await client.list_tools(cursor="not-a-cursor")
 
@@ -115,7 +121,7 @@ async def test_every_scope_hides_its_tools(runtime: Runtime) -> None:
         )
         async with memory_client(runtime, token) as client:
             names = await tool_names(client)
-        expected = {op.name for op in runtime.registry if op.scope != scope}
+        expected = {op.name for op in runtime.registry if op.scope != scope and op.mcp_tool}
         assert names == expected, f"lacking {scope}"
 
 
@@ -129,7 +135,11 @@ async def test_plan_hides_feature_tools(runtime: Runtime) -> None:
     from core.workspaces.plans import plan_for
 
     plan = plan_for(workspace.plan)
-    gated = [op for op in runtime.registry if op.feature and not plan.allows_feature(op.feature)]
+    gated = [
+        op
+        for op in runtime.registry
+        if op.mcp_tool and op.feature and not plan.allows_feature(op.feature)
+    ]
     async with memory_client(runtime, starter.token) as client:
         names = await tool_names(client)
         assert "get_me" in names
@@ -144,7 +154,7 @@ async def test_disabled_module_hides_its_tools(runtime: Runtime) -> None:
     token, _ = await make_token(runtime, WorkspaceId(workspace.id))
     async with memory_client(runtime, token) as client:
         names = await tool_names(client)
-    expected = {op.name for op in runtime.registry if op.module in (None, "crm")}
+    expected = {op.name for op in runtime.registry if op.module in (None, "crm") and op.mcp_tool}
     assert names == expected
 
 
@@ -216,7 +226,7 @@ async def test_rate_limit_error_says_when_to_retry(runtime: Runtime, tenant: Ten
         assert not (await client.call_tool("get_me", {})).is_error
         limited = await client.call_tool("get_me", {})
         assert error_code(limited) == "rate_limited"
-        error = (limited.structured_content or {})["error"]
+        error = error_of(limited)
         assert 1 <= error["retry_after_seconds"] <= 61
         assert error["request_id"].startswith("req_") and error["message"]
 
@@ -240,5 +250,5 @@ async def test_daily_cap_error_says_when_to_retry(runtime: Runtime) -> None:
             await session.execute(update(WorkflowDailyUsage).values(count=100))
         capped = await client.call_tool("trigger_workflow", {"workflow_id": workflow_id})
         assert error_code(capped) == "daily_workflow_cap_reached"
-        retry = (capped.structured_content or {})["error"]["retry_after_seconds"]
+        retry = error_of(capped)["retry_after_seconds"]
         assert 1 <= retry <= 86_400

@@ -14,10 +14,10 @@ from core.registry import default_registry
 from core.runtime import Runtime
 from core.scopes import ALL_SCOPES
 from tests.factories import Tenant, token_for
-from tests.mcp_server.helpers import error_code, memory_client, tool_names
+from tests.mcp_server.helpers import error_code, error_of, memory_client, tool_names
 from tests.op_samples import sample_args
 
-SCOPED = [op for op in default_registry() if op.scope != ANY_SCOPE]
+SCOPED = [op for op in default_registry() if op.scope != ANY_SCOPE and op.mcp_tool]
 
 
 def _arguments(op_name: str) -> dict[str, object]:
@@ -40,8 +40,7 @@ async def test_missing_scope_is_a_tool_error(
         assert op.name not in await tool_names(client)
         result = await client.call_tool(op.name, _arguments(op.name))
         assert error_code(result) == "scope_missing"
-        assert result.structured_content
-        assert op.scope in result.structured_content["error"]["message"]
+        assert op.scope in error_of(result)["message"]
 
     only = await token_for(runtime, tenant, [op.scope])
     async with memory_client(runtime, only) as client:

@@ -130,3 +130,26 @@ async def test_claude_desktop_example_config_works_once_filled_in(
         me = await client.call_tool("get_me", {})
         assert not me.is_error and me.structured_content
         assert me.structured_content["data"]["workspace"]["id"] == tenant.workspace_id
+
+
+async def test_unknown_toolsets_exit_non_zero_naming_the_valid_ones(
+    runtime: Runtime, settings: Settings, tenant: Tenant, tmp_path: Path
+) -> None:
+    params = stdio_params(
+        settings.database_url, tenant.token, "--toolsets", "crm,bogus", tmp_path=tmp_path
+    )
+    done = subprocess.run(
+        [patchbay_executable(), *params.args], env=params.env, cwd=tmp_path, input="",
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2 and done.stdout == ""
+    assert "bogus" in done.stderr
+    assert all(name in done.stderr for name in runtime.registry.toolset_names)
+
+    served = subprocess.run(
+        [patchbay_executable(), "serve", "--port", "1"],
+        env={**params.env, "PATCHBAY_MCP_TOOLSETS": "nope"}, cwd=tmp_path,
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert served.returncode == 2
+    assert "nope" in served.stderr and "crm" in served.stderr

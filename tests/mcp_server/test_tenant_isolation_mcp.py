@@ -20,7 +20,7 @@ from tests.factories import Tenant
 from tests.mcp_server.helpers import error_code, memory_client
 from tests.op_samples import CREATORS, PATH_PARAM_TYPES, SAMPLE_ARGS, sample_args
 
-WITH_PATH_IDS = [op for op in default_registry() if op.path_params]
+WITH_PATH_IDS = [op for op in default_registry() if op.path_params and op.mcp_tool]
 EXTRA_PATH_TYPES = {"token_id"}
 
 

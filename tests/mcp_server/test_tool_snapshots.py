@@ -32,7 +32,7 @@ def _render(surface: dict[str, Any]) -> str:
 
 
 def test_tool_snapshots() -> None:
-    names = [op.name for op in default_registry()]
+    names = [op.name for op in default_registry() if op.mcp_tool]
     update = os.environ.get("PATCHBAY_UPDATE_SNAPSHOTS") == "1"
     if update:
         SNAPSHOTS.mkdir(parents=True, exist_ok=True)
