@@ -7,6 +7,10 @@ whole statement — cursor, execute, fetch, close — as one call on that thread
 COMMIT and ROLLBACK (the pool's reset) when no transaction is open. Results, errors and transaction
 behaviour are those of ``sqlite3``; only the number of hops changes.
 
+It also terminates connections without waiting (see ``OneHopConnection.terminate``), so a
+task cancelled inside a session leaves no task behind that could hang the event loop's
+shutdown.
+
 Registered as ``sqlite+patchbay``; ``core.db.create_engine`` picks it for SQLite URLs.
 """
 
@@ -94,6 +98,22 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
     def commit(self) -> None:
         if not self._idle():
             super().commit()
+
+    def terminate(self) -> None:
+        """Close the connection without waiting for it (the pool invalidates a connection
+        whose task was cancelled mid-statement, and terminates it).
+
+        SQLAlchemy's default first awaits a shielded ``close()`` in a task of its own and,
+        when the waiting task is cancelled (it is: that is why the connection is being
+        invalidated), also calls ``stop()``. aiosqlite's ``close()`` then queues its own
+        stop behind the first one, which ends the connection's thread: the orphaned close
+        task waits forever and ``asyncio.Runner`` hangs in ``_cancel_all_tasks`` at
+        shutdown. ``stop()`` alone queues the close behind the statement in flight (closing
+        rolls back an open transaction) and ends the thread; nothing awaits it.
+        """
+        connection = self._connection
+        if connection._running:
+            connection.stop()
 
 
 class OneHopDBAPI(AsyncAdapt_aiosqlite_dbapi):
