@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from core.pagination import ListParams
+from core.timestamps import UtcDatetime
 
 LeadStatus = Literal["new", "working", "qualified", "disqualified", "converted"]
 OpenLeadStatus = Literal["new", "working", "qualified", "disqualified"]
@@ -443,8 +444,9 @@ class RecordPaymentIn(_In):
         default="other", description="card, bank_transfer, cash, check or other."
     )
     reference: str | None = _text("Bank or processor reference.", 200)
-    paid_at: datetime | None = Field(
-        default=None, description="When the money arrived, ISO-8601 (default now)."
+    paid_at: UtcDatetime | None = Field(
+        default=None,
+        description="When the money arrived, ISO-8601 with a UTC offset (default now).",
     )
 
 

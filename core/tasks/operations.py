@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -13,6 +12,7 @@ from core.pagination import ListParams, Page
 from core.related import RelatedType
 from core.tasks import service
 from core.tasks.models import Task, TaskPublic
+from core.timestamps import UtcDatetime
 
 TaskStatus = Literal["open", "in_progress", "done", "cancelled"]
 Priority = Literal["low", "normal", "high", "urgent"]
@@ -40,7 +40,9 @@ class TaskFields(BaseModel):
     assignee: str | None = Field(
         default=None, max_length=200, description="User or agent responsible (name or id)."
     )
-    due_at: datetime | None = Field(default=None, description="Due time, ISO-8601.")
+    due_at: UtcDatetime | None = Field(
+        default=None, description="Due time, ISO-8601 with a UTC offset."
+    )
     related_type: RelatedType | None = Field(default=None, description=RELATED_TYPE)
     related_id: str | None = Field(default=None, max_length=40, description=RELATED_ID)
 
