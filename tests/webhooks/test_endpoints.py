@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 
+import anyio
 import httpx
 from sqlmodel import func, select
 
@@ -244,3 +245,46 @@ async def test_other_workspace_sees_nothing(
             await session.execute(select(func.count()).select_from(WebhookDelivery))
         ).scalar_one()
     assert count == 0
+
+
+async def test_custom_event_type_cap_is_exact_under_concurrency(
+    runtime: Runtime, tenant: Tenant
+) -> None:
+    """470 registered, then 100 concurrent registrations: exactly 30 more (issue 14: on
+    PostgreSQL the count-then-insert let 502 in)."""
+    from core.gateway import call_operation
+    from core.operations import Channel
+    from core.webhooks import service
+    from core.webhooks.service import MAX_CUSTOM_EVENT_TYPES
+
+    prefilled = MAX_CUSTOM_EVENT_TYPES - 30
+    async with runtime.db.session(tenant.workspace_id) as session:
+        for i in range(prefilled):
+            await service.register_event_type(
+                session, tenant.workspace_id, key=f"bulk.type{i}", category=None, description=None
+            )
+    op = runtime.registry.get("register_integration_event_type")
+    assert op is not None
+    outcomes: list[tuple[int, str | None]] = []
+
+    async def register(i: int) -> None:
+        outcome = await call_operation(
+            runtime,
+            op,
+            credentials=tenant.token,
+            channel=Channel.rest,
+            arguments={"key": f"race.type{i}"},
+        )
+        outcomes.append((outcome.status, outcome.error.code if outcome.error else None))
+
+    with anyio.fail_after(120):
+        async with anyio.create_task_group() as tg:
+            for i in range(100):
+                tg.start_soon(register, i)
+    assert outcomes.count((201, None)) == 30
+    assert outcomes.count((409, "event_type_limit_reached")) == 70
+    async with runtime.db.session() as session:
+        count = (
+            await session.execute(select(func.count()).select_from(IntegrationEventType))
+        ).scalar_one()
+    assert count == MAX_CUSTOM_EVENT_TYPES
