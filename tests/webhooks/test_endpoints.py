@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 
 import anyio
 import httpx
@@ -288,3 +289,33 @@ async def test_custom_event_type_cap_is_exact_under_concurrency(
             await session.execute(select(func.count()).select_from(IntegrationEventType))
         ).scalar_one()
     assert count == MAX_CUSTOM_EVENT_TYPES
+
+
+async def test_secret_is_neither_replayed_nor_stored_for_replays(
+    client: httpx.AsyncClient, tenant: Tenant, runtime: Runtime
+) -> None:
+    """Create and rotate with an Idempotency-Key: the replay answers without the secret and
+    the idempotency table never holds one (issue 14)."""
+    from core.idempotency_models import IdempotencyRecord
+
+    headers = {**tenant.headers, "Idempotency-Key": "hook-1"}
+    body = {"name": "Ops", "url": HOOK, "event_types": ["contact.created"]}
+    first = await client.post("/api/v1/webhooks", json=body, headers=headers)
+    again = await client.post("/api/v1/webhooks", json=body, headers=headers)
+    assert first.status_code == again.status_code == 201, again.text
+    assert first.json()["data"]["secret"].startswith("whsec_")
+    assert "secret" not in again.json()["data"]
+    assert again.json()["data"]["id"] == first.json()["data"]["id"]
+    url = f"/api/v1/webhooks/{first.json()['data']['id']}"
+    rotate = {**tenant.headers, "Idempotency-Key": "rotate-1"}
+    rotated = await client.patch(url, json={"rotate_secret": True}, headers=rotate)
+    replayed = await client.patch(url, json={"rotate_secret": True}, headers=rotate)
+    assert rotated.json()["data"]["secret"].startswith("whsec_")
+    assert replayed.status_code == 200 and "secret" not in replayed.json()["data"]
+    async with runtime.db.session() as session:
+        bodies = (await session.execute(select(IdempotencyRecord.response_body))).scalars().all()
+    assert len(bodies) == 2
+    assert all("secret" not in b["data"] for b in bodies)  # (previews are kept)
+    stored = json.dumps(bodies)
+    for secret in (first.json()["data"]["secret"], rotated.json()["data"]["secret"]):
+        assert secret not in stored
