@@ -33,7 +33,7 @@ from core.errors import (
     WorkspaceInactive,
 )
 from core.operations import ANY_SCOPE, Channel, Context, Kind, Operation
-from core.pagination import Page
+from core.pagination import CURSOR_SCOPE, Page, list_scope
 from core.ratelimit import RateState
 from core.runtime import Runtime
 from core.tokens import service as tokens
@@ -335,6 +335,7 @@ async def _handle(
     returns the outcome and the resource id the handler named (for the audit row)."""
     op = call.operation
     session.info["workspace_id"] = principal.workspace_id  # the tenant safety net
+    session.info[CURSOR_SCOPE] = list_scope(op.name, principal.workspace_id)  # binds cursors
     ctx = Context(
         session=session,
         principal=principal,

@@ -35,19 +35,13 @@ class CreateTokenIn(BaseModel):
         default=None,
         min_length=1,
         max_length=2,
-        description=(
-            "Channels the token may use (api:rest, api:mcp); at most the caller's own, "
-            "which are the default."
-        ),
+        description="Channels (api:rest, api:mcp); at most the caller's, which are the default.",
     )
     expires_in_days: int | None = Field(
         default=None,
         ge=1,
         le=3650,
-        description=(
-            "Days until expiry; omit for no expiry. Never later than the calling token's "
-            "own expiry, which also applies when omitted."
-        ),
+        description="Days until expiry (omit: none); capped at the caller's own expiry.",
     )
 
 

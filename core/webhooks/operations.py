@@ -266,8 +266,8 @@ OPERATIONS = [
         summary="Create a webhook endpoint",
         description=(
             "Register an https URL to receive signed POSTs (Standard Webhooks) for the given "
-            "event types or '*'. The signing secret (whsec_...) is in this response only (an "
-            "idempotent replay omits it); store it. Fails with url_not_allowed for non-public "
+            "event types or '*'. The signing secret (whsec_...) is in this response only (not "
+            "in a replay); store it. Fails with url_not_allowed for non-public "
             "or non-https URLs and event_type_unknown for unregistered types."
         ),
         scope="integrations:write",
