@@ -164,6 +164,17 @@ class RateLimited(DomainError):
         )
 
 
+class RateLimiterUnavailable(DomainError):
+    code = "rate_limiter_unavailable"
+    status = 503
+    default_message = (
+        "The rate limiter's store (Redis) is unreachable; no request is served without it."
+    )
+
+    def __init__(self, message: str | None = None, *, retry_after_seconds: int = 5) -> None:
+        super().__init__(message, headers={"Retry-After": str(retry_after_seconds)})
+
+
 class InternalError(DomainError):
     code = "internal_error"
     status = 500

@@ -32,6 +32,24 @@ def warn_if_private_network(settings: Settings) -> None:
         )
 
 
+def require_rate_limiter(settings: Settings) -> None:
+    """Exit with a clear message when the configured Redis does not answer: the server
+    fails closed rather than serve without the limits it was configured with."""
+    if not settings.redis_url:
+        return
+    from core.errors import RateLimiterUnavailable
+    from core.ratelimit import RateLimiter
+
+    async def check() -> None:
+        await RateLimiter(settings.redis_url).check()
+
+    try:
+        anyio.run(check)
+    except RateLimiterUnavailable as exc:
+        print(f"patchbay: {exc.message}", file=sys.stderr, flush=True)
+        raise SystemExit(2) from None
+
+
 def serve_http(settings: Settings, *, host: str, port: int, with_worker: bool) -> None:
     """Serve the ASGI app with uvicorn until interrupted."""
     import uvicorn

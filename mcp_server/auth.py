@@ -5,26 +5,32 @@
   whose ``client_id`` is the token id and whose ``scopes`` are the token's scopes. The
   ``Principal`` rides along in ``claims["principal"]`` so the tool list needs no second
   lookup within the same HTTP request.
+- ``bearer_credentials`` is the one ``Authorization`` parser of both channels (REST uses
+  it too), so a header one accepts the other accepts.
 - ``RequireMcpAccess`` answers 401 (with ``WWW-Authenticate`` pointing at the RFC 9728
   metadata) without a valid token and 403 when the token may not use MCP (ability,
-  plan, workspace status), in the SPEC §3 error envelope.
+  plan, workspace status), in the SPEC §3 error envelope. Every authenticated request
+  counts against the token's rate limit (``tools/list`` and ``initialize`` too, shared
+  with REST): over it, 429 with ``Retry-After``; without the limiter's Redis, 503.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from urllib.parse import urlsplit
 
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.auth.provider import AccessToken
 from mcp.server.transport_security import TransportSecuritySettings
-from starlette.requests import Request
+from starlette.authentication import AuthCredentials, AuthenticationBackend
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from core.config import Settings
 from core.errors import DomainError, Unauthenticated
-from core.gateway import check_channel, new_request_id
+from core.gateway import check_channel, count_request, new_request_id, request_counted
 from core.operations import Channel
 from core.runtime import Runtime
 from core.scopes import ALL_SCOPES
@@ -34,6 +40,19 @@ from core.tokens.service import Principal
 MCP_PATH = "/mcp"
 METADATA_PATH = "/.well-known/oauth-protected-resource"
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+
+
+_BEARER = re.compile(r"[ \t]*bearer[ \t]+(\S+)[ \t]*", re.IGNORECASE)
+
+
+def bearer_credentials(authorization: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header value, or None.
+
+    The scheme is case-insensitive and may be followed by any run of spaces or tabs
+    (RFC 9110 whitespace); the token is one run of non-blank characters.
+    """
+    match = _BEARER.fullmatch(authorization or "")
+    return match.group(1) if match else None
 
 
 class PatchbayTokenVerifier:
@@ -56,6 +75,23 @@ class PatchbayTokenVerifier:
             subject=principal.workspace_id,
             claims={"principal": principal},
         )
+
+
+class BearerBackend(AuthenticationBackend):
+    """Starlette authentication for ``/mcp`` with ``bearer_credentials`` (the SDK's own
+    backend accepts exactly one space after ``Bearer``, REST accepted more)."""
+
+    def __init__(self, verifier: PatchbayTokenVerifier) -> None:
+        self.verifier = verifier
+
+    async def authenticate(
+        self, conn: HTTPConnection
+    ) -> tuple[AuthCredentials, AuthenticatedUser] | None:
+        token = bearer_credentials(conn.headers.get("authorization"))
+        access = await self.verifier.verify_token(token) if token else None
+        if access is None:
+            return None
+        return AuthCredentials(access.scopes), AuthenticatedUser(access)
 
 
 def principal_of(access: AccessToken | None) -> Principal | None:
@@ -103,11 +139,13 @@ def protected_resource_metadata(settings: Settings):  # type: ignore[no-untyped-
 
 
 class RequireMcpAccess:
-    """401 without a valid bearer token, 403 when the token may not use MCP."""
+    """401 without a valid bearer token, 403 when the token may not use MCP, 429 over its
+    rate limit; every authenticated request counts once (its tool calls included)."""
 
-    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+    def __init__(self, app: ASGIApp, runtime: Runtime) -> None:
         self.app = app
-        self.settings = settings
+        self.runtime = runtime
+        self.settings = runtime.settings
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         user = scope.get("user")
@@ -126,11 +164,17 @@ class RequireMcpAccess:
         try:
             if principal is None:
                 raise Unauthenticated()
-            check_channel(principal, Channel.mcp)
+            try:
+                check_channel(principal, Channel.mcp)
+            except DomainError:
+                await count_request(self.runtime, principal, raise_over=False)
+                raise
+            rate = await count_request(self.runtime, principal)
         except DomainError as exc:
-            await self._reply(send, exc, {})
+            await self._reply(send, exc, exc.headers)
             return
-        await self.app(scope, receive, send)
+        with request_counted(principal, rate):
+            await self.app(scope, receive, send)
 
     @staticmethod
     async def _reply(send: Send, error: DomainError, headers: dict[str, str]) -> None:

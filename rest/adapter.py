@@ -14,16 +14,16 @@ from core.errors import DomainError, MalformedJSON, PayloadTooLarge, ValidationF
 from core.gateway import Call, Outcome, dispatch, new_request_id
 from core.operations import Channel, Operation
 from core.runtime import Runtime
+from mcp_server.auth import bearer_credentials
 
 API_PREFIX = "/api/v1"
 QUERY_METHODS = frozenset({"GET", "DELETE"})
 
 
 def bearer_token(request: Request) -> str | None:
-    """The token of an ``Authorization: Bearer …`` header, or None."""
-    header = request.headers.get("authorization", "")
-    scheme, _, value = header.partition(" ")
-    return value.strip() or None if scheme.lower() == "bearer" else None
+    """The token of an ``Authorization: Bearer …`` header, or None (the parser ``/mcp``
+    uses too)."""
+    return bearer_credentials(request.headers.get("authorization"))
 
 
 def _reject_constant(name: str) -> Any:
