@@ -65,6 +65,12 @@ class PayloadTooLarge(DomainError):
     default_message = "The request body is larger than allowed."
 
 
+class UnsupportedMediaType(DomainError):
+    code = "unsupported_media_type"
+    status = 415
+    default_message = "Send the request body as JSON (Content-Type: application/json)."
+
+
 class Unauthenticated(DomainError):
     code = "unauthenticated"
     status = 401
