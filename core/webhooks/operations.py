@@ -380,7 +380,7 @@ OPERATIONS = [
         description=(
             "Register a workspace event type (lowercase dotted key such as campaign.kickoff) "
             "that webhooks can subscribe to and workflows can fire. Fails with "
-            "event_type_exists for a built-in or already registered key."
+            "event_type_reserved for a built-in key, event_type_exists for a registered one."
         ),
         scope="integrations:write",
         kind=Kind.write,

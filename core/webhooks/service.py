@@ -313,7 +313,10 @@ async def register_event_type(
             code="event_type_invalid",
         )
     if is_builtin(key):
-        raise Conflict(f"'{key}' is a built-in event type.", code="event_type_exists")
+        raise Unprocessable(
+            f"'{key}' is a built-in event type, reserved for the events Patchbay emits.",
+            code="event_type_reserved",
+        )
     taken = Conflict(f"The event type '{key}' is already registered.", code="event_type_exists")
     # Concurrent registrations of one workspace count and insert one at a time, so the
     # cap is exact (a count-then-insert alone let 100 concurrent requests past it).

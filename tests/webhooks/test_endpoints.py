@@ -93,7 +93,7 @@ async def test_register_and_list_event_types(
     r = await client.post(url, json={"key": "campaign.kickoff"}, headers=tenant.headers)
     assert r.status_code == 409 and r.json()["error"]["code"] == "event_type_exists"
     r = await client.post(url, json={"key": "contact.created"}, headers=tenant.headers)
-    assert r.status_code == 409 and r.json()["error"]["code"] == "event_type_exists"
+    assert r.status_code == 422 and r.json()["error"]["code"] == "event_type_reserved"
     r = await client.post(url, json={"key": "Not A Key"}, headers=tenant.headers)
     assert r.status_code == 422 and r.json()["error"]["code"] == "event_type_invalid"
     # Another workspace may register the same key.
