@@ -130,7 +130,8 @@ def validate_arguments(op: Operation, raw: dict[str, Any], *, strings: bool) -> 
         if strings:
             arguments = op.input_model.model_validate(raw)
         else:
-            arguments = op.input_model.model_validate_json(json.dumps(raw), strict=True)
+            text = json.dumps(_integral_floats_as_ints(raw))
+            arguments = op.input_model.model_validate_json(text, strict=True)
     except ValidationError as exc:
         problems = [
             {
@@ -211,6 +212,36 @@ def _nul_field(value: Any) -> str | None:
                 return where
             stack.append((where, child))
     return None
+
+
+def _integral_floats_as_ints(value: Any) -> Any:
+    """``value`` with every float that holds an integer (``2.0``) as that int.
+
+    JSON has one number type and JSON Schema's ``integer`` includes ``2.0``; strict
+    validation would refuse it for an int field (a float field still takes the int).
+    Iterative, so deeply nested input cannot exhaust the stack.
+    """
+
+    def convert(item: Any) -> Any:
+        if isinstance(item, float) and item.is_integer() and abs(item) <= 2**53:
+            return int(item)
+        return item
+
+    root: list[Any] = [value]
+    stack: list[dict[Any, Any] | list[Any]] = [root]
+    while stack:
+        container = stack.pop()
+        keys = container.keys() if isinstance(container, dict) else range(len(container))
+        for key in list(keys):
+            item = container[key]  # type: ignore[index]
+            if isinstance(item, dict):
+                item = dict(item)
+                stack.append(item)
+            elif isinstance(item, list):
+                item = list(item)
+                stack.append(item)
+            container[key] = convert(item)  # type: ignore[index]
+    return root[0]
 
 
 @functools.cache

@@ -120,6 +120,10 @@ async def update_contact(session: AsyncSession, ws: WorkspaceId, data: UpdateCon
     changes = _changes(data, {"contact_id"})
     if "name" in changes and changes["name"] is None:
         changes.pop("name")
+    if changes.get("company_id") is not None:
+        # Before any change: a query would autoflush an unknown company id into a
+        # foreign-key error (500) instead of company_not_found.
+        await repo.require(session, Company, ws, changes["company_id"], "company")
     for key, value in changes.items():
         setattr(contact, key, value)
     if "company_id" in changes:

@@ -70,8 +70,7 @@ class TaskIdIn(BaseModel):
 
 
 async def list_tasks(ctx: Context, a: ListTasksIn) -> Page[Task]:
-    if (a.related_type is None) != (a.related_id is None) and a.related_id is not None:
-        raise ValidationFailed("related_id needs related_type.")
+    # related_id alone is enough (ids are unique across types), as for activities.
     filters = {k: getattr(a, k) for k in ("status", "assignee", "related_type", "related_id")}
     return await service.list_tasks(
         ctx.session, ctx.workspace_id, filters=filters, limit=a.limit, cursor=a.cursor

@@ -208,6 +208,22 @@ async def test_erasure_reaches_linked_tasks_and_activities(
     assert any("Bob likes jazz" in str(copy) for copy in copies)
 
 
+@pytest.mark.parametrize("company_id", ["com_01m8ta6ft8yrre2er9mds905y8", "\U0010db79\xac"])
+async def test_update_to_an_unknown_company_is_404(
+    client: httpx.AsyncClient, tenant: Tenant, company_id: str
+) -> None:
+    """An id of no company answers company_not_found; it was flushed into the foreign key
+    first (500), a finding of the stateful contract run (issue 14)."""
+    contact = await created(client, tenant, "/contacts", {"name": "Jane"})
+    r = await patch(
+        client, tenant, f"/contacts/{contact['id']}", {"title": "CTO", "company_id": company_id}
+    )
+    assert r.status_code == 404, r.text
+    assert r.json()["error"]["code"] == "company_not_found"
+    got = (await get(client, tenant, f"/contacts/{contact['id']}")).json()["data"]
+    assert "title" not in got and "company_id" not in got
+
+
 async def test_search_by_name_email_company_and_notes(
     client: httpx.AsyncClient, tenant: Tenant
 ) -> None:
