@@ -32,7 +32,7 @@ from core.crm.models import Contact
 from core.db import Database
 from core.gateway import call_operation
 from core.operations import Channel
-from core.pagination import encode_cursor
+from core.pagination import cursor_scope, encode_cursor, list_scope
 from core.ratelimit import RateLimiter
 from core.registry import default_registry
 from core.runtime import Runtime
@@ -63,7 +63,10 @@ async def bench(url: str, rows: int, depth: int, repeat: int) -> dict:
                     await session.execute(sa.text("ANALYZE contacts"))
             load_s = time.perf_counter() - started
             ids_desc = sorted((r["id"] for r in data if r["workspace_id"] == ws), reverse=True)
-            deep_cursor = encode_cursor(ids_desc[depth - 1])
+            deep_cursor = encode_cursor(ids_desc[depth - 1], cursor_scope("", Contact.id))
+            gateway_cursor = encode_cursor(
+                ids_desc[depth - 1], cursor_scope(list_scope("search_contacts", ws), Contact.id)
+            )
 
             async def page(cursor: str | None) -> list[str]:
                 async with db.session(ws, read_only=True) as session:
@@ -107,7 +110,7 @@ async def bench(url: str, rows: int, depth: int, repeat: int) -> dict:
             op_deep_ms: list[float] = []
             for _ in range(5):
                 op_first_ms += await timed(lambda: via_gateway(None), repeat // 10)
-                op_deep_ms += await timed(lambda: via_gateway(deep_cursor), repeat // 10)
+                op_deep_ms += await timed(lambda: via_gateway(gateway_cursor), repeat // 10)
             op_first, op_deep = summary(op_first_ms), summary(op_deep_ms)
         finally:
             await db.dispose()

@@ -253,10 +253,11 @@ def serve(
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
 ) -> None:
     """Serve REST (/api/v1) and MCP (/mcp) over HTTP."""
-    from core.serving import serve_http
+    from core.serving import require_rate_limiter, serve_http
 
     s = settings()
     configure_logging(s.log_level)
+    require_rate_limiter(s)
     serve_http(s, host=host, port=port, with_worker=False)
 
 
@@ -269,10 +270,11 @@ def up(
     """Create/upgrade the database and a demo workspace, then serve REST + MCP with a worker."""
     from core.demo import ensure_demo
     from core.migrate import upgrade
-    from core.serving import print_welcome, serve_http
+    from core.serving import print_welcome, require_rate_limiter, serve_http
 
     s = settings()
     configure_logging(s.log_level)
+    require_rate_limiter(s)
     upgrade(s.database_url)
     demo = run_with_runtime(ensure_demo)
     print_welcome(s, demo, host=host, port=port, as_json=as_json)
@@ -291,10 +293,12 @@ def mcp_stdio(
     ] = False,
 ) -> None:
     """Serve MCP over stdio for the token in PATCHBAY_TOKEN (Claude Desktop)."""
+    from core.serving import require_rate_limiter
     from mcp_server.stdio import run_stdio
 
     s = settings()
     configure_logging(s.log_level)
+    require_rate_limiter(s)
     code = run_stdio(s, toolsets=toolsets, read_only=read_only, worker=not no_worker)
     if code:
         raise typer.Exit(code)

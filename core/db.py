@@ -180,6 +180,20 @@ async def flush_unique(session: AsyncSession, conflict: Exception) -> None:
         raise conflict from None
 
 
+async def serialize(session: AsyncSession, key: str) -> None:
+    """Until the transaction ends, hold a lock named ``key``: transactions taking the same
+    key run their check-then-write one after another (e.g. a count against a cap).
+
+    PostgreSQL: a transaction-scoped advisory lock (statements after it see what the
+    previous holder committed). SQLite: nothing to do, writers are serialised already
+    (``BEGIN IMMEDIATE``).
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(
+            sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": key}
+        )
+
+
 class Database:
     """One engine and its session factory."""
 
@@ -234,6 +248,7 @@ __all__ = [
     "WorkspaceOwned",
     "create_engine",
     "flush_unique",
+    "serialize",
     "utcnow",
     "workspace_fk",
 ]

@@ -6,13 +6,19 @@ record, the payloads of their webhook deliveries (sent or still queued: a queued
 then carries only the stub), and the responses stored for idempotent replays. Each copy
 becomes ``{"id": …, "erased": true}``.
 
+Records linked to the person (tasks and activities whose ``related_type``/``related_id``
+name the erased contact or a lead converted into it) hold free text about them:
+``erase_linked`` runs each domain's hook (``LINKED_ERASERS``), which blanks that text and
+scrubs the records' own copies the same way.
+
 Not reachable from here: what webhook receivers already received, and free text that
-mentions the person in other records (an activity's body, a task's title).
+mentions the person in records not linked to them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import importlib
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import Any
 
 import sqlalchemy as sa
@@ -26,6 +32,43 @@ from core.webhooks.models import WebhookDelivery
 _events = DomainEvent.__table__  # type: ignore[attr-defined]
 _deliveries = WebhookDelivery.__table__  # type: ignore[attr-defined]
 _replays = IdempotencyRecord.__table__  # type: ignore[attr-defined]
+
+
+ERASED_TEXT = "(erased)"
+"""What a required text field of an erased record holds instead of the person's data."""
+
+LinkedEraser = Callable[[AsyncSession, WorkspaceId, Mapping[str, Collection[str]]], Awaitable[int]]
+
+LINKED_ERASERS: tuple[str, ...] = (
+    "core.tasks.service:erase_linked",
+    "core.activities.service:erase_linked",
+)
+"""``module:function`` hooks of the domains whose records link to others; each takes the
+erased records (``{related_type: ids}``) and returns how many of its records it blanked."""
+
+
+async def erase_linked(
+    session: AsyncSession, ws: WorkspaceId, records: Mapping[str, Collection[str]]
+) -> int:
+    """Blank the records linked to ``records`` (and their copies); returns how many."""
+    erased = 0
+    for path in LINKED_ERASERS:
+        module, _, name = path.partition(":")
+        hook: LinkedEraser = getattr(importlib.import_module(module), name)
+        erased += await hook(session, ws, records)
+    return erased
+
+
+def linked_to(model: Any, records: Mapping[str, Collection[str]]) -> Any:
+    """The condition "``model`` is linked to one of ``records``"."""
+    return sa.or_(
+        *(
+            (model.related_type == type_) & model.related_id.in_(list(ids))
+            for type_, ids in records.items()
+            if ids
+        ),
+        sa.false(),
+    )
 
 
 def stub(record_id: str) -> dict[str, Any]:

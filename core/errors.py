@@ -65,6 +65,12 @@ class PayloadTooLarge(DomainError):
     default_message = "The request body is larger than allowed."
 
 
+class UnsupportedMediaType(DomainError):
+    code = "unsupported_media_type"
+    status = 415
+    default_message = "Send the request body as JSON (Content-Type: application/json)."
+
+
 class Unauthenticated(DomainError):
     code = "unauthenticated"
     status = 401
@@ -167,6 +173,17 @@ class RateLimited(DomainError):
             details={"retry_after_seconds": self.retry_after_seconds},
             headers={"Retry-After": str(self.retry_after_seconds)},
         )
+
+
+class RateLimiterUnavailable(DomainError):
+    code = "rate_limiter_unavailable"
+    status = 503
+    default_message = (
+        "The rate limiter's store (Redis) is unreachable; no request is served without it."
+    )
+
+    def __init__(self, message: str | None = None, *, retry_after_seconds: int = 5) -> None:
+        super().__init__(message, headers={"Retry-After": str(retry_after_seconds)})
 
 
 class InternalError(DomainError):

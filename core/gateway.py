@@ -12,7 +12,9 @@ import json
 import logging
 import re
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,7 +35,7 @@ from core.errors import (
     WorkspaceInactive,
 )
 from core.operations import ANY_SCOPE, Channel, Context, Kind, Operation
-from core.pagination import Page
+from core.pagination import CURSOR_SCOPE, Page, list_scope
 from core.ratelimit import RateState
 from core.runtime import Runtime
 from core.tokens import service as tokens
@@ -128,7 +130,8 @@ def validate_arguments(op: Operation, raw: dict[str, Any], *, strings: bool) -> 
         if strings:
             arguments = op.input_model.model_validate(raw)
         else:
-            arguments = op.input_model.model_validate_json(json.dumps(raw), strict=True)
+            text = json.dumps(_integral_floats_as_ints(raw))
+            arguments = op.input_model.model_validate_json(text, strict=True)
     except ValidationError as exc:
         problems = [
             {
@@ -209,6 +212,36 @@ def _nul_field(value: Any) -> str | None:
                 return where
             stack.append((where, child))
     return None
+
+
+def _integral_floats_as_ints(value: Any) -> Any:
+    """``value`` with every float that holds an integer (``2.0``) as that int.
+
+    JSON has one number type and JSON Schema's ``integer`` includes ``2.0``; strict
+    validation would refuse it for an int field (a float field still takes the int).
+    Iterative, so deeply nested input cannot exhaust the stack.
+    """
+
+    def convert(item: Any) -> Any:
+        if isinstance(item, float) and item.is_integer() and abs(item) <= 2**53:
+            return int(item)
+        return item
+
+    root: list[Any] = [value]
+    stack: list[dict[Any, Any] | list[Any]] = [root]
+    while stack:
+        container = stack.pop()
+        keys = container.keys() if isinstance(container, dict) else range(len(container))
+        for key in list(keys):
+            item = container[key]  # type: ignore[index]
+            if isinstance(item, dict):
+                item = dict(item)
+                stack.append(item)
+            elif isinstance(item, list):
+                item = list(item)
+                stack.append(item)
+            container[key] = convert(item)  # type: ignore[index]
+    return root[0]
 
 
 @functools.cache
@@ -300,17 +333,44 @@ async def _authenticate(session: Any, call: Call) -> Principal:
 
 
 async def _admit(runtime: Runtime, call: Call, principal: Principal) -> RateState:
-    """Channel, plan, module and scope checks, then the rate limit."""
-    per_minute = principal.rate_limit_per_minute or runtime.settings.rate_limit_per_minute
+    """Channel, plan, module and scope checks, then the rate limit.
+
+    Every authenticated call counts, a refused one too (its answer still says where the
+    token stands); a call whose HTTP request the transport already counted
+    (``request_counted``) is not counted twice.
+    """
     try:
         check_channel(principal, call.channel)
         check_operation(principal, call.operation)
     except DomainError as error:
-        # Refused before the limit counts: still say where the token stands.
-        error.headers.update((await runtime.limiter.peek(principal.token_id, per_minute)).headers())
+        counted = await _count(runtime, principal, raise_over=False)
+        error.headers.update(counted.headers())
         raise
+    return await _count(runtime, principal)
+
+
+_COUNTED: ContextVar[tuple[str, RateState] | None] = ContextVar("patchbay_counted", default=None)
+"""The token and rate state of the HTTP request being served, once a transport counted it."""
+
+
+async def _count(runtime: Runtime, principal: Principal, *, raise_over: bool = True) -> RateState:
+    counted = _COUNTED.get()
+    if counted is not None and counted[0] == principal.token_id:
+        return counted[1]
+    return await count_request(runtime, principal, raise_over=raise_over)
+
+
+async def count_request(
+    runtime: Runtime, principal: Principal, *, raise_over: bool = True
+) -> RateState:
+    """Count one request against the token's per-minute limit (shared by every channel).
+
+    Raises ``RateLimited`` (429, with the ``X-RateLimit-*`` headers) over the limit unless
+    ``raise_over`` is false, and ``RateLimiterUnavailable`` (503) without the store.
+    """
+    per_minute = principal.rate_limit_per_minute or runtime.settings.rate_limit_per_minute
     rate = await runtime.limiter.hit(principal.token_id, per_minute)
-    if not rate.allowed:
+    if not rate.allowed and raise_over:
         error = RateLimited(
             rate.retry_after_seconds,
             f"Rate limit of {rate.limit} requests per minute exceeded; "
@@ -319,6 +379,31 @@ async def _admit(runtime: Runtime, call: Call, principal: Principal) -> RateStat
         error.headers.update(rate.headers())  # a 429 still says where the token stands
         raise error
     return rate
+
+
+@contextmanager
+def request_counted(principal: Principal, rate: RateState) -> Iterator[None]:
+    """For a transport that counted its HTTP request itself (``count_request``) before
+    handing it on: the calls that request makes are not counted again."""
+    token = _COUNTED.set((principal.token_id, rate))
+    try:
+        yield
+    finally:
+        _COUNTED.reset(token)
+
+
+async def admit_request(runtime: Runtime, credentials: str | None) -> RateState | None:
+    """Count a request that names no operation (an unknown route, a wrong method) if its
+    bearer token is valid; None for an anonymous or invalid one. Raises like
+    ``count_request``."""
+    if not credentials:
+        return None
+    try:
+        async with runtime.db.session(read_only=True) as session:
+            principal = await tokens.authenticate(session, credentials)
+    except DomainError:
+        return None
+    return await count_request(runtime, principal)
 
 
 async def _handle(
@@ -335,6 +420,7 @@ async def _handle(
     returns the outcome and the resource id the handler named (for the audit row)."""
     op = call.operation
     session.info["workspace_id"] = principal.workspace_id  # the tenant safety net
+    session.info[CURSOR_SCOPE] = list_scope(op.name, principal.workspace_id)  # binds cursors
     ctx = Context(
         session=session,
         principal=principal,

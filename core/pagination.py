@@ -2,6 +2,11 @@
 
 Lists order by id, newest first (ids are time-ordered), and a cursor carries the last
 id of the previous page: page 1,000 costs what page 1 costs.
+
+A cursor is bound to the list that issued it: a digest of the operation, the workspace
+(``CURSOR_SCOPE`` in the session's info, set by the gateway) and the sort travels with
+the id and is checked on decode, so a cursor of another list, workspace or sort is
+``invalid_cursor`` instead of a silently wrong page.
 """
 
 from __future__ import annotations
@@ -9,6 +14,8 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
+import hashlib
+import hmac
 import json
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -25,6 +32,8 @@ T = TypeVar("T")
 
 DEFAULT_LIMIT = 25
 MAX_LIMIT = 100
+CURSOR_SCOPE = "cursor_scope"
+"""``session.info`` key: the operation and workspace a list runs for (set by the gateway)."""
 
 
 class ListParams(BaseModel):
@@ -48,23 +57,42 @@ class Page(Generic[T]):
     next_cursor: str | None
 
 
-def encode_cursor(last_id: str) -> str:
-    """The opaque cursor that continues after ``last_id``."""
-    raw = json.dumps({"after": last_id}, separators=(",", ":")).encode()
+def _binding(scope: str) -> str:
+    """A short digest of what a cursor is bound to (list, workspace, sort)."""
+    return hashlib.sha256(scope.encode()).hexdigest()[:16]
+
+
+def encode_cursor(last_id: str, scope: str = "") -> str:
+    """The opaque cursor that continues after ``last_id`` in the list ``scope`` names."""
+    payload = {"after": last_id, "for": _binding(scope)}
+    raw = json.dumps(payload, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> str:
-    """The id a cursor continues after; raises ``InvalidCursor`` for anything else."""
+def decode_cursor(cursor: str, scope: str = "") -> str:
+    """The id a cursor of the list ``scope`` continues after; raises ``InvalidCursor`` for
+    anything else (including a cursor another list, workspace or sort issued)."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         data = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
-        last_id = data["after"]
+        last_id, bound = data["after"], data["for"]
     except (ValueError, KeyError, TypeError, binascii.Error, UnicodeError):
         raise InvalidCursor() from None
-    if not isinstance(last_id, str) or not looks_like_id(last_id):
+    if not isinstance(last_id, str) or not looks_like_id(last_id) or not isinstance(bound, str):
         raise InvalidCursor()
+    if not hmac.compare_digest(bound, _binding(scope)):
+        raise InvalidCursor("The cursor was issued by another list, workspace or sort order.")
     return last_id
+
+
+def list_scope(operation: str, workspace_id: str) -> str:
+    """The list a gateway call pages through: its operation in its workspace."""
+    return f"{operation}|{workspace_id}"
+
+
+def cursor_scope(list_scope: str, id_column: Any) -> str:
+    """What a cursor is bound to: the list and the sort (``id_column``, descending)."""
+    return f"{list_scope}|{id_column.class_.__tablename__}.{id_column.key} desc"
 
 
 @functools.cache
@@ -85,9 +113,10 @@ async def paginate(
     """
     entity = stmt.column_descriptions[0]["entity"]
     stmt = stmt.with_only_columns(*_columns(entity))
+    scope = cursor_scope(session.info.get(CURSOR_SCOPE, ""), id_column)
     if cursor:
-        stmt = stmt.where(id_column < decode_cursor(cursor))
+        stmt = stmt.where(id_column < decode_cursor(cursor, scope))
     rows = list((await session.execute(stmt.order_by(id_column.desc()).limit(limit + 1))).all())
     has_more = len(rows) > limit
     rows = rows[:limit]
-    return Page(rows, encode_cursor(rows[-1].id) if has_more and rows else None)
+    return Page(rows, encode_cursor(rows[-1].id, scope) if has_more and rows else None)

@@ -1,18 +1,30 @@
 """Per-token rate limits with ``limits``: in memory by default, Redis when configured.
 
 The count is shared by REST and MCP (one key per token) and, with Redis, by every
-server process.
+server process. Without its Redis the limiter fails closed: ``check()`` refuses to start
+and, if Redis goes away later, every count raises ``RateLimiterUnavailable`` (503) —
+serving without limits would let one token take every process down, and counting per
+process would multiply every limit by the number of processes.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 
 from limits import RateLimitItemPerMinute
 from limits.aio.storage import Storage
 from limits.aio.strategies import FixedWindowRateLimiter
+from limits.errors import StorageError
 from limits.storage import storage_from_string
+
+from core.errors import RateLimiterUnavailable
+
+log = logging.getLogger("patchbay.ratelimit")
+
+REDIS_TIMEOUT_SECONDS = 2
+"""Connect and command timeout: an unreachable Redis answers 503 soon, not after minutes."""
 
 
 @dataclass(frozen=True)
@@ -47,27 +59,48 @@ class RateLimiter:
     """Fixed one-minute windows per token."""
 
     def __init__(self, redis_url: str | None = None, *, key_prefix: str = "patchbay") -> None:
-        storage = storage_from_string(_storage_uri(redis_url), key_prefix=key_prefix)
+        options: dict[str, float] = {}
+        if redis_url:
+            options = {
+                "connect_timeout": REDIS_TIMEOUT_SECONDS,
+                "stream_timeout": REDIS_TIMEOUT_SECONDS,
+            }
+        storage = storage_from_string(
+            _storage_uri(redis_url), key_prefix=key_prefix, wrap_exceptions=True, **options
+        )
         assert isinstance(storage, Storage)
+        self.redis_url = redis_url
         self.storage = storage
         self._limiter = FixedWindowRateLimiter(storage)
+
+    async def check(self) -> None:
+        """Raise ``RateLimiterUnavailable`` unless the store answers (run at start-up)."""
+        if not await self.storage.check():
+            raise RateLimiterUnavailable(
+                f"Redis at {_safe(self.redis_url)} (PATCHBAY_REDIS_URL) is unreachable. "
+                "Patchbay does not serve without the rate limiter it was configured with: "
+                "start Redis, fix the URL, or unset it to count in memory (one process)."
+            )
 
     async def hit(self, key: str, per_minute: int) -> RateState:
         """Count one request for ``key`` and say whether it is within ``per_minute``."""
         item = RateLimitItemPerMinute(per_minute)
-        allowed = await self._limiter.hit(item, "token", key)
-        stats = await self._limiter.get_window_stats(item, "token", key)
+        try:
+            allowed = await self._limiter.hit(item, "token", key)
+            stats = await self._limiter.get_window_stats(item, "token", key)
+        except StorageError as exc:
+            log.error("rate limiter store unreachable: %s", exc)
+            raise RateLimiterUnavailable() from None
         return RateState(allowed, per_minute, max(0, stats.remaining), int(stats.reset_time) + 1)
-
-    async def peek(self, key: str, per_minute: int) -> RateState:
-        """Where ``key`` stands, without counting a request (for the headers of calls
-        refused before the rate limit is applied)."""
-        item = RateLimitItemPerMinute(per_minute)
-        stats = await self._limiter.get_window_stats(item, "token", key)
-        return RateState(
-            stats.remaining > 0, per_minute, max(0, stats.remaining), int(stats.reset_time) + 1
-        )
 
     async def reset(self) -> None:
         """Forget every counter (tests)."""
         await self.storage.reset()
+
+
+def _safe(url: str | None) -> str:
+    """``url`` without its password, for messages."""
+    if not url or "@" not in url:
+        return str(url)
+    scheme, rest = url.split("://", 1)
+    return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"

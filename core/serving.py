@@ -8,6 +8,7 @@ import shutil
 import sys
 from pathlib import Path
 
+import anyio
 from rich.console import Console
 from rich.panel import Panel
 
@@ -22,6 +23,24 @@ def warn_if_private_network(settings: Settings) -> None:
             "PATCHBAY_ALLOW_PRIVATE_NETWORK=true: webhooks and crawls may reach plain http and "
             "loopback/private addresses. Use this for local development and tests only."
         )
+
+
+def require_rate_limiter(settings: Settings) -> None:
+    """Exit with a clear message when the configured Redis does not answer: the server
+    fails closed rather than serve without the limits it was configured with."""
+    if not settings.redis_url:
+        return
+    from core.errors import RateLimiterUnavailable
+    from core.ratelimit import RateLimiter
+
+    async def check() -> None:
+        await RateLimiter(settings.redis_url).check()
+
+    try:
+        anyio.run(check)
+    except RateLimiterUnavailable as exc:
+        print(f"patchbay: {exc.message}", file=sys.stderr, flush=True)
+        raise SystemExit(2) from None
 
 
 def serve_http(settings: Settings, *, host: str, port: int, with_worker: bool) -> None:

@@ -7,6 +7,10 @@ whole statement — cursor, execute, fetch, close — as one call on that thread
 COMMIT and ROLLBACK (the pool's reset) when no transaction is open. Results, errors and transaction
 behaviour are those of ``sqlite3``; only the number of hops changes.
 
+It also terminates connections without waiting (see ``OneHopConnection.terminate``), so a
+task cancelled inside a session leaves no task behind that could hang the event loop's
+shutdown.
+
 Registered as ``sqlite+patchbay``; ``core.db.create_engine`` picks it for SQLite URLs.
 """
 
@@ -96,17 +100,20 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
             super().commit()
 
     def terminate(self) -> None:
-        """Close without waiting: queue the close and stop aiosqlite's thread.
+        """Close the connection without waiting for it (the pool invalidates a connection
+        whose task was cancelled mid-statement, and terminates it).
 
-        SQLAlchemy terminates a connection whose task was cancelled mid-use with a
-        *shielded* graceful close. When the cancelled caller then falls back to the force
-        close, the thread stops first and the still-running graceful close queues a second
-        stop that no thread will ever answer: that task never finishes and
-        ``asyncio.run``'s final cancellation waits for it forever (``patchbay mcp`` hanging
-        on EOF, test teardowns hanging). The force close alone closes the sqlite3
-        connection on its own thread, which is all the graceful path adds.
+        SQLAlchemy's default first awaits a shielded ``close()`` in a task of its own and,
+        when the waiting task is cancelled (it is: that is why the connection is being
+        invalidated), also calls ``stop()``. aiosqlite's ``close()`` then queues its own
+        stop behind the first one, which ends the connection's thread: the orphaned close
+        task waits forever and ``asyncio.Runner`` hangs in ``_cancel_all_tasks`` at
+        shutdown. ``stop()`` alone queues the close behind the statement in flight (closing
+        rolls back an open transaction) and ends the thread; nothing awaits it.
         """
-        self._terminate_force_close()
+        connection = self._connection
+        if connection._running:
+            connection.stop()
 
 
 class OneHopDBAPI(AsyncAdapt_aiosqlite_dbapi):

@@ -5,28 +5,36 @@
   whose ``client_id`` is the token id and whose ``scopes`` are the token's scopes. The
   ``Principal`` rides along in ``claims["principal"]`` so the tool list needs no second
   lookup within the same HTTP request.
+- ``bearer_credentials`` is the one ``Authorization`` parser of both channels (REST uses
+  it too), so a header one accepts the other accepts.
 - ``RequireMcpAccess`` answers 401 (with ``WWW-Authenticate`` pointing at the RFC 9728
   metadata) without a valid token and 403 when the token may not use MCP (ability,
-  plan, workspace status), in the SPEC §3 error envelope.
+  plan, workspace status), as JSON-RPC errors carrying the SPEC §3 error object (see
+  ``send_domain_error``), and 400 for an unknown toolset in ``X-MCP-Toolsets``. Every
+  authenticated request
+  counts against the token's rate limit (``tools/list`` and ``initialize`` too, shared
+  with REST): over it, 429 with ``Retry-After``; without the limiter's Redis, 503.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Protocol
 from urllib.parse import urlsplit
 
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.auth.provider import AccessToken
 from mcp.server.transport_security import TransportSecuritySettings
+from starlette.authentication import AuthCredentials, AuthenticationBackend
 from starlette.datastructures import Headers
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from core.config import Settings
 from core.errors import DomainError, Unauthenticated
-from core.gateway import check_channel, new_request_id
+from core.gateway import check_channel, count_request, new_request_id, request_counted
 from core.operations import Channel
 from core.runtime import Runtime
 from core.scopes import ALL_SCOPES
@@ -40,9 +48,21 @@ TOOLSETS_HEADER_NAME = "x-mcp-toolsets"
 
 class ToolPolicyLike(Protocol):
     def check_header(self, toolsets_header: str | None) -> None: ...
-
 METADATA_PATH = "/.well-known/oauth-protected-resource"
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+
+
+_BEARER = re.compile(r"[ \t]*bearer[ \t]+(\S+)[ \t]*", re.IGNORECASE)
+
+
+def bearer_credentials(authorization: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header value, or None.
+
+    The scheme is case-insensitive and may be followed by any run of spaces or tabs
+    (RFC 9110 whitespace); the token is one run of non-blank characters.
+    """
+    match = _BEARER.fullmatch(authorization or "")
+    return match.group(1) if match else None
 
 
 class PatchbayTokenVerifier:
@@ -65,6 +85,23 @@ class PatchbayTokenVerifier:
             subject=principal.workspace_id,
             claims={"principal": principal},
         )
+
+
+class BearerBackend(AuthenticationBackend):
+    """Starlette authentication for ``/mcp`` with ``bearer_credentials`` (the SDK's own
+    backend accepts exactly one space after ``Bearer``, REST accepted more)."""
+
+    def __init__(self, verifier: PatchbayTokenVerifier) -> None:
+        self.verifier = verifier
+
+    async def authenticate(
+        self, conn: HTTPConnection
+    ) -> tuple[AuthCredentials, AuthenticatedUser] | None:
+        token = bearer_credentials(conn.headers.get("authorization"))
+        access = await self.verifier.verify_token(token) if token else None
+        if access is None:
+            return None
+        return AuthCredentials(access.scopes), AuthenticatedUser(access)
 
 
 def principal_of(access: AccessToken | None) -> Principal | None:
@@ -111,7 +148,7 @@ def protected_resource_metadata(settings: Settings):  # type: ignore[no-untyped-
     return endpoint
 
 
-JSONRPC_CODES = {401: -32001, 403: -32003}
+JSONRPC_CODES = {401: -32001, 403: -32003, 429: -32029, 503: -32053}
 """JSON-RPC codes (server-error range) of errors answered before any MCP message is read."""
 
 
@@ -160,12 +197,17 @@ def _quoted(text: str) -> str:
 
 
 class RequireMcpAccess:
-    """401 without a valid bearer token, 403 when the token may not use MCP, 400 for an
-    unknown toolset in ``X-MCP-Toolsets``; each with a message a person can act on."""
+    """401 without a valid bearer token, 403 when the token may not use MCP, 429 over its
+    rate limit, 400 for an unknown toolset in ``X-MCP-Toolsets``; each with a message a
+    person can act on. Every authenticated request counts once (its tool calls included).
+    """
 
-    def __init__(self, app: ASGIApp, settings: Settings, policy: ToolPolicyLike | None = None):
+    def __init__(
+        self, app: ASGIApp, runtime: Runtime, policy: ToolPolicyLike | None = None
+    ) -> None:
         self.app = app
-        self.settings = settings
+        self.runtime = runtime
+        self.settings = runtime.settings
         self.policy = policy
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -190,9 +232,14 @@ class RequireMcpAccess:
         try:
             if principal is None:
                 raise Unauthenticated()
-            check_channel(principal, Channel.mcp)
+            try:
+                check_channel(principal, Channel.mcp)
+            except DomainError:
+                await count_request(self.runtime, principal, raise_over=False)
+                raise
+            rate = await count_request(self.runtime, principal)
         except DomainError as exc:
-            headers = {}
+            headers = dict(exc.headers)
             if exc.status == 403:
                 headers["www-authenticate"] = (
                     'Bearer realm="patchbay", error="insufficient_scope", '
@@ -201,13 +248,13 @@ class RequireMcpAccess:
             await send_domain_error(send, exc, headers)
             return
         if self.policy is not None:
-            toolsets = Headers(scope=scope).get(TOOLSETS_HEADER_NAME)
             try:
-                self.policy.check_header(toolsets)
+                self.policy.check_header(Headers(scope=scope).get(TOOLSETS_HEADER_NAME))
             except ValueError as exc:
-                await send_domain_error(send, UnknownToolset(str(exc)))
+                await send_domain_error(send, UnknownToolset(str(exc)), rate.headers())
                 return
-        await self.app(scope, receive, send)
+        with request_counted(principal, rate):
+            await self.app(scope, receive, send)
 
 
 def transport_security(settings: Settings) -> TransportSecuritySettings:

@@ -27,7 +27,6 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from mcp.server.auth.middleware.auth_context import AuthContextMiddleware
-from mcp.server.auth.middleware.bearer_auth import BearerAuthBackend
 from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
 from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -37,6 +36,7 @@ from core.runtime import Runtime
 from mcp_server.auth import (
     MCP_PATH,
     METADATA_PATH,
+    BearerBackend,
     PatchbayTokenVerifier,
     RequireMcpAccess,
     protected_resource_metadata,
@@ -161,7 +161,7 @@ def build_http(runtime: Runtime, *, policy: ToolPolicy | None = None) -> McpHttp
     )
     guarded = BodyLimit(StreamableHTTPASGIApp(session_manager), settings.max_body_bytes)
     endpoint = AuthenticationMiddleware(
-        AuthContextMiddleware(RequireMcpAccess(guarded, settings, policy)),
-        backend=BearerAuthBackend(PatchbayTokenVerifier(runtime)),
+        AuthContextMiddleware(RequireMcpAccess(guarded, runtime, policy)),
+        backend=BearerBackend(PatchbayTokenVerifier(runtime)),
     )
     return McpHttp(session_manager, endpoint, protected_resource_metadata(settings))

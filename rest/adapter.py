@@ -10,20 +10,26 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from core.errors import DomainError, MalformedJSON, PayloadTooLarge, ValidationFailed
+from core.errors import (
+    DomainError,
+    MalformedJSON,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
 from core.gateway import Call, Outcome, dispatch, new_request_id
 from core.operations import Channel, Operation
 from core.runtime import Runtime
+from mcp_server.auth import bearer_credentials
 
 API_PREFIX = "/api/v1"
 QUERY_METHODS = frozenset({"GET", "DELETE"})
 
 
 def bearer_token(request: Request) -> str | None:
-    """The token of an ``Authorization: Bearer …`` header, or None."""
-    header = request.headers.get("authorization", "")
-    scheme, _, value = header.partition(" ")
-    return value.strip() or None if scheme.lower() == "bearer" else None
+    """The token of an ``Authorization: Bearer …`` header, or None (the parser ``/mcp``
+    uses too)."""
+    return bearer_credentials(request.headers.get("authorization"))
 
 
 def _reject_constant(name: str) -> Any:
@@ -45,12 +51,36 @@ async def read_body(request: Request, max_bytes: int) -> bytes:
     return b"".join(chunks)
 
 
+def check_json_media_type(content_type: str | None, raw: bytes) -> None:
+    """A body must be declared ``application/json`` (UTF-8, the only charset JSON has:
+    RFC 8259); a request without a body needs no type. Raises 415 otherwise."""
+    if not raw and not content_type:
+        return
+    media_type, _, params = (content_type or "").partition(";")
+    charset = next(
+        (
+            value.strip().strip('"').lower()
+            for name, _, value in (p.partition("=") for p in params.split(";"))
+            if name.strip().lower() == "charset"
+        ),
+        "utf-8",
+    )
+    if media_type.strip().lower() != "application/json" or charset not in ("utf-8", "utf8"):
+        raise UnsupportedMediaType(
+            f"Send the body as JSON in UTF-8 (Content-Type: application/json), not "
+            f"{content_type or 'without a Content-Type'}."
+        )
+
+
 def parse_json_object(raw: bytes) -> dict[str, Any]:
-    """Decode a JSON object body (empty body = ``{}``); raise a domain error otherwise."""
+    """Decode a UTF-8 JSON object body (empty body = ``{}``); raise a domain error otherwise
+    (``json.loads`` of bytes would also take UTF-16 and UTF-32)."""
     if not raw.strip():
         return {}
     try:
-        value = json.loads(raw, parse_constant=_reject_constant)
+        value = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+    except UnicodeDecodeError:
+        raise MalformedJSON("The request body is not valid UTF-8.") from None
     except (ValueError, RecursionError) as exc:
         raise MalformedJSON(f"The request body is not valid JSON: {exc}.") from None
     if not isinstance(value, dict):
@@ -108,7 +138,9 @@ def make_endpoint(runtime: Runtime, op: Operation) -> Any:
             if uses_query:
                 args = query_arguments(request)
             else:
-                args = parse_json_object(await read_body(request, max_bytes))
+                raw = await read_body(request, max_bytes)
+                check_json_media_type(request.headers.get("content-type"), raw)
+                args = parse_json_object(raw)
             args.update(request.path_params)
             return args
 

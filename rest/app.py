@@ -10,12 +10,15 @@ from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
+from starlette.routing import Match, Route
+from starlette.types import Scope
 
 from core.config import Settings
 from core.errors import DomainError, InternalError, ValidationFailed
+from core.gateway import admit_request
 from core.runtime import Runtime
 from mcp_server.http import MCP_METHODS, build_http
-from rest.adapter import API_PREFIX, build_routes, error_response
+from rest.adapter import API_PREFIX, bearer_token, build_routes, error_response
 from rest.openapi import build_openapi
 
 log = logging.getLogger("patchbay.rest")
@@ -31,6 +34,18 @@ class MethodNotAllowed(DomainError):
     code = "method_not_allowed"
     status = 405
     default_message = "This endpoint does not accept that HTTP method."
+
+
+def allowed_methods(app: FastAPI, scope: Scope) -> str:
+    """The ``Allow`` header of a 405 (RFC 9110): every method some route serves at the
+    request's path (one route per operation, so several routes may share a path)."""
+    methods: set[str] = set()
+    for route in app.router.routes:
+        if isinstance(route, Route) and route.methods:
+            match, _ = route.matches({**scope, "method": next(iter(route.methods))})
+            if match is Match.FULL:
+                methods |= route.methods
+    return ", ".join(sorted(methods))
 
 
 def build_app(
@@ -49,6 +64,7 @@ def build_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await runtime.limiter.check()  # fail closed: no serving without the configured Redis
         async with AsyncExitStack() as stack:
             await stack.enter_async_context(mcp.run())
             if with_worker:
@@ -82,12 +98,19 @@ def build_app(
         return JSONResponse({"status": "ok"})
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_request: Request, exc: StarletteHTTPException) -> Response:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code not in (404, 405):
+            return error_response(DomainError(str(exc.detail), code="http_error"))
+        error: DomainError = RouteNotFound() if exc.status_code == 404 else MethodNotAllowed()
         if exc.status_code == 405:
-            return error_response(MethodNotAllowed())
-        if exc.status_code == 404:
-            return error_response(RouteNotFound())
-        return error_response(DomainError(str(exc.detail), code="http_error"))
+            error.headers["Allow"] = allowed_methods(app, request.scope)
+        try:  # an authenticated caller is counted and told where its token stands
+            rate = await admit_request(runtime, bearer_token(request))
+        except DomainError as refused:  # over the limit (429) or no limiter (503)
+            return error_response(refused)
+        if rate is not None:
+            error.headers.update(rate.headers())
+        return error_response(error)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_request: Request, _exc: RequestValidationError) -> Response:

@@ -8,6 +8,14 @@ from typing import Any
 from core.errors import DomainError
 from core.operations import ANY_SCOPE, Kind, Operation, Registry
 from rest.adapter import API_PREFIX, QUERY_METHODS
+from rest.openapi_rules import (
+    IDEMPOTENCY_KEY,
+    JSON_VALUE,
+    JSON_VALUE_SCHEMA,
+    harden_strings,
+    links,
+    pair_links,
+)
 
 REF = "#/components/schemas/{model}"
 
@@ -18,10 +26,13 @@ _ERROR_TEXT = {
     404: "Not found (also for ids of other workspaces).",
     409: "Conflict with the current state.",
     413: "Request body too large.",
+    415: "The body is not declared as application/json (UTF-8).",
     422: "Semantic validation failure, or Idempotency-Key reused with another body.",
     429: "Rate limit or daily cap reached; see Retry-After.",
     500: "Internal error; quote the request id.",
+    503: "The rate limiter's store (Redis) is unreachable; see Retry-After.",
 }
+_RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}}
 _RATE_HEADERS = {
     name: {"description": text, "schema": {"type": "integer"}}
     for name, text in (
@@ -34,26 +45,30 @@ _RATE_HEADERS = {
 
 def _schema(model: Any, mode: str, components: dict[str, Any]) -> dict[str, Any]:
     schema = model.model_json_schema(ref_template=REF, mode=mode)
+    if mode == "validation":
+        harden_strings(schema)
     for name, definition in schema.pop("$defs", {}).items():
         components.setdefault(name, definition)
     return schema
 
 
 def _error_statuses(op: Operation) -> list[int]:
-    statuses = {400, 401, 403, 429, 500}
+    statuses = {400, 401, 403, 429, 500, 503}
     if op.path_params:
         statuses.add(404)
     if op.kind is not Kind.read:
         statuses |= {409, 422}
         if op.method not in QUERY_METHODS:
-            statuses.add(413)
+            statuses |= {413, 415}
     for err in op.errors:
         if isinstance(err, type) and issubclass(err, DomainError):
             statuses.add(err.status)
     return sorted(statuses)
 
 
-def _operation(op: Operation, components: dict[str, Any]) -> dict[str, Any]:
+def _operation(
+    op: Operation, components: dict[str, Any], links: dict[str, Any] | None = None
+) -> dict[str, Any]:
     input_schema = _schema(op.input_model, "validation", components)
     properties: dict[str, Any] = input_schema.get("properties", {})
     required = set(input_schema.get("required", []))
@@ -96,6 +111,8 @@ def _operation(op: Operation, components: dict[str, Any]) -> dict[str, Any]:
         body_required = sorted(required - set(op.path_params))
         if body_required:
             body["required"] = body_required
+        if op.method == "POST":
+            pair_links(body)
         entry["requestBody"] = {
             "required": bool(body_required),
             "content": {"application/json": {"schema": body}},
@@ -107,7 +124,12 @@ def _operation(op: Operation, components: dict[str, Any]) -> dict[str, Any]:
                 "in": "header",
                 "required": False,
                 "description": "Stable key for safe retries of the same write (kept 24 h).",
-                "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+                "schema": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": 255,
+                    "pattern": IDEMPOTENCY_KEY,
+                },
             }
         )
     if parameters:
@@ -129,6 +151,8 @@ def _operation(op: Operation, components: dict[str, Any]) -> dict[str, Any]:
             "content": {"application/json": {"schema": envelope}},
         }
     }
+    if links:
+        responses[str(op.success_status)]["links"] = links
     for status in _error_statuses(op):
         responses[str(status)] = {"$ref": f"#/components/responses/E{status}"}
     entry["responses"] = responses
@@ -145,6 +169,7 @@ def _register(model: Any, components: dict[str, Any]) -> str:
 def build_openapi(registry: Registry, *, server_url: str | None = None) -> dict[str, Any]:
     """The OpenAPI 3.1 document for every operation in ``registry``."""
     components: dict[str, Any] = {
+        JSON_VALUE: JSON_VALUE_SCHEMA,
         "Error": {
             "type": "object",
             "required": ["error"],
@@ -163,12 +188,15 @@ def build_openapi(registry: Registry, *, server_url: str | None = None) -> dict[
         }
     }
     paths: dict[str, dict[str, Any]] = {}
+    created = links(registry)
     for op in registry:
-        paths.setdefault(API_PREFIX + op.path, {})[op.method.lower()] = _operation(op, components)
+        paths.setdefault(API_PREFIX + op.path, {})[op.method.lower()] = _operation(
+            op, components, created.get(op.name)
+        )
     error_responses = {
         f"E{status}": {
             "description": text,
-            "headers": {"Retry-After": {"schema": {"type": "integer"}}} if status == 429 else {},
+            "headers": copy.deepcopy(_RETRY_AFTER) if status in (429, 503) else {},
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
         }
         for status, text in _ERROR_TEXT.items()

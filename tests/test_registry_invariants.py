@@ -50,3 +50,15 @@ def test_every_input_field_is_described(op: Operation) -> None:
 @pytest.mark.parametrize("op", OPS, ids=lambda op: op.name)
 def test_inputs_forbid_unknown_fields(op: Operation) -> None:
     assert op.input_model.model_config.get("extra") == "forbid"
+
+
+SHOWN_ONCE = frozenset({"secret", "token"})
+"""Output fields that carry a credential: shown once, never stored for idempotent replays."""
+
+
+@pytest.mark.parametrize("op", [o for o in OPS if o.kind is not Kind.read], ids=lambda o: o.name)
+def test_credentials_in_outputs_are_declared_secret(op: Operation) -> None:
+    shown = SHOWN_ONCE & set(op.output_model.model_fields)
+    assert shown <= set(op.extra.get("secret_fields", ())), (
+        f"{op.name} returns {sorted(shown)}: declare extra={{'secret_fields': ...}}"
+    )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -13,6 +12,7 @@ from core.errors import NotFound, ValidationFailed
 from core.operations import Context, Kind, Operation, Toolset
 from core.pagination import ListParams, Page
 from core.related import RelatedType
+from core.timestamps import UtcDatetime
 
 ActivityType = Literal["note", "call", "email", "meeting", "agent_action"]
 RELATED_TYPE = "Type of the linked record."
@@ -43,8 +43,8 @@ class LogActivityIn(BaseModel):
     related_id: str | None = Field(
         default=None, max_length=40, description="Id of the linked record (it must exist)."
     )
-    occurred_at: datetime | None = Field(
-        default=None, description="When it happened, ISO-8601 (default now)."
+    occurred_at: UtcDatetime | None = Field(
+        default=None, description="When it happened, ISO-8601 with a UTC offset (default now)."
     )
 
 

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from core.pagination import ListParams
+from core.timestamps import UtcDatetime
 
 LeadStatus = Literal["new", "working", "qualified", "disqualified", "converted"]
 OpenLeadStatus = Literal["new", "working", "qualified", "disqualified"]
@@ -20,9 +21,13 @@ PaymentMethod = Literal["card", "bank_transfer", "cash", "check", "other"]
 AccountType = Literal["asset", "liability", "equity", "revenue", "expense"]
 EntryStatus = Literal["draft", "posted"]
 
-Scalar = str | int | float | bool
+Scalar = Annotated[str, Field(max_length=1000)] | int | float | bool
 _KEY_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+CUSTOM_FIELDS_SCHEMA = {"propertyNames": {"pattern": _KEY_RE.pattern}, "maxProperties": 50}
+"""What ``check_custom_fields`` enforces, declared in the JSON schema."""
+_EMAIL_CHAR = r"[^@\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]"
+"""Not @, a control character or white space (spelled out: regex engines disagree on \\s)."""
+EMAIL_PATTERN = rf"^{_EMAIL_CHAR}+@{_EMAIL_CHAR}+\.{_EMAIL_CHAR}+$"
 
 
 def _id(what: str, prefix: str, required: bool = False) -> Any:
@@ -197,6 +202,7 @@ class CreateLeadIn(LeadFields):
     custom_fields: dict[str, Scalar] = Field(
         default_factory=dict,
         description="Extra attributes: up to 50 keys of [A-Za-z0-9_-] to scalars.",
+        json_schema_extra=CUSTOM_FIELDS_SCHEMA,
     )
 
     check_cf = field_validator("custom_fields")(check_custom_fields)
@@ -212,7 +218,8 @@ class UpdateLeadIn(LeadFields):
     source: LeadSource | None = Field(default=None, description="Where the lead came from.")
     custom_fields: dict[str, Scalar | None] | None = Field(
         default=None,
-        description="Merged into the lead's; a null value removes the key.",
+        description="Merged in; null removes a key.",
+        json_schema_extra=CUSTOM_FIELDS_SCHEMA,
     )
 
     check_cf = field_validator("custom_fields")(check_custom_fields)
@@ -443,8 +450,9 @@ class RecordPaymentIn(_In):
         default="other", description="card, bank_transfer, cash, check or other."
     )
     reference: str | None = _text("Bank or processor reference.", 200)
-    paid_at: datetime | None = Field(
-        default=None, description="When the money arrived, ISO-8601 (default now)."
+    paid_at: UtcDatetime | None = Field(
+        default=None,
+        description="When the money arrived, ISO-8601 with a UTC offset (default now).",
     )
 
 
@@ -480,6 +488,22 @@ class ListAccountsIn(_List):
 
 
 class JournalLineIn(_In):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={  # what _one_side checks: exactly one side, above zero
+            "oneOf": [
+                {
+                    "required": ["debit_cents"],
+                    "properties": {"debit_cents": {"minimum": 1}, "credit_cents": {"const": 0}},
+                },
+                {
+                    "required": ["credit_cents"],
+                    "properties": {"credit_cents": {"minimum": 1}, "debit_cents": {"const": 0}},
+                },
+            ]
+        },
+    )
+
     account_id: str = _id("accounting account", "acct", required=True)
     debit_cents: int = Field(default=0, ge=0, le=10**15, description="Debit amount in cents.")
     credit_cents: int = Field(default=0, ge=0, le=10**15, description="Credit amount in cents.")

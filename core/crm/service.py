@@ -31,7 +31,7 @@ from core.crm.schemas import (
     UpdateLeadIn,
 )
 from core.db import WorkspaceId, utcnow
-from core.erasure import scrub_copies
+from core.erasure import erase_linked, scrub_copies
 from core.errors import Conflict
 from core.events.service import emit
 from core.ids import new_id
@@ -120,6 +120,10 @@ async def update_contact(session: AsyncSession, ws: WorkspaceId, data: UpdateCon
     changes = _changes(data, {"contact_id"})
     if "name" in changes and changes["name"] is None:
         changes.pop("name")
+    if changes.get("company_id") is not None:
+        # Before any change: a query would autoflush an unknown company id into a
+        # foreign-key error (500) instead of company_not_found.
+        await repo.require(session, Company, ws, changes["company_id"], "company")
     for key, value in changes.items():
         setattr(contact, key, value)
     if "company_id" in changes:
@@ -143,8 +147,9 @@ async def erase_contact(session: AsyncSession, ws: WorkspaceId, contact_id: str)
     """GDPR erasure: remove the personal fields, keep a stub with ``erased_at``.
 
     The lead the contact was converted from is the same person: its personal fields go
-    too. So do the copies (event and webhook payloads, stored replays; see
-    ``core.erasure``). Repeating it is harmless (the stub is returned, no second event).
+    too. So do the copies (event and webhook payloads, stored replays) and the text of
+    the tasks and activities linked to either (see ``core.erasure``). Repeating it is
+    harmless (the stub is returned, no second event).
     """
     contact = await repo.require(session, Contact, ws, contact_id, "contact")
     if contact.erased_at is not None:
@@ -165,6 +170,7 @@ async def erase_contact(session: AsyncSession, ws: WorkspaceId, contact_id: str)
     await session.flush()
     await scrub_copies(session, ws, [contact_id], event_types=CONTACT_EVENTS)
     await scrub_copies(session, ws, [lead.id for lead in leads], event_types=LEAD_EVENTS)
+    await erase_linked(session, ws, {"contact": [contact_id], "lead": [ld.id for ld in leads]})
     await emit(session, ws, "contact.erased", public(ContactPublic, contact))
     return contact
 

@@ -97,27 +97,26 @@ class Worker:
             async with anyio.create_task_group() as tg:
                 for slot in range(self.concurrency):
                     tg.start_soon(self._slot, slot)
-                housekeeping = anyio.CancelScope()
-                tg.start_soon(self._housekeeping, housekeeping)
+                tg.start_soon(self._housekeeping)
                 await self._stopping.wait()
-                housekeeping.cancel()  # the slots finish their jobs; this need not
             log.info("worker %s stopped after %d job(s)", self.worker_id, self.processed)
         finally:
             self.stopped.set()
 
-    async def _housekeeping(self, scope: anyio.CancelScope) -> None:
-        """Delete expired idempotency records now and every ``housekeeping_seconds``."""
+    async def _housekeeping(self) -> None:
+        """Delete expired idempotency records now and every ``housekeeping_seconds``, until
+        ``stop()``; a purge under way finishes first (it is one short transaction)."""
         from core.idempotency import purge_expired
 
-        with scope:
-            while True:
-                try:
-                    purged = await purge_expired(self.runtime.db)
-                    if purged:
-                        log.info("purged %d expired idempotency record(s)", purged)
-                except Exception:
-                    log.exception("housekeeping failed")
-                await anyio.sleep(self.housekeeping_seconds)
+        while not self._stopping.is_set():
+            try:
+                purged = await purge_expired(self.runtime.db)
+                if purged:
+                    log.info("purged %d expired idempotency record(s)", purged)
+            except Exception:
+                log.exception("housekeeping failed")
+            with anyio.move_on_after(self.housekeeping_seconds):
+                await self._stopping.wait()
 
     async def _slot(self, slot: int) -> None:
         turn = slot

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -13,6 +12,7 @@ from core.pagination import ListParams, Page
 from core.related import RelatedType
 from core.tasks import service
 from core.tasks.models import Task, TaskPublic
+from core.timestamps import UtcDatetime
 
 TaskStatus = Literal["open", "in_progress", "done", "cancelled"]
 Priority = Literal["low", "normal", "high", "urgent"]
@@ -40,7 +40,7 @@ class TaskFields(BaseModel):
     assignee: str | None = Field(
         default=None, max_length=200, description="Who does it."
     )
-    due_at: datetime | None = Field(default=None, description="When it is due.")
+    due_at: UtcDatetime | None = Field(default=None, description="When; with a UTC offset.")
     related_type: RelatedType | None = Field(default=None, description=RELATED_TYPE)
     related_id: str | None = Field(default=None, max_length=40, description=RELATED_ID)
 
@@ -68,8 +68,7 @@ class TaskIdIn(BaseModel):
 
 
 async def list_tasks(ctx: Context, a: ListTasksIn) -> Page[Task]:
-    if (a.related_type is None) != (a.related_id is None) and a.related_id is not None:
-        raise ValidationFailed("related_id needs related_type.")
+    # related_id alone is enough (ids are unique across types), as for activities.
     filters = {k: getattr(a, k) for k in ("status", "assignee", "related_type", "related_id")}
     return await service.list_tasks(
         ctx.session, ctx.workspace_id, filters=filters, limit=a.limit, cursor=a.cursor

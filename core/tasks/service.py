@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
 from core.db import WorkspaceId, utcnow
+from core.erasure import ERASED_TEXT, linked_to, scrub_copies
 from core.errors import NotFound
 from core.events.service import emit
 from core.ids import new_id
@@ -16,6 +19,7 @@ from core.related import check_related
 from core.tasks.models import Task, TaskPublic
 
 CLOSED = ("done", "cancelled")
+TASK_EVENTS = ("task.created", "task.updated", "task.completed")
 
 
 def _public(task: Task) -> dict[str, Any]:
@@ -83,3 +87,22 @@ async def update_task(
     if status == "done":
         await emit(session, ws, "task.completed", _public(task))
     return task
+
+
+async def erase_linked(
+    session: AsyncSession, ws: WorkspaceId, records: Mapping[str, Collection[str]]
+) -> int:
+    """Erasure hook: tasks linked to an erased person lose their text (title, description,
+    completion note) and their event, delivery and replay copies."""
+    stmt = select(Task.id).where(Task.workspace_id == ws, linked_to(Task, records))
+    ids = list((await session.execute(stmt)).scalars())
+    if not ids:
+        return 0
+    await session.execute(
+        update(Task)
+        .where(Task.workspace_id == ws, Task.id.in_(ids))  # type: ignore[attr-defined]
+        .values(title=ERASED_TEXT, description=None, completion_note=None, updated_at=utcnow())
+        .execution_options(synchronize_session="fetch")
+    )
+    await scrub_copies(session, ws, ids, event_types=TASK_EVENTS)
+    return len(ids)

@@ -31,13 +31,17 @@ class CreateTokenIn(BaseModel):
     scopes: list[ScopeName] = Field(
         min_length=1, max_length=30, description="Scopes to grant; at most the caller's own."
     )
-    abilities: list[AbilityName] = Field(
-        default_factory=lambda: list(ALL_ABILITIES),
+    abilities: list[AbilityName] | None = Field(
+        default=None,
+        min_length=1,
         max_length=2,
-        description="Channels the token may use: api:rest, api:mcp.",
+        description="Channels (api:rest, api:mcp); at most the caller's, which are the default.",
     )
     expires_in_days: int | None = Field(
-        default=None, ge=1, le=3650, description="Days until expiry; omit for no expiry."
+        default=None,
+        ge=1,
+        le=3650,
+        description="Days until expiry (omit: none); capped at the caller's own expiry.",
     )
 
 
@@ -55,19 +59,28 @@ async def list_tokens(ctx: Context, args: ListTokensIn) -> Page[ApiToken]:
 
 
 async def create_token(ctx: Context, args: CreateTokenIn) -> TokenCreated:
+    """A token never grants more than its creator holds: scopes, abilities, lifetime."""
     beyond = set(args.scopes) - ctx.principal.scopes
     if beyond:
         raise Forbidden(
             f"A token cannot grant scopes it does not hold: {', '.join(sorted(beyond))}.",
             code="scope_escalation",
         )
+    abilities = sorted(ctx.principal.abilities) if args.abilities is None else args.abilities
+    beyond = set(abilities) - ctx.principal.abilities
+    if beyond:
+        raise Forbidden(
+            f"A token cannot grant abilities it does not hold: {', '.join(sorted(beyond))}.",
+            code="ability_escalation",
+        )
     created = await service.issue_token(
         ctx.session,
         ctx.workspace_id,
         name=args.name,
         scopes=args.scopes,
-        abilities=args.abilities,
+        abilities=abilities,
         expires_in_days=args.expires_in_days,
+        not_after=ctx.principal.expires_at,
     )
     ctx.resource_id = created.id
     return created
@@ -101,10 +114,10 @@ OPERATIONS = [
         name="create_token",
         summary="Create an API token",
         description=(
-            "Create a token with the given scopes (never more than the caller holds) and "
-            "abilities. The full token is in this response only (an idempotent replay omits "
-            "it); store it at once. Fails with token_limit_reached when the plan's active-token "
-            "limit is used up."
+            "Create a token with the given scopes and abilities (never more than the caller "
+            "holds) that expires no later than the caller. The full token is in this response "
+            "only (an idempotent replay omits it); store it at once. Fails with "
+            "token_limit_reached when the plan's active-token limit is used up."
         ),
         scope="workspace:admin",
         kind=Kind.write,

@@ -48,8 +48,12 @@ async def issue_token(
     abilities: list[str] | str = ALL_ABILITIES,
     expires_in_days: int | None = None,
     rate_limit_per_minute: int | None = None,
+    not_after: datetime | None = None,
 ) -> TokenCreated:
-    """Create a token; the plaintext is in the result and nowhere else."""
+    """Create a token; the plaintext is in the result and nowhere else.
+
+    ``not_after`` caps the expiry (a token minted by another expires no later than it).
+    """
     try:
         scope_list = parse_scopes(scopes)
         ability_list = parse_abilities(
@@ -87,11 +91,18 @@ async def issue_token(
         abilities=ability_list,
         rate_limit_per_minute=rate_limit_per_minute,
         created_at=now,
-        expires_at=now + timedelta(days=expires_in_days) if expires_in_days else None,
+        expires_at=_expiry(now, expires_in_days, not_after),
     )
     session.add(token)
     await session.flush()
     return TokenCreated.model_validate({**token.model_dump(), "token": issued.plaintext})
+
+
+def _expiry(now: datetime, days: int | None, not_after: datetime | None) -> datetime | None:
+    expires_at = now + timedelta(days=days) if days else None
+    if not_after is not None and (expires_at is None or expires_at > not_after):
+        return not_after
+    return expires_at
 
 
 async def revoke_token(session: AsyncSession, workspace_id: WorkspaceId, token_id: str) -> ApiToken:

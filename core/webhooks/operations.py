@@ -266,9 +266,9 @@ OPERATIONS = [
         summary="Create a webhook endpoint",
         description=(
             "Register an https URL to receive signed POSTs (Standard Webhooks) for the given "
-            "event types or '*'. The signing secret (whsec_...) is in this response only; store "
-            "it. Fails with url_not_allowed for non-public or non-https URLs and "
-            "event_type_unknown for unregistered types."
+            "event types or '*'. The signing secret (whsec_...) is in this response only (not "
+            "in a replay); store it. Fails with url_not_allowed for non-public "
+            "or non-https URLs and event_type_unknown for unregistered types."
         ),
         scope="integrations:write",
         kind=Kind.write,
@@ -279,6 +279,8 @@ OPERATIONS = [
         handler=create_webhook,
         success_status=201,
         errors=(Unprocessable,),
+        # Shown once: never stored for idempotent replays, which answer without it.
+        extra={"secret_fields": ("secret",)},
         **_COMMON,
     ),
     Operation(
@@ -304,7 +306,7 @@ OPERATIONS = [
         description=(
             "Change an endpoint's name, URL, description, event types or status (active, "
             "paused, disabled). rotate_secret=true issues a new signing secret, returned in "
-            "this response only."
+            "this response only (an idempotent replay omits it)."
         ),
         scope="integrations:write",
         kind=Kind.write,
@@ -316,6 +318,7 @@ OPERATIONS = [
         destructive=True,  # overwrites the URL or subscriptions, or replaces the secret
         idempotent=False,
         errors=(NotFound, Unprocessable),
+        extra={"secret_fields": ("secret",)},
         **_COMMON,
     ),
     Operation(
@@ -378,7 +381,7 @@ OPERATIONS = [
         description=(
             "Register a workspace event type (lowercase dotted key such as campaign.kickoff) "
             "that webhooks can subscribe to and workflows can fire. Fails with "
-            "event_type_exists for a built-in or already registered key."
+            "event_type_reserved for a built-in key, event_type_exists for a registered one."
         ),
         scope="integrations:write",
         kind=Kind.write,

@@ -21,7 +21,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.config import Settings
-from core.db import WorkspaceId, flush_unique, utcnow
+from core.db import WorkspaceId, flush_unique, serialize, utcnow
 from core.errors import Conflict, NotFound, Unprocessable
 from core.ids import new_id
 from core.net import URLNotAllowed, check_url
@@ -313,8 +313,14 @@ async def register_event_type(
             code="event_type_invalid",
         )
     if is_builtin(key):
-        raise Conflict(f"'{key}' is a built-in event type.", code="event_type_exists")
+        raise Unprocessable(
+            f"'{key}' is a built-in event type, reserved for the events Patchbay emits.",
+            code="event_type_reserved",
+        )
     taken = Conflict(f"The event type '{key}' is already registered.", code="event_type_exists")
+    # Concurrent registrations of one workspace count and insert one at a time, so the
+    # cap is exact (a count-then-insert alone let 100 concurrent requests past it).
+    await serialize(session, f"integration_event_types:{workspace_id}")
     if await repository.custom_keys(session, workspace_id, [key]):
         raise taken
     if await repository.count_custom(session, workspace_id) >= MAX_CUSTOM_EVENT_TYPES:

@@ -10,14 +10,10 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from core.errors import Unprocessable
+from core.webhooks.catalogue import EVENT_KEY_RE, is_builtin  # the webhook domain's rules
 
 MAX_STEPS = 50
 STEP_TYPES: tuple[str, ...] = ("log", "delay", "fire_webhook_event")
-
-try:  # the webhook domain owns the event-key rule; keep an identical fallback
-    from core.webhooks.catalogue import EVENT_KEY_RE
-except ImportError:  # pragma: no cover - only before the webhook domain exists
-    EVENT_KEY_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 
 
 class LogStep(BaseModel):
@@ -117,23 +113,38 @@ def parse_recipe(raw: Any) -> Recipe:
 
 
 def event_name_problem(event: str) -> tuple[str, str] | None:
-    """``(code, message)`` if ``event`` is not a well-formed event type, else None.
+    """``(code, message)`` if a workflow may not fire ``event``, else None: it is not a
+    well-formed event type, or it is a built-in one, which only the system emits (so
+    receivers can trust a ``contact.created`` to describe a real contact).
 
-    Whether the type is known (built-in or registered) is the webhook domain's check, made
-    by its fan-out when the step runs (``event_type_unknown``).
+    Whether a custom type is registered is the webhook domain's check, made by its
+    fan-out when the step runs (``event_type_unknown``).
     """
     if not EVENT_KEY_RE.match(event):
         return (
             "event_type_invalid",
             f"'{event}' is not a valid event type (lowercase, dotted, e.g. campaign.kickoff).",
         )
+    if is_builtin(event):
+        return (
+            "event_type_reserved",
+            f"'{event}' is a built-in event type: only Patchbay emits it. Fire a custom "
+            "event type (register_integration_event_type) instead.",
+        )
     return None
 
 
 def check_event_name(event: str, *, index: int) -> None:
+    """Refuse a step's event at save time (a templated one is checked when it runs)."""
     problem = event_name_problem(event)
-    if problem is not None:
-        raise _invalid(f"Step {index}: {problem[1]}", index=index, field="event")
+    if problem is None:
+        return
+    code, message = problem
+    if code == "event_type_reserved":
+        raise Unprocessable(
+            f"Step {index}: {message}", code=code, details={"index": index, "field": "event"}
+        )
+    raise _invalid(f"Step {index}: {message}", index=index, field="event")
 
 
 def normalized(recipe: Recipe) -> dict[str, Any]:

@@ -61,6 +61,7 @@ class Served:
     token: str
     workspace_id: str
     env: dict[str, str]
+    token_id: str = ""
 
 
 @contextmanager
@@ -111,7 +112,7 @@ def served(
             if time.monotonic() > deadline:
                 raise RuntimeError("server did not start")
             time.sleep(0.1)
-        yield Served(base, token["token"], workspace["id"], env)
+        yield Served(base, token["token"], workspace["id"], env, token["id"])
     finally:
         proc.terminate()
         try:

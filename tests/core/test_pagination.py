@@ -14,7 +14,7 @@ from core.audit.models import AuditEntry
 from core.db import WorkspaceId
 from core.errors import InvalidCursor
 from core.ids import new_id
-from core.pagination import decode_cursor, encode_cursor, paginate
+from core.pagination import cursor_scope, decode_cursor, encode_cursor, paginate
 from core.runtime import Runtime
 from tests.factories import Tenant
 
@@ -149,3 +149,52 @@ async def test_default_limit_is_25(
     await seed_audit(runtime, tenant.workspace_id, 30)
     body = (await client.get("/api/v1/audit", headers=tenant.headers)).json()
     assert len(body["data"]) == 25 and body["next_cursor"]
+
+
+async def _contacts_cursor(client: httpx.AsyncClient, tenant: Tenant) -> str:
+    for i in range(3):
+        r = await client.post("/api/v1/contacts", json={"name": f"P{i}"}, headers=tenant.headers)
+        assert r.status_code == 201, r.text
+    page = await client.get("/api/v1/contacts", params={"limit": 1}, headers=tenant.headers)
+    cursor = page.json()["next_cursor"]
+    assert cursor
+    return cursor
+
+
+@pytest.mark.parametrize("path", ["/api/v1/tasks", "/api/v1/audit", "/api/v1/workflow-runs"])
+async def test_a_cursor_is_refused_on_another_list(
+    client: httpx.AsyncClient, tenant: Tenant, path: str
+) -> None:
+    cursor = await _contacts_cursor(client, tenant)
+    ok = await client.get("/api/v1/contacts", params={"cursor": cursor}, headers=tenant.headers)
+    assert ok.status_code == 200 and len(ok.json()["data"]) == 2
+    r = await client.get(path, params={"cursor": cursor}, headers=tenant.headers)
+    assert r.status_code == 400, r.text
+    assert r.json()["error"]["code"] == "invalid_cursor"
+
+
+async def test_a_cursor_is_refused_in_another_workspace(
+    client: httpx.AsyncClient, runtime: Runtime, tenant: Tenant, other_tenant: Tenant
+) -> None:
+    from tests.mcp_server.helpers import error_code, memory_client
+
+    cursor = await _contacts_cursor(client, other_tenant)
+    await _contacts_cursor(client, tenant)
+    r = await client.get("/api/v1/contacts", params={"cursor": cursor}, headers=tenant.headers)
+    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_cursor", r.text
+    async with memory_client(runtime, tenant.token) as mcp:
+        result = await mcp.call_tool("search_contacts", {"cursor": cursor})
+    assert error_code(result) == "invalid_cursor"
+
+
+def test_a_cursor_is_bound_to_its_sort() -> None:
+    from core.crm.models import Contact
+    from core.tasks.models import Task
+
+    last = new_id("con")
+    scope = cursor_scope("search_contacts|wrk_1", Contact.id)
+    assert decode_cursor(encode_cursor(last, scope), scope) == last
+    with pytest.raises(InvalidCursor):
+        decode_cursor(encode_cursor(last, scope), cursor_scope("search_contacts|wrk_1", Task.id))
+    with pytest.raises(InvalidCursor):
+        decode_cursor(encode_cursor(last, scope), scope.replace(" desc", " asc"))

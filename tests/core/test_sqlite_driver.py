@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
+import anyio
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -66,3 +68,28 @@ async def test_writes_keep_sqlite_semantics(db: Database, hops: list[str]) -> No
     async with db.session(read_only=True) as session:
         values = (await session.execute(sa.text("SELECT v FROM t ORDER BY id"))).scalars()
         assert list(values) == ["a", "b", "c"]  # the failed transaction rolled back whole
+
+
+@pytest.mark.parametrize("read_only", [False, True])
+async def test_a_session_cancelled_mid_statement_leaves_no_task_behind(
+    db: Database, read_only: bool
+) -> None:
+    """A cancelled session invalidates its connection; terminating it must not leave a
+    close task waiting forever (it hung ``asyncio.Runner`` at shutdown: issue 14)."""
+    before = asyncio.all_tasks()
+    with anyio.CancelScope() as scope:
+        async with db.session(read_only=read_only) as session:
+            await session.execute(sa.text("SELECT 1"))
+            scope.cancel()
+            # (a read-only session has no transaction: it runs a read, which must not write)
+            await session.execute(
+                sa.text("SELECT 2" if read_only else "INSERT INTO t (v) VALUES ('lost')")
+            )
+    assert scope.cancelled_caught
+    with anyio.fail_after(5):
+        while asyncio.all_tasks() - before:
+            await anyio.sleep(0.01)
+    async with db.session() as session:  # the pool still hands out working connections
+        await session.execute(sa.text("INSERT INTO t (v) VALUES ('kept')"))
+    async with db.session(read_only=True) as session:
+        assert list((await session.execute(sa.text("SELECT v FROM t"))).scalars()) == ["kept"]

@@ -117,6 +117,113 @@ async def test_erasure_scrubs_every_copy_of_the_person(
     ] == "Bob Roe"
 
 
+async def test_erasure_reaches_linked_tasks_and_activities(
+    client: httpx.AsyncClient, runtime: Runtime, tenant: Tenant
+) -> None:
+    """Tasks and activities linked to the erased contact (or to the lead it came from)
+    lose their text, and so do their task.* / activity.logged events, deliveries and
+    replays; records linked to someone else keep theirs (issue 14)."""
+    from core.events.models import DomainEvent
+    from core.idempotency_models import IdempotencyRecord
+    from core.webhooks.models import WebhookDelivery
+
+    hook = await client.post(
+        f"{API}/webhooks",
+        headers=tenant.headers,
+        json={"name": "h", "url": "http://127.0.0.1:9/hook", "event_types": ["*"]},
+    )
+    assert hook.status_code == 201, hook.text
+    lead = await created(client, tenant, "/leads", {"name": "Jane Doe"})
+    converted = await client.post(
+        f"{API}/leads/{lead['id']}/convert", headers=tenant.headers, json={}
+    )
+    jane = converted.json()["data"]["contact"]["id"]
+    bob = (await created(client, tenant, "/contacts", {"name": "Bob Roe"}))["id"]
+    keyed = {**tenant.headers, "Idempotency-Key": "task-1"}
+    task = await client.post(
+        f"{API}/tasks",
+        headers=keyed,
+        json={
+            "title": "Call Jane about her divorce",
+            "description": "Jane's cell is +1 555 0100",
+            "related_type": "contact",
+            "related_id": jane,
+        },
+    )
+    assert task.status_code == 201, task.text
+    done = await patch(
+        client,
+        tenant,
+        f"/tasks/{task.json()['data']['id']}",
+        {"status": "done", "completion_note": "Jane agreed"},
+    )
+    assert done.status_code == 200, done.text
+    lead_task = await created(
+        client,
+        tenant,
+        "/tasks",
+        {"title": "Qualify Jane", "related_type": "lead", "related_id": lead["id"]},
+    )
+    note = await created(
+        client,
+        tenant,
+        "/activities",
+        {
+            "type": "call",
+            "summary": "Jane called back",
+            "body": "Jane mentioned her health",
+            "related_type": "contact",
+            "related_id": jane,
+        },
+    )
+    kept = await created(
+        client,
+        tenant,
+        "/activities",
+        {"type": "note", "summary": "Bob likes jazz", "related_type": "contact", "related_id": bob},
+    )
+
+    r = await client.delete(f"{API}/contacts/{jane}", headers=tenant.headers)
+    assert r.status_code == 200, r.text
+
+    for task_id in (task.json()["data"]["id"], lead_task["id"]):
+        got = (await get(client, tenant, f"/tasks/{task_id}")).json()["data"]
+        assert got["title"] == "(erased)" and "description" not in got, got
+        assert "completion_note" not in got
+    listed = (await get(client, tenant, "/activities")).json()["data"]
+    by_id = {a["id"]: a for a in listed}
+    assert by_id[note["id"]]["summary"] == "(erased)" and "body" not in by_id[note["id"]]
+    assert by_id[note["id"]]["related_id"] == jane  # the link to the stub stays
+    assert by_id[kept["id"]]["summary"] == "Bob likes jazz"
+    found = await get(client, tenant, "/activities", query="jane")
+    assert found.json()["data"] == []
+    async with runtime.db.session() as s:
+        copies = [e.data for e in (await s.execute(sa.select(DomainEvent))).scalars()]
+        copies += [d.payload for d in (await s.execute(sa.select(WebhookDelivery))).scalars()]
+        copies += [
+            i.response_body for i in (await s.execute(sa.select(IdempotencyRecord))).scalars()
+        ]
+    for copy in copies:
+        assert "jane" not in str(copy).lower(), copy
+    assert any("Bob likes jazz" in str(copy) for copy in copies)
+
+
+@pytest.mark.parametrize("company_id", ["com_01m8ta6ft8yrre2er9mds905y8", "\U0010db79\xac"])
+async def test_update_to_an_unknown_company_is_404(
+    client: httpx.AsyncClient, tenant: Tenant, company_id: str
+) -> None:
+    """An id of no company answers company_not_found; it was flushed into the foreign key
+    first (500), a finding of the stateful contract run (issue 14)."""
+    contact = await created(client, tenant, "/contacts", {"name": "Jane"})
+    r = await patch(
+        client, tenant, f"/contacts/{contact['id']}", {"title": "CTO", "company_id": company_id}
+    )
+    assert r.status_code == 404, r.text
+    assert r.json()["error"]["code"] == "company_not_found"
+    got = (await get(client, tenant, f"/contacts/{contact['id']}")).json()["data"]
+    assert "title" not in got and "company_id" not in got
+
+
 async def test_search_by_name_email_company_and_notes(
     client: httpx.AsyncClient, tenant: Tenant
 ) -> None:

@@ -88,3 +88,19 @@ async def test_activities_log_and_search(
         await get(client, tenant, "/activities", related_type="deal", related_id=deal["id"])
     ) == [call["id"]]
     assert len(await events(runtime, tenant.workspace_id, "activity.logged")) == 2
+
+
+async def test_tasks_filter_by_related_id_alone(client: httpx.AsyncClient, tenant: Tenant) -> None:
+    """Ids are unique across record types: related_id alone filters, as for activities
+    (it was 400, a schema-valid request the document could not describe)."""
+    contact = await created(client, tenant, "/contacts", {"name": "Jane"})
+    linked = await created(
+        client,
+        tenant,
+        "/tasks",
+        {"title": "Call", "related_type": "contact", "related_id": contact["id"]},
+    )
+    await created(client, tenant, "/tasks", {"title": "Other"})
+    r = await get(client, tenant, "/tasks", related_id=contact["id"])
+    assert r.status_code == 200, r.text
+    assert [t["id"] for t in r.json()["data"]] == [linked["id"]]

@@ -244,6 +244,67 @@ async def test_create_token_cannot_escalate_scopes(
     assert ok.json()["data"]["scopes"] == ["crm:read"]
 
 
+async def test_minted_token_inherits_abilities_and_expiry_over_mcp(
+    runtime: Runtime, tenant: Tenant
+) -> None:
+    """An api:mcp-only token expiring in a day mints no api:rest token and none that
+    outlives it (issue 14: the minted token had both abilities and no expiry)."""
+    from tests.mcp_server.helpers import error_code, memory_client
+
+    creator, creator_id = await make_token(
+        runtime,
+        tenant.workspace_id,
+        scopes=["workspace:admin", "crm:read"],
+        abilities=["api:mcp"],
+        expires_in_days=1,
+    )
+    async with runtime.db.session() as session:
+        creator_expiry = (await session.get(ApiToken, creator_id)).expires_at  # type: ignore[union-attr]
+    async with memory_client(runtime, creator) as mcp:
+        minted = await mcp.call_tool("create_token", {"name": "minted", "scopes": ["crm:read"]})
+        assert not minted.is_error, minted.structured_content
+        data = minted.structured_content["data"]  # type: ignore[index]
+        assert data["abilities"] == ["api:mcp"]
+        async with runtime.db.session() as session:
+            row = await session.get(ApiToken, data["id"])
+        assert row is not None and row.expires_at == creator_expiry
+        longer = await mcp.call_tool(
+            "create_token", {"name": "longer", "scopes": ["crm:read"], "expires_in_days": 30}
+        )
+        async with runtime.db.session() as session:
+            row = await session.get(ApiToken, longer.structured_content["data"]["id"])  # type: ignore[index]
+        assert row is not None and row.expires_at == creator_expiry
+        before = await count(runtime, ApiToken)
+        wider = await mcp.call_tool(
+            "create_token",
+            {"name": "wider", "scopes": ["crm:read"], "abilities": ["api:rest", "api:mcp"]},
+        )
+        assert error_code(wider) == "ability_escalation"
+        assert "api:rest" in wider.structured_content["error"]["message"]  # type: ignore[index]
+        assert await count(runtime, ApiToken) == before
+
+
+async def test_create_token_cannot_escalate_abilities_over_rest(
+    client: httpx.AsyncClient, runtime: Runtime, tenant: Tenant
+) -> None:
+    rest_only = await token_for(runtime, tenant, ["workspace:admin"], abilities=["api:rest"])
+    r = await client.post(
+        TOKENS,
+        headers=bearer(rest_only),
+        json={"name": "x", "scopes": ["workspace:admin"], "abilities": ["api:mcp"]},
+    )
+    assert_error(r, 403, "ability_escalation")
+    ok = await client.post(
+        TOKENS,
+        headers=bearer(rest_only),
+        json={"name": "y", "scopes": ["workspace:admin"], "expires_in_days": 5},
+    )
+    assert ok.status_code == 201, ok.text
+    assert ok.json()["data"]["abilities"] == ["api:rest"]
+    expires = ok.json()["data"]["expires_at"]
+    assert expires.startswith((utcnow() + timedelta(days=5)).date().isoformat())
+
+
 # ---------------------------------------------------------------- token management over REST
 
 

@@ -101,6 +101,57 @@ async def test_bad_json_bodies(
     assert_error(r, 400, code)
 
 
+VALID = b'{"name": "typed", "scopes": ["crm:read"]}'
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        None,
+        "text/plain",
+        "application/xml",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+        "application/json; charset=utf-16",
+        "application/jsonp",
+    ],
+)
+async def test_a_json_body_needs_the_json_media_type(
+    client: httpx.AsyncClient, tenant: Tenant, unchanged: None, content_type: str | None
+) -> None:
+    """A JSON body under another (or no) Content-Type is 415, not taken as JSON (issue 14)."""
+    headers = dict(tenant.headers)
+    if content_type is not None:
+        headers["Content-Type"] = content_type
+    r = await client.post(TOKENS, headers=headers, content=VALID)
+    assert_error(r, 415, "unsupported_media_type")
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"\xff\xfe" + VALID.decode().encode("utf-16-le"),
+        VALID.decode().encode("utf-16"),
+        VALID.decode().encode("utf-32"),
+        b"\xef\xbb\xbf" + VALID,
+    ],
+    ids=["utf-16-bom", "utf-16", "utf-32", "utf-8-bom"],
+)
+async def test_json_is_utf8_only(
+    client: httpx.AsyncClient, tenant: Tenant, unchanged: None, raw: bytes
+) -> None:
+    r = await client.post(TOKENS, headers=json_headers(tenant), content=raw)
+    assert_error(r, 400, "malformed_json")
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "Application/JSON; charset=UTF-8"])
+async def test_json_media_type_variants_are_accepted(
+    client: httpx.AsyncClient, tenant: Tenant, content_type: str
+) -> None:
+    headers = {**tenant.headers, "Content-Type": content_type}
+    assert (await client.post(TOKENS, headers=headers, content=VALID)).status_code == 201
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [
@@ -641,4 +692,24 @@ async def test_list_nul_in_a_filter_is_400(
     client: httpx.AsyncClient, tenant: Tenant, unchanged: None, path: str
 ) -> None:
     r = await client.get(path, params={"query": "a\x00b"}, headers=tenant.headers)
+    assert_error(r, 400, "validation_error")
+
+
+async def test_a_float_holding_an_integer_is_an_integer(
+    client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    """JSON has one number type and JSON Schema's integer includes 10.0 (a schemathesis
+    finding: a schema-valid 10.0 was refused); 10.5 is still no integer."""
+    ok = await client.post(
+        "/api/v1/deal-stages",
+        json={"key": "demo", "name": "Demo", "position": 10.0},
+        headers=tenant.headers,
+    )
+    assert ok.status_code == 201, ok.text
+    assert ok.json()["data"]["position"] == 10
+    r = await client.post(
+        "/api/v1/deal-stages",
+        json={"key": "half", "name": "Half", "position": 10.5},
+        headers=tenant.headers,
+    )
     assert_error(r, 400, "validation_error")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import httpx
@@ -122,3 +123,54 @@ async def test_every_schema_reference_resolves(document: dict[str, Any]) -> None
     assert refs
     for ref in refs:
         resolve(document, {"$ref": ref})  # KeyError if dangling
+
+
+async def test_every_create_links_to_the_operations_taking_its_id(
+    document: dict[str, Any],
+) -> None:
+    """OpenAPI links from each create to every operation whose path (or list filter) takes
+    the id it returns, so clients and stateful testers can chain them (issue 14)."""
+    ops = {
+        op["operationId"]: (path, op)
+        for path, methods in document["paths"].items()
+        for op in methods.values()
+    }
+    links = ops["create_contact"][1]["responses"]["201"]["links"]
+    assert {"get_contact", "update_contact", "erase_contact"} <= set(links)
+    assert links["get_contact"]["parameters"] == {"path.contact_id": "$response.body#/data/id"}
+    run_links = ops["trigger_workflow"][1]["responses"]["202"]["links"]
+    assert run_links["get_workflow_run"]["parameters"] == {
+        "path.run_id": "$response.body#/data/id"
+    }
+    invoice_links = ops["create_invoice"][1]["responses"]["201"]["links"]
+    assert invoice_links["list_payments"]["parameters"] == {
+        "query.invoice_id": "$response.body#/data/id"
+    }
+    targets = {
+        target
+        for _path, op in ops.values()
+        for response in op["responses"].values()
+        for target in response.get("links", {})
+    }
+    taking_ids = {name for name, (path, _op) in ops.items() if "{" in path}
+    assert taking_ids <= targets, taking_ids - targets  # every one is reachable by a link
+
+
+async def test_enforced_constraints_are_declared(document: dict[str, Any]) -> None:
+    """What the gate refuses is in the document: the Idempotency-Key format, line breaks
+    in name-like fields, NUL anywhere, custom field keys, and the 415 and 503 answers."""
+    create_task = document["paths"]["/api/v1/tasks"]["post"]
+    key = next(p for p in create_task["parameters"] if p["name"] == "Idempotency-Key")
+    assert re.fullmatch(key["schema"]["pattern"], "retry-1 ok")
+    assert not re.fullmatch(key["schema"]["pattern"], "tab\there")
+    body = create_task["requestBody"]["content"]["application/json"]["schema"]
+    title = body["properties"]["title"]["pattern"]
+    assert re.fullmatch(title, "Call Jane") and not re.fullmatch(title, "two\nlines")
+    notes = body["properties"]["description"]["anyOf"][0]["pattern"]
+    assert re.fullmatch(notes, "two\nlines") and not re.fullmatch(notes, "nul\x00")
+    assert body["allOf"]  # related_type and related_id come together
+    lead = document["paths"]["/api/v1/leads"]["post"]["requestBody"]["content"]
+    fields = lead["application/json"]["schema"]["properties"]["custom_fields"]
+    assert fields["propertyNames"]["pattern"] == "^[A-Za-z0-9_-]{1,64}$"
+    assert {"415", "503"} <= set(create_task["responses"])
+    assert "503" in document["paths"]["/api/v1/me"]["get"]["responses"]

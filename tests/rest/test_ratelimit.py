@@ -7,6 +7,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 from sqlalchemy import select
@@ -69,11 +70,11 @@ async def test_headers_count_down_then_429(
     assert (await client.get(ME, headers=tenant.headers)).status_code == 200
 
 
-async def test_refusals_before_the_limit_carry_the_headers_without_counting(
+async def test_refusals_count_and_carry_the_headers(
     client: httpx.AsyncClient, runtime: Runtime, tenant: Tenant
 ) -> None:
-    """403s (scope, ability, plan) happen before the limit: their response still says
-    where the token stands, and they do not use up its budget."""
+    """Every authenticated request counts (issue 14), a 403 (scope, ability, plan) too, and
+    its response says where the token stands."""
     token, _ = await make_token(
         runtime, tenant.workspace_id, scopes=["crm:read"], rate_limit_per_minute=LIMIT
     )
@@ -83,10 +84,10 @@ async def test_refusals_before_the_limit_carry_the_headers_without_counting(
     refused = await client.get("/api/v1/tasks", headers=bearer(token))  # needs tasks:read
     assert refused.status_code == 403 and refused.json()["error"]["code"] == "scope_missing"
     assert refused.headers["X-RateLimit-Limit"] == str(LIMIT)
-    assert refused.headers["X-RateLimit-Remaining"] == str(LIMIT - 1)  # not counted
+    assert refused.headers["X-RateLimit-Remaining"] == str(LIMIT - 2)
     assert int(refused.headers["X-RateLimit-Reset"]) > time.time()
     after = await client.get(ME, headers=bearer(token))
-    assert after.headers["X-RateLimit-Remaining"] == str(LIMIT - 2)
+    assert after.headers["X-RateLimit-Remaining"] == str(LIMIT - 3)
 
 
 async def test_writes_are_limited_too_and_nothing_is_written(
@@ -196,3 +197,66 @@ async def test_redis_limiter_counts_per_key() -> None:
         assert (await limiter.hit("b", 2)).allowed
     finally:
         await limiter.reset()
+
+
+# ---------------------------------------------------------------- every REST response
+
+
+async def test_unknown_routes_and_methods_carry_the_headers(
+    client: httpx.AsyncClient, runtime: Runtime, tenant: Tenant
+) -> None:
+    """405 and 404 answers to an authenticated caller count and carry X-RateLimit-* (issue
+    14); a 405 names the methods the path serves in Allow (RFC 9110)."""
+    token, _ = await make_token(runtime, tenant.workspace_id, rate_limit_per_minute=LIMIT)
+    put = await client.put("/api/v1/contacts", headers=bearer(token), json={})
+    assert put.status_code == 405 and put.json()["error"]["code"] == "method_not_allowed"
+    assert put.headers["Allow"] == "GET, HEAD, POST"
+    assert put.headers["X-RateLimit-Limit"] == str(LIMIT)
+    assert put.headers["X-RateLimit-Remaining"] == str(LIMIT - 1)
+    missing = await client.get("/api/v1/nothing-here", headers=bearer(token))
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "route_not_found"
+    assert missing.headers["X-RateLimit-Remaining"] == str(LIMIT - 2)
+    anonymous = await client.delete("/api/v1/contacts")
+    assert anonymous.status_code == 405 and "X-RateLimit-Limit" not in anonymous.headers
+    assert anonymous.headers["Allow"] == "GET, HEAD, POST"
+    for _ in range(LIMIT - 2):
+        await client.get("/api/v1/nothing-here", headers=bearer(token))
+    assert_rate_limited(await client.get("/api/v1/nothing-here", headers=bearer(token)), LIMIT)
+
+
+@pytest.mark.parametrize(
+    ("path", "allow"),
+    [
+        ("/api/v1/contacts/con_x", "DELETE, GET, HEAD, PATCH"),
+        ("/api/v1/me", "GET, HEAD"),
+        ("/mcp", "DELETE, GET, HEAD, POST"),
+    ],
+)
+async def test_every_405_says_what_is_allowed(
+    client: httpx.AsyncClient, tenant: Tenant, path: str, allow: str
+) -> None:
+    r = await client.put(path, headers=tenant.headers, json={})
+    assert r.status_code == 405, r.text
+    assert r.headers["Allow"] == allow
+
+
+# ---------------------------------------------------------------- Redis unreachable
+
+
+async def test_startup_fails_closed_when_redis_is_unreachable(
+    settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from core.errors import RateLimiterUnavailable
+    from core.serving import require_rate_limiter
+    from tests.mcp_server.helpers import free_port
+
+    url = f"redis://:hunter2@127.0.0.1:{free_port()}/0"
+    down = settings.model_copy(update={"redis_url": url})
+    with pytest.raises(SystemExit) as exited:
+        await anyio.to_thread.run_sync(require_rate_limiter, down)
+    assert exited.value.code == 2
+    message = capsys.readouterr().err
+    assert "PATCHBAY_REDIS_URL" in message and "unreachable" in message
+    assert "hunter2" not in message
+    with pytest.raises(RateLimiterUnavailable):  # the app's lifespan refuses to start too
+        await RateLimiter(url).check()

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import json
 
+import anyio
 import httpx
 from sqlmodel import func, select
 
@@ -91,7 +93,7 @@ async def test_register_and_list_event_types(
     r = await client.post(url, json={"key": "campaign.kickoff"}, headers=tenant.headers)
     assert r.status_code == 409 and r.json()["error"]["code"] == "event_type_exists"
     r = await client.post(url, json={"key": "contact.created"}, headers=tenant.headers)
-    assert r.status_code == 409 and r.json()["error"]["code"] == "event_type_exists"
+    assert r.status_code == 422 and r.json()["error"]["code"] == "event_type_reserved"
     r = await client.post(url, json={"key": "Not A Key"}, headers=tenant.headers)
     assert r.status_code == 422 and r.json()["error"]["code"] == "event_type_invalid"
     # Another workspace may register the same key.
@@ -244,3 +246,76 @@ async def test_other_workspace_sees_nothing(
             await session.execute(select(func.count()).select_from(WebhookDelivery))
         ).scalar_one()
     assert count == 0
+
+
+async def test_custom_event_type_cap_is_exact_under_concurrency(
+    runtime: Runtime, tenant: Tenant
+) -> None:
+    """470 registered, then 100 concurrent registrations: exactly 30 more (issue 14: on
+    PostgreSQL the count-then-insert let 502 in)."""
+    from core.gateway import call_operation
+    from core.operations import Channel
+    from core.webhooks import service
+    from core.webhooks.service import MAX_CUSTOM_EVENT_TYPES
+
+    prefilled = MAX_CUSTOM_EVENT_TYPES - 30
+    async with runtime.db.session(tenant.workspace_id) as session:
+        for i in range(prefilled):
+            await service.register_event_type(
+                session, tenant.workspace_id, key=f"bulk.type{i}", category=None, description=None
+            )
+    op = runtime.registry.get("register_integration_event_type")
+    assert op is not None
+    outcomes: list[tuple[int, str | None]] = []
+
+    async def register(i: int) -> None:
+        outcome = await call_operation(
+            runtime,
+            op,
+            credentials=tenant.token,
+            channel=Channel.rest,
+            arguments={"key": f"race.type{i}"},
+        )
+        outcomes.append((outcome.status, outcome.error.code if outcome.error else None))
+
+    with anyio.fail_after(120):
+        async with anyio.create_task_group() as tg:
+            for i in range(100):
+                tg.start_soon(register, i)
+    assert outcomes.count((201, None)) == 30
+    assert outcomes.count((409, "event_type_limit_reached")) == 70
+    async with runtime.db.session() as session:
+        count = (
+            await session.execute(select(func.count()).select_from(IntegrationEventType))
+        ).scalar_one()
+    assert count == MAX_CUSTOM_EVENT_TYPES
+
+
+async def test_secret_is_neither_replayed_nor_stored_for_replays(
+    client: httpx.AsyncClient, tenant: Tenant, runtime: Runtime
+) -> None:
+    """Create and rotate with an Idempotency-Key: the replay answers without the secret and
+    the idempotency table never holds one (issue 14)."""
+    from core.idempotency_models import IdempotencyRecord
+
+    headers = {**tenant.headers, "Idempotency-Key": "hook-1"}
+    body = {"name": "Ops", "url": HOOK, "event_types": ["contact.created"]}
+    first = await client.post("/api/v1/webhooks", json=body, headers=headers)
+    again = await client.post("/api/v1/webhooks", json=body, headers=headers)
+    assert first.status_code == again.status_code == 201, again.text
+    assert first.json()["data"]["secret"].startswith("whsec_")
+    assert "secret" not in again.json()["data"]
+    assert again.json()["data"]["id"] == first.json()["data"]["id"]
+    url = f"/api/v1/webhooks/{first.json()['data']['id']}"
+    rotate = {**tenant.headers, "Idempotency-Key": "rotate-1"}
+    rotated = await client.patch(url, json={"rotate_secret": True}, headers=rotate)
+    replayed = await client.patch(url, json={"rotate_secret": True}, headers=rotate)
+    assert rotated.json()["data"]["secret"].startswith("whsec_")
+    assert replayed.status_code == 200 and "secret" not in replayed.json()["data"]
+    async with runtime.db.session() as session:
+        bodies = (await session.execute(select(IdempotencyRecord.response_body))).scalars().all()
+    assert len(bodies) == 2
+    assert all("secret" not in b["data"] for b in bodies)  # (previews are kept)
+    stored = json.dumps(bodies)
+    for secret in (first.json()["data"]["secret"], rotated.json()["data"]["secret"]):
+        assert secret not in stored

@@ -21,6 +21,20 @@ from core.workflows.models import FINISHED_STATUSES, WorkflowRun
 from core.workspaces.plans import plan_for
 
 LOG_ONLY = {"steps": [{"type": "log", "message": "hello {{input.name}}"}]}
+FIRED = "campaign.fired"
+"""A custom event type the tests register and fire (built-in types are reserved)."""
+
+
+async def register_event_type(
+    runtime: Runtime, workspace_id: WorkspaceId, key: str = FIRED
+) -> None:
+    """Register custom event type ``key`` in the workspace."""
+    from core.webhooks import service as webhooks
+
+    async with runtime.db.session(workspace_id) as session:
+        await webhooks.register_event_type(
+            session, workspace_id, key=key, category=None, description=None
+        )
 
 
 async def op(

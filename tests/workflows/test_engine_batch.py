@@ -16,7 +16,13 @@ from core.workflows import engine
 from core.workflows.jobs import QUEUE
 from core.workflows.models import WorkflowRun
 from tests.factories import Tenant
-from tests.workflows.helpers import create_workflow, run_events, trigger
+from tests.workflows.helpers import (
+    FIRED,
+    create_workflow,
+    register_event_type,
+    run_events,
+    trigger,
+)
 
 MIXED = {
     "continue_on_error": True,
@@ -43,10 +49,9 @@ async def load(runtime: Runtime, run_ids: list[str]) -> dict[str, WorkflowRun]:
 async def test_a_failing_step_in_one_run_does_not_disturb_the_batch(
     runtime: Runtime, tenant: Tenant
 ) -> None:
+    await register_event_type(runtime, tenant.workspace_id)
     wf = await create_workflow(runtime, tenant.workspace_id, MIXED)
-    good = await trigger(
-        runtime, tenant.workspace_id, wf, {"n": 1, "event": "workflow_run.succeeded"}, count=4
-    )
+    good = await trigger(runtime, tenant.workspace_id, wf, {"n": 1, "event": FIRED}, count=4)
     # Unregistered event type: the fan-out refuses it and the batch is redone once.
     (bad,) = await trigger(runtime, tenant.workspace_id, wf, {"n": 2, "event": "nobody.knows"})
     jobs = await claim_all(runtime)
@@ -111,9 +116,10 @@ async def test_a_batch_takes_a_bounded_number_of_statements(
         "steps": [
             {"type": "log", "message": "first {{input.n}}"},
             {"type": "log", "message": "second"},
-            {"type": "fire_webhook_event", "event": "workflow_run.succeeded", "payload": {}},
+            {"type": "fire_webhook_event", "event": FIRED, "payload": {}},
         ]
     }
+    await register_event_type(runtime, tenant.workspace_id)
     wf = await create_workflow(runtime, tenant.workspace_id, recipe)
     run_ids = await trigger(runtime, tenant.workspace_id, wf, {"n": 1}, count=20)
     jobs = await claim_all(runtime, limit=20)
@@ -130,8 +136,10 @@ async def test_a_batch_takes_a_bounded_number_of_statements(
         event.remove(sync_engine, "before_cursor_execute", count)
     runs = await load(runtime, run_ids)
     assert all(r.status == "succeeded" for r in runs.values())
-    # Lock + load, one executemany save, one event insert, one endpoint lookup.
-    assert len(statements) <= 5, statements
+    assert sum("integration_event_types" in s for s in statements) == 1
+    # Lock + load, one executemany save, one event insert, one lookup of the custom
+    # event type and one of the endpoints (both cached for the batch).
+    assert len(statements) <= 6, statements
 
 
 async def test_extend_leases_reports_the_rows_still_held(runtime: Runtime, tenant: Tenant) -> None:

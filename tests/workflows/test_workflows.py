@@ -17,10 +17,12 @@ from core.workflows.models import WorkflowDailyUsage, WorkflowRun
 from core.workflows.service import seconds_until_next_utc_day
 from tests.factories import Tenant, make_tenant
 from tests.workflows.helpers import (
+    FIRED,
     LOG_ONLY,
     create_workflow,
     get_run,
     op,
+    register_event_type,
     run_events,
     running_worker,
     trigger,
@@ -225,6 +227,39 @@ async def test_run_stops_at_first_failed_step(runtime: Runtime, tenant: Tenant) 
     assert await run_events(runtime, tenant.workspace_id) == {(run_id, "workflow_run.failed"): 1}
 
 
+async def test_builtin_event_types_are_reserved_for_the_system(
+    client: httpx.AsyncClient, runtime: Runtime, tenant: Tenant
+) -> None:
+    """A recipe may not fire contact.created & co. (receivers could not tell it from a real
+    event): refused at save time, and a templated one fails its step when it runs."""
+    recipe = {
+        "steps": [
+            {"type": "log", "message": "x"},
+            {"type": "fire_webhook_event", "event": "contact.created", "payload": {"id": "x"}},
+        ]
+    }
+    r = await client.post(
+        "/api/v1/workflows", json={"name": "Fake", "recipe": recipe}, headers=tenant.headers
+    )
+    assert r.status_code == 422, r.text
+    error = r.json()["error"]
+    assert error["code"] == "event_type_reserved" and error["details"]["index"] == 1
+    wf = await create_workflow(runtime, tenant.workspace_id, LOG_ONLY)
+    r = await client.patch(
+        f"/api/v1/workflows/{wf}", json={"recipe": recipe}, headers=tenant.headers
+    )
+    assert r.status_code == 422 and r.json()["error"]["code"] == "event_type_reserved"
+
+    templated = await create_workflow(runtime, tenant.workspace_id, FAILING)
+    (run_id,) = await trigger(
+        runtime, tenant.workspace_id, templated, {"event": "lead.converted"}
+    )
+    async with running_worker(runtime):
+        (run,) = await wait_finished(runtime, tenant.workspace_id, [run_id])
+    assert run.status == "failed" and run.error_code == "event_type_reserved"
+    assert await run_events(runtime, tenant.workspace_id) == {(run_id, "workflow_run.failed"): 1}
+
+
 async def test_continue_on_error_runs_every_step(runtime: Runtime, tenant: Tenant) -> None:
     wf = await create_workflow(runtime, tenant.workspace_id, {**FAILING, "continue_on_error": True})
     # A well-formed but unregistered event type: the webhook fan-out refuses it.
@@ -242,11 +277,12 @@ async def test_continue_on_error_runs_every_step(runtime: Runtime, tenant: Tenan
 
 
 async def test_fire_step_reports_matched_endpoints(runtime: Runtime, tenant: Tenant) -> None:
+    await register_event_type(runtime, tenant.workspace_id)
     recipe = {
         "steps": [
             {
                 "type": "fire_webhook_event",
-                "event": "workflow_run.succeeded",  # built-in: known without registration
+                "event": FIRED,
                 "payload": {"campaign": "{{input.campaign}}", "list": ["{{input.campaign}}", 1]},
             }
         ]
@@ -257,7 +293,7 @@ async def test_fire_step_reports_matched_endpoints(runtime: Runtime, tenant: Ten
         (run,) = await wait_finished(runtime, tenant.workspace_id, [run_id])
     assert run.status == "succeeded", run.steps
     output = run.steps[0]["output"]
-    assert output["matched_endpoints"] == 0 and output["event"] == "workflow_run.succeeded"
+    assert output["matched_endpoints"] == 0 and output["event"] == FIRED
     assert output["event_id"].startswith("evt_")
 
 

@@ -1,0 +1,135 @@
+"""What the OpenAPI document adds to the models' JSON schemas: the constraints the gate
+enforces on every string, and links from each create to the operations taking its id.
+
+- Every input string without a format, enum or pattern of its own gets a ``pattern``
+  refusing U+0000 (PostgreSQL text cannot hold it); the name-like fields of
+  ``core.gateway.SINGLE_LINE_FIELDS`` get one refusing line breaks and control
+  characters. The gate refuses both with 400 ``validation_error``.
+- ``links`` (OpenAPI 3.1 §4.8.20) chain a create to every operation whose path or query
+  parameter is the id it returns, so clients and stateful testers can follow
+  create → get / update / delete / list.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core.gateway import SINGLE_LINE_FIELDS
+from core.operations import Operation, Registry
+
+NO_NUL = r"^[^\u0000]*$"
+SINGLE_LINE = r"^[^\u0000-\u001f\u007f\u0085\u2028\u2029]*$"
+IDEMPOTENCY_KEY = r"^[\u0020-\u007e]{1,255}$"
+"""1-255 printable ASCII characters (``core.idempotency.check_key``)."""
+
+JSON_VALUE = "JsonValue"
+JSON_VALUE_REF = {"$ref": f"#/components/schemas/{JSON_VALUE}"}
+JSON_VALUE_SCHEMA: dict[str, Any] = {
+    "description": "Any JSON value; no string or key in it holds U+0000.",
+    "anyOf": [
+        {"type": "string", "pattern": NO_NUL},
+        {"type": ["number", "boolean", "null"]},
+        {"type": "array", "items": JSON_VALUE_REF},
+        {
+            "type": "object",
+            "propertyNames": {"pattern": NO_NUL},
+            "additionalProperties": JSON_VALUE_REF,
+        },
+    ],
+}
+"""The component free-form JSON (recipes, inputs, payloads, custom fields) refers to."""
+
+
+def harden_strings(schema: dict[str, Any], name: str | None = None) -> None:
+    """Add the gate's string rules to ``schema`` in place (properties, items, unions, defs)."""
+    stack: list[tuple[Any, str | None]] = [(schema, name)]
+    while stack:
+        node, field = stack.pop()
+        if not isinstance(node, dict):
+            continue
+        if (
+            node.get("type") == "string"
+            and not {"enum", "const", "pattern"} & set(node)
+            and node.get("format") not in ("date-time", "date")  # those hold no NUL anyway
+        ):
+            node["pattern"] = SINGLE_LINE if field in SINGLE_LINE_FIELDS else NO_NUL
+        for key, child in node.get("properties", {}).items():
+            stack.append((child, key))
+        for child in node.get("$defs", {}).values():
+            stack.append((child, None))
+        for union in ("anyOf", "oneOf", "allOf"):
+            stack.extend((child, field) for child in node.get(union, []))
+        if "items" in node:
+            stack.append((node["items"], field))
+        if node.get("additionalProperties") is True:  # free-form JSON: no NUL inside
+            node["propertyNames"] = {"pattern": NO_NUL}
+            node["additionalProperties"] = dict(JSON_VALUE_REF)
+        elif isinstance(node.get("additionalProperties"), dict):
+            stack.append((node["additionalProperties"], None))
+
+
+_LINK = ("related_type", "related_id")
+
+
+def _given(name: str) -> dict[str, Any]:
+    return {"required": [name], "properties": {name: {"type": "string"}}}
+
+
+def pair_links(body: dict[str, Any]) -> None:
+    """A create body with ``related_type`` and ``related_id`` takes both or neither
+    (``core.related.check_related``): declared with if/then, in place."""
+    if set(_LINK) <= set(body.get("properties", {})):
+        first, second = _LINK
+        body["allOf"] = [
+            {"if": _given(first), "then": _given(second)},
+            {"if": _given(second), "then": _given(first)},
+        ]
+
+
+def _singular(segment: str) -> str:
+    word = segment.replace("-", "_")
+    if word.endswith("ies"):
+        return word[:-3] + "y"
+    return word[:-1] if word.endswith("s") else word
+
+
+def created_id_param(op: Operation) -> str | None:
+    """The parameter name of the id a create returns (``POST /contacts`` → ``contact_id``,
+    ``POST /workflows/{workflow_id}/runs`` → ``run_id``), or None for other operations."""
+    if op.method != "POST" or op.success_status not in (201, 202):
+        return None
+    if "id" not in op.output_model.model_fields:
+        return None
+    last = op.path.rstrip("/").rsplit("/", 1)[-1]
+    return None if last.startswith("{") else _singular(last) + "_id"
+
+
+def links(registry: Registry) -> dict[str, dict[str, Any]]:
+    """``{create operation: {link name: link}}`` for every create whose id another
+    operation takes as a path or query parameter."""
+    result: dict[str, dict[str, Any]] = {}
+    for creator in registry:
+        param = created_id_param(creator)
+        if param is None:
+            continue
+        found: dict[str, Any] = {}
+        for target in registry:
+            if param in target.path_params:
+                where = "path"
+            elif target.method == "GET" and param in target.input_model.model_fields:
+                where = "query"
+            else:
+                continue
+            parameters = {f"{where}.{param}": "$response.body#/data/id"}
+            for other in target.path_params:  # e.g. the workflow of a run's siblings
+                if other != param and other in creator.path_params:
+                    parameters[f"path.{other}"] = f"$request.path.{other}"
+            if set(target.path_params) <= {k.split(".", 1)[1] for k in parameters}:
+                found[target.name] = {
+                    "operationId": target.name,
+                    "parameters": parameters,
+                    "description": f"The {param} this call returned, to {target.summary.lower()}.",
+                }
+        if found:
+            result[creator.name] = found
+    return result
