@@ -47,7 +47,7 @@ async def test_tools_list_counts_against_the_shared_limit(
         ]
         assert statuses == [200] * LIMIT + [429] * (25 - LIMIT)
         over = await http.post("/mcp", content=rpc("tools/list"))
-        assert over.json()["error"]["code"] == "rate_limited"
+        assert over.json()["error"]["data"]["code"] == "rate_limited"  # JSON-RPC error
         assert int(over.headers["Retry-After"]) >= 1
         assert over.headers["X-RateLimit-Remaining"] == "0"
         # The same budget as REST: the token is over it there too.
@@ -104,5 +104,6 @@ async def test_an_unreachable_limiter_store_is_503(runtime: Runtime, tenant: Ten
             ),
         ):
             assert response.status_code == 503, response.text
-            assert response.json()["error"]["code"] == "rate_limiter_unavailable"
+            body = response.json()["error"]
+            assert body.get("data", body)["code"] == "rate_limiter_unavailable"
             assert int(response.headers["Retry-After"]) >= 1
