@@ -17,6 +17,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from core.config import Settings
+from core.runtime import Runtime
+from patchbay.domains import platform
 from rest.app import build_app
 
 
@@ -28,7 +30,7 @@ def _jsonable(value: Any) -> Any:
 
 def create_app() -> Any:
     """uvicorn factory: ``uvicorn bench._overhead_app:create_app --factory``."""
-    app = build_app(Settings())
+    app = build_app(Runtime.create(Settings(), platform()))
     runtime = app.state.runtime
     workspace_id = os.environ["BENCH_WORKSPACE_ID"]
     op = runtime.registry.get("search_contacts")

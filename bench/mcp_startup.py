@@ -48,9 +48,13 @@ async def prepare(database_url: str) -> str:
     """A migrated database with a pro workspace and an all-scopes token."""
     from core.config import Settings
     from core.runtime import Runtime
+    from patchbay.domains import platform
     from tests.factories import make_tenant
 
-    runtime = Runtime.create(Settings(database_url=database_url, _env_file=None))  # type: ignore[call-arg]
+    runtime = Runtime.create(
+        Settings(database_url=database_url, _env_file=None),  # type: ignore[call-arg]
+        platform(),
+    )
     try:
         return (await make_tenant(runtime, name="Bench")).token
     finally:

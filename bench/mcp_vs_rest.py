@@ -45,11 +45,12 @@ async def prepare(database_url: str, contacts: int) -> tuple[str, bool]:
     from core.migrate import upgrade_async
     from core.operations import Channel
     from core.runtime import Runtime
+    from patchbay.domains import platform
     from tests.factories import make_tenant
 
     await upgrade_async(database_url)
     settings = Settings(database_url=database_url, rate_limit_per_minute=1_000_000)
-    runtime = Runtime.create(settings)
+    runtime = Runtime.create(settings, platform())
     try:
         tenant = await make_tenant(runtime, name="Bench")
         create = runtime.registry.get("create_contact")

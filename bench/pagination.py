@@ -34,10 +34,10 @@ from core.gateway import call_operation
 from core.operations import Channel
 from core.pagination import cursor_scope, encode_cursor, list_scope
 from core.ratelimit import RateLimiter
-from core.registry import default_registry
 from core.runtime import Runtime
 from core.scopes import ALL_ABILITIES, ALL_SCOPES
 from core.tokens import service as tokens
+from patchbay.domains import platform
 
 ROWS = 200_000
 DEPTH = 100_000
@@ -85,7 +85,7 @@ async def bench(url: str, rows: int, depth: int, repeat: int) -> dict:
             first, deep = summary(first_ms), summary(deep_ms)
 
             settings = Settings(database_url=db_url, _env_file=None)  # type: ignore[call-arg]
-            runtime = Runtime(settings, db, RateLimiter(None), default_registry())
+            runtime = Runtime(settings, db, RateLimiter(None), platform())
             async with db.session() as session:
                 token = (
                     await tokens.issue_token(

@@ -39,15 +39,16 @@ async def prepare(database_url: str, contacts: int) -> tuple[str, str]:
     from core.config import Settings
     from core.migrate import upgrade_async
     from core.runtime import Runtime
+    from patchbay.domains import platform
     from rest.app import build_app
     from tests.factories import make_tenant
 
     await upgrade_async(database_url)
     settings = Settings(database_url=database_url, rate_limit_per_minute=1_000_000)
-    runtime = Runtime.create(settings)
+    runtime = Runtime.create(settings, platform())
     try:
         tenant = await make_tenant(runtime, name="Bench")
-        app = build_app(runtime=runtime)
+        app = build_app(runtime)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
             for i in range(contacts):

@@ -122,11 +122,12 @@ async def prepare(database_url: str, receiver_url: str) -> str:
     from core.migrate import upgrade_async
     from core.runtime import Runtime
     from core.webhooks import service
+    from patchbay.domains import platform
     from tests.factories import make_workspace
 
     await upgrade_async(database_url)
     settings = Settings(database_url=database_url, allow_private_network=True)
-    runtime = Runtime.create(settings)
+    runtime = Runtime.create(settings, platform())
     try:
         workspace_id = await make_workspace(runtime, "Bench")
         async with runtime.db.session(workspace_id) as session:

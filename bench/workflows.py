@@ -33,6 +33,7 @@ from sqlalchemy import text
 from core.config import Settings
 from core.db import Database, WorkspaceId, utcnow
 from core.ids import new_id
+from patchbay.domains import platform
 
 RECIPE = {
     "continue_on_error": False,
@@ -246,7 +247,7 @@ async def profile_in_process(url: str, runs: int, concurrency: int, cprofile: bo
     from core.workflows.jobs import QUEUE
 
     ws, wf = await setup(url)
-    runtime = Runtime.create(Settings(database_url=url, log_level="WARNING"))
+    runtime = Runtime.create(Settings(database_url=url, log_level="WARNING"), platform())
     statements = 0
 
     def count(*_: object) -> None:

@@ -30,6 +30,9 @@ from sqlmodel import Field, SQLModel
 
 from core.config import to_async_url
 
+PLATFORM_KEY = "patchbay.platform"
+"""Where a session's ``info`` holds the platform it serves."""
+
 WorkspaceId = NewType("WorkspaceId", str)
 """A workspace id that came from an authenticated principal (only the gateway makes one)."""
 
@@ -101,14 +104,12 @@ def _tenant_criteria() -> Any:
 
     ``with_loader_criteria`` on a mixin (one option for all subclasses, as SQLAlchemy
     documents) analyses the lambda against the mixin itself. Setting the attribute only
-    now, after all table models are defined, keeps pydantic from seeing the models'
-    ``workspace_id`` fields as shadowing a parent attribute.
+    at the first statement, once the platform's domains have defined their table models,
+    keeps pydantic from seeing the models' ``workspace_id`` fields as shadowing a parent
+    attribute.
     """
     global _tenant_option
     if _tenant_option is None:
-        from core.models import load_all
-
-        load_all()
         WorkspaceOwned.workspace_id = sa.column("workspace_id")  # type: ignore[attr-defined]
         _tenant_option = with_loader_criteria(
             WorkspaceOwned,
@@ -199,6 +200,9 @@ class Database:
 
     def __init__(self, url: str, *, pool_size: int = 10) -> None:
         self.url = url
+        self.platform: Any = None
+        """The assembled domains (``core.platform.Platform``); the runtime sets it and every
+        session carries it in ``info`` for the kernel's hooks (events, related records)."""
         self.engine = create_engine(url, pool_size=pool_size)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         self._sessions = async_sessionmaker(
@@ -223,6 +227,7 @@ class Database:
             if self._write_lock is not None and not read_only:
                 await stack.enter_async_context(self._write_lock)
             session = await stack.enter_async_context(self._sessions())
+            session.info[PLATFORM_KEY] = self.platform
             if workspace_id is not None:
                 session.info["workspace_id"] = workspace_id
             if read_only:

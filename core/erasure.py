@@ -2,14 +2,15 @@
 
 The record itself is blanked by its domain service. ``scrub_copies`` then removes the
 copies, in the same transaction: the payloads of the domain events that described the
-record, the payloads of their webhook deliveries (sent or still queued: a queued one
-then carries only the stub), and the responses stored for idempotent replays. Each copy
-becomes ``{"id": …, "erased": true}``.
+record, the copies other domains keep of those events (``Domain.copy_scrubbers``: the
+webhook deliveries, sent or still queued: a queued one then carries only the stub), and
+the responses stored for idempotent replays. Each copy becomes ``{"id": …, "erased":
+true}``.
 
 Records linked to the person (tasks and activities whose ``related_type``/``related_id``
 name the erased contact or a lead converted into it) hold free text about them:
-``erase_linked`` runs each domain's hook (``LINKED_ERASERS``), which blanks that text and
-scrubs the records' own copies the same way.
+``erase_linked`` runs each domain's eraser (``Domain.erasers``), which blanks that text
+and scrubs the records' own copies the same way.
 
 Not reachable from here: what webhook receivers already received, and free text that
 mentions the person in records not linked to them.
@@ -17,8 +18,7 @@ mentions the person in records not linked to them.
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Awaitable, Callable, Collection, Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import sqlalchemy as sa
@@ -27,35 +27,23 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.db import WorkspaceId
 from core.events.models import DomainEvent
 from core.idempotency_models import IdempotencyRecord
-from core.webhooks.models import WebhookDelivery
+from core.platform import platform_of
 
 _events = DomainEvent.__table__  # type: ignore[attr-defined]
-_deliveries = WebhookDelivery.__table__  # type: ignore[attr-defined]
 _replays = IdempotencyRecord.__table__  # type: ignore[attr-defined]
 
 
 ERASED_TEXT = "(erased)"
 """What a required text field of an erased record holds instead of the person's data."""
 
-LinkedEraser = Callable[[AsyncSession, WorkspaceId, Mapping[str, Collection[str]]], Awaitable[int]]
-
-LINKED_ERASERS: tuple[str, ...] = (
-    "core.tasks.service:erase_linked",
-    "core.activities.service:erase_linked",
-)
-"""``module:function`` hooks of the domains whose records link to others; each takes the
-erased records (``{related_type: ids}``) and returns how many of its records it blanked."""
-
-
 async def erase_linked(
     session: AsyncSession, ws: WorkspaceId, records: Mapping[str, Collection[str]]
 ) -> int:
-    """Blank the records linked to ``records`` (and their copies); returns how many."""
+    """Blank the records linked to ``records`` (and their copies) in every domain that
+    declares an eraser; returns how many."""
     erased = 0
-    for path in LINKED_ERASERS:
-        module, _, name = path.partition(":")
-        hook: LinkedEraser = getattr(importlib.import_module(module), name)
-        erased += await hook(session, ws, records)
+    for eraser in platform_of(session).erasers:
+        erased += await eraser(session, ws, records)
     return erased
 
 
@@ -106,15 +94,9 @@ async def scrub_copies(
             .values(data=sa.bindparam("b_data", type_=_events.c.data.type)),
             copies,
         )
-        await session.execute(
-            sa.update(_deliveries)
-            .where(
-                _deliveries.c.workspace_id == ws,
-                _deliveries.c.event_id == sa.bindparam("b_event"),
-            )
-            .values(payload=sa.bindparam("b_data", type_=_deliveries.c.payload.type)),
-            copies,
-        )
+        stubs = {event_id: stub(record) for event_id, record in found}
+        for scrub in platform_of(session).copy_scrubbers:
+            await scrub(session, ws, stubs)
     replay_record = _replays.c.response_body[("data", "id")].as_string()
     replays = (
         await session.execute(

@@ -138,6 +138,87 @@ class Operation:
 
 
 @dataclass(frozen=True)
+class Declare:
+    """The one way a domain declares its operations: what they share (scope group,
+    toolset, module, plan feature) once, then one call per operation.
+
+    ``scope="crm"`` gives reads ``crm:read`` and writes ``crm:write`` (``read_scope`` /
+    ``write_scope`` override, e.g. ``workflows:run``). ``writes_emit_events`` marks every
+    write ``open_world`` (its events reach webhook endpoints). Each method takes the
+    operation's name, path, handler, input and output models, a summary and a
+    description; any other ``Operation`` field may be given as a keyword.
+    """
+
+    scope: str
+    toolset: str
+    module: str | None = None
+    feature: str | None = None
+    read_scope: str | None = None
+    write_scope: str | None = None
+    writes_emit_events: bool = False
+
+    def _op(self, kind: Kind, method: str, **fields: Any) -> Operation:
+        default_scope = (
+            self.read_scope or f"{self.scope}:read"
+            if kind is Kind.read
+            else self.write_scope or f"{self.scope}:write"
+        )
+        fields.setdefault("scope", default_scope)
+        fields.setdefault("toolset", self.toolset)
+        fields.setdefault("module", self.module)
+        fields.setdefault("feature", self.feature)
+        if kind is not Kind.read:
+            fields.setdefault("open_world", self.writes_emit_events)
+        return Operation(kind=kind, method=method, **fields)
+
+    def list(self, name: str, path: str, handler: Handler, input_model: Any,
+             output_model: Any, *, summary: str, description: str, **more: Any) -> Operation:
+        """``GET`` of a cursor-paginated list."""
+        return self._op(Kind.read, "GET", name=name, path=path, handler=handler,
+                        input_model=input_model, output_model=output_model, summary=summary,
+                        description=description, paginated=True, **more)  # fmt: skip
+
+    def get(self, name: str, path: str, handler: Handler, input_model: Any,
+            output_model: Any, *, summary: str, description: str, **more: Any) -> Operation:
+        """``GET`` of one record."""
+        return self._op(Kind.read, "GET", name=name, path=path, handler=handler,
+                        input_model=input_model, output_model=output_model, summary=summary,
+                        description=description, **more)  # fmt: skip
+
+    def create(self, name: str, path: str, handler: Handler, input_model: Any,
+               output_model: Any, *, summary: str, description: str, **more: Any) -> Operation:
+        """``POST`` creating a record: 201."""
+        more.setdefault("success_status", 201)
+        return self._op(Kind.write, "POST", name=name, path=path, handler=handler,
+                        input_model=input_model, output_model=output_model, summary=summary,
+                        description=description, **more)  # fmt: skip
+
+    def update(self, name: str, path: str, handler: Handler, input_model: Any,
+               output_model: Any, *, summary: str, description: str, **more: Any) -> Operation:
+        """``PATCH`` of a record: only sent fields change (destructive, idempotent)."""
+        more.setdefault("destructive", True)
+        more.setdefault("idempotent", True)
+        return self._op(Kind.write, "PATCH", name=name, path=path, handler=handler,
+                        input_model=input_model, output_model=output_model, summary=summary,
+                        description=description, **more)  # fmt: skip
+
+    def delete(self, name: str, path: str, handler: Handler, input_model: Any,
+               output_model: Any, *, summary: str, description: str, **more: Any) -> Operation:
+        """``DELETE`` (or an irreversible erasure)."""
+        return self._op(Kind.delete, "DELETE", name=name, path=path, handler=handler,
+                        input_model=input_model, output_model=output_model, summary=summary,
+                        description=description, **more)  # fmt: skip
+
+    def action(self, name: str, method: str, path: str, handler: Handler, input_model: Any,
+               output_model: Any, *, summary: str, description: str, kind: Kind = Kind.write,
+               **more: Any) -> Operation:
+        """Anything else (``POST /leads/{id}/convert``, ``POST …/runs``)."""
+        return self._op(kind, method, name=name, path=path, handler=handler,
+                        input_model=input_model, output_model=output_model, summary=summary,
+                        description=description, **more)  # fmt: skip
+
+
+@dataclass(frozen=True)
 class Toolset:
     """A family of MCP tools that a client can select by name (``X-MCP-Toolsets``)."""
 
@@ -186,6 +267,8 @@ class Registry:
     ) -> None:
         self._ops: dict[str, Operation] = {}
         self._toolsets: dict[str, Toolset] = {}
+        self.related_types: tuple[str, ...] = ()
+        """The record types links may name (``core.related``), in declaration order."""
         for toolset in toolsets:
             self.add_toolset(toolset)
         for op in operations:

@@ -1,50 +1,62 @@
-"""Links from tasks and activities to "any record": validation inside the workspace.
+"""Links from one record to "any record" (tasks, activities): validation in the workspace.
 
-A record type maps to the table model that holds it; a related id must exist in the
-caller's workspace (a foreign id answers 404 ``<type>_not_found`` exactly like an unknown
-one). Only types whose domain exists can be linked (tickets and conversations join
-``RelatedType`` when their tables do); a type without a model is refused, never accepted
-unverified. Domains register more types with ``register_related``.
+A record type maps to the table model that holds it; the domains declare theirs
+(``Domain.related_types``) and the platform collects them. A related id must exist in
+the caller's workspace (a foreign id answers 404 ``<type>_not_found`` exactly like an
+unknown one); a type no domain declares is refused with the list of those that exist,
+never accepted unverified.
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import Literal
+from collections.abc import Sequence
+from typing import Annotated, Any
 
+from pydantic import StringConstraints, WithJsonSchema
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
 from core.db import WorkspaceId
 from core.errors import NotFound, ValidationFailed
+from core.platform import platform_of
 
-RelatedType = Literal["contact", "company", "lead", "deal", "invoice", "payment", "task"]
+MARKER = "x-patchbay-related-type"
 
-_MODELS: dict[str, str] = {
-    "contact": "core.crm.models:Contact",
-    "company": "core.crm.models:Company",
-    "lead": "core.crm.models:Lead",
-    "deal": "core.crm.models:Deal",
-    "invoice": "core.crm.models:Invoice",
-    "payment": "core.crm.models:Payment",
-    "task": "core.tasks.models:Task",
-}
-
-
-def register_related(type_: str, model_path: str) -> None:
-    """Validate links of ``type_`` against ``"module:Class"`` (a workspace-owned table)."""
-    _MODELS[type_] = model_path
+RelatedType = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z][a-z_]{0,29}$"),
+    WithJsonSchema({"type": "string", MARKER: True}),
+]
+"""A record type name (``contact``, ``deal`` …). Which exist is the platform's business:
+the schema builders replace the marker with the enum of the types the domains declare
+(``fill_related_types``), and ``check_related`` refuses any other."""
 
 
-def _model(type_: str) -> type | None:
-    path = _MODELS.get(type_)
-    if path is None:
-        return None
-    module, _, name = path.partition(":")
-    try:
-        return getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError):
-        return None
+def fill_related_types(schema: Any, types: Sequence[str]) -> Any:
+    """Replace every ``RelatedType`` marker in a JSON schema (in place) by the enum of
+    ``types``; returns the schema."""
+    if isinstance(schema, dict):
+        if schema.pop(MARKER, False):
+            schema["enum"] = list(types)
+        for value in schema.values():
+            fill_related_types(value, types)
+    elif isinstance(schema, list):
+        for item in schema:
+            fill_related_types(item, types)
+    return schema
+
+
+def related_model(session: AsyncSession, type_: str) -> Any:
+    """The table model of record type ``type_``; 400 naming the valid types otherwise."""
+    types = platform_of(session).related_types
+    model = types.get(type_)
+    if model is None:
+        raise ValidationFailed(
+            f"Records of type '{type_}' cannot be linked; linkable types: "
+            f"{', '.join(sorted(types))}.",
+            details={"errors": [{"field": "related_type", "problem": "unknown record type"}]},
+        )
+    return model
 
 
 async def check_related(
@@ -55,9 +67,7 @@ async def check_related(
         raise ValidationFailed("related_type and related_id must be given together.")
     if type_ is None or id_ is None:
         return
-    model = _model(type_)
-    if model is None:
-        raise ValidationFailed(f"Records of type '{type_}' cannot be linked.")
-    stmt = select(model.id).where(model.id == id_, model.workspace_id == ws)  # type: ignore[attr-defined]
+    model = related_model(session, type_)
+    stmt = select(model.id).where(model.id == id_, model.workspace_id == ws)
     if (await session.execute(stmt)).first() is None:
         raise NotFound(type_, id_)

@@ -1,4 +1,5 @@
-"""The long-lived objects a process needs: settings, database, rate limiter, registry."""
+"""The long-lived objects a process needs: settings, database, rate limiter and the
+platform (the assembled domains: registry, queues, events …)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from core.audit.writer import AuditWriter
 from core.config import Settings
 from core.db import Database
 from core.operations import Registry
+from core.platform import Platform
 from core.ratelimit import RateLimiter
 
 
@@ -16,23 +18,26 @@ class Runtime:
     settings: Settings
     db: Database
     limiter: RateLimiter
-    registry: Registry
+    platform: Platform
     audit: AuditWriter = field(init=False)
     """Group-commits the audit rows written outside a call's own transaction."""
 
     def __post_init__(self) -> None:
+        self.db.platform = self.platform  # every session of this runtime carries it
         self.audit = AuditWriter(self.db)
 
-    @classmethod
-    def create(cls, settings: Settings, registry: Registry | None = None) -> Runtime:
-        """Build the runtime for ``settings`` with the default registry unless one is given."""
-        from core.registry import default_registry
+    @property
+    def registry(self) -> Registry:
+        return self.platform.registry
 
+    @classmethod
+    def create(cls, settings: Settings, platform: Platform) -> Runtime:
+        """The runtime for ``settings`` serving ``platform``."""
         return cls(
             settings=settings,
             db=Database(settings.database_url),
             limiter=RateLimiter(settings.redis_url),
-            registry=registry or default_registry(),
+            platform=platform,
         )
 
     async def close(self) -> None:

@@ -12,13 +12,15 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import mcp_types as types
 from pydantic import BaseModel
 
-from core.crm.schemas import EMAIL_PATTERN
+from core.fields import EMAIL_PATTERN
 from core.operations import Kind, Operation, Registry
+from core.related import fill_related_types
 
 DESCRIPTION_LIMIT = 600
 IDEMPOTENCY_KEY = "idempotency_key"
@@ -145,13 +147,14 @@ SHARED_ARGUMENTS = frozenset({*PAGING_PROPERTIES, IDEMPOTENCY_KEY})
 """Arguments described once in the server instructions rather than in each tool."""
 
 
-def input_schema(op: Operation) -> dict[str, Any]:
+def input_schema(op: Operation, related_types: Sequence[str] = ()) -> dict[str, Any]:
     """The tool's input schema: the operation's input model plus ``idempotency_key``.
 
     Optional arguments are simply omitted, so ``null`` is only offered where it means
     something (PATCH: clear the field).
     """
-    schema = compact_schema(op.input_model.model_json_schema(mode="validation"))
+    raw = fill_related_types(op.input_model.model_json_schema(mode="validation"), related_types)
+    schema = compact_schema(raw)
     schema["type"] = "object"
     properties = schema.setdefault("properties", {})
     required = set(schema.get("required", ()))
@@ -333,7 +336,7 @@ class Toolbox:
                 name=op.name,
                 title=op.summary,
                 description=describe(op),
-                input_schema=input_schema(op),
+                input_schema=input_schema(op, self.registry.related_types),
                 output_schema=output_schema(op, self.readers),
                 annotations=annotations(op),
             )
@@ -351,12 +354,8 @@ def toolbox(registry: Registry) -> Toolbox:
     return cached[1]
 
 
-def tool_for(op: Operation, registry: Registry | None = None) -> types.Tool:
-    """The MCP tool of ``op`` within ``registry`` (default: every domain's operations)."""
-    if registry is None:
-        from core.registry import default_registry
-
-        registry = default_registry()
+def tool_for(op: Operation, registry: Registry) -> types.Tool:
+    """The MCP tool of ``op`` within ``registry``."""
     return toolbox(registry).tool(op)
 
 

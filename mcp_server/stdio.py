@@ -38,6 +38,7 @@ from core.config import Settings
 from core.errors import DomainError
 from core.gateway import authorize
 from core.operations import Channel
+from core.platform import Platform
 from core.runtime import Runtime
 from mcp_server.protocol import Rejection, check_message, invalid, parse_error
 from mcp_server.server import ToolPolicy, UnknownToolsets, build_server
@@ -201,6 +202,7 @@ async def serve_stdio(runtime: Runtime, token: str, *, policy: ToolPolicy, worke
 
 def run_stdio(
     settings: Settings,
+    platform: Platform,
     *,
     toolsets: str | Iterable[str] | None = None,
     read_only: bool = False,
@@ -214,7 +216,7 @@ def run_stdio(
             "`patchbay token create --workspace <id> --name claude --scopes '*'` "
             "and put it in the environment (or the Claude Desktop config's env block)."
         )
-    runtime = Runtime.create(settings)
+    runtime = Runtime.create(settings, platform)
     try:
         policy = ToolPolicy.from_settings(
             settings, runtime.registry, toolsets=toolsets, read_only=read_only

@@ -1,4 +1,4 @@
-"""``build_app(settings)``: the ASGI app serving ``/api/v1`` (and, when present, ``/mcp``)."""
+"""``build_app(runtime)``: the ASGI app serving ``/api/v1`` and ``/mcp``."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from starlette.responses import JSONResponse
 from starlette.routing import Match, Route
 from starlette.types import Scope
 
-from core.config import Settings
 from core.errors import DomainError, InternalError, ValidationFailed
 from core.gateway import admit_request
 from core.runtime import Runtime
@@ -48,17 +47,12 @@ def allowed_methods(app: FastAPI, scope: Scope) -> str:
     return ", ".join(sorted(methods))
 
 
-def build_app(
-    settings: Settings | None = None,
-    *,
-    runtime: Runtime | None = None,
-    with_worker: bool = False,
-) -> FastAPI:
-    """Build the REST app for ``settings`` (or around an existing ``runtime``).
+def build_app(runtime: Runtime, *, with_worker: bool = False) -> FastAPI:
+    """Build the REST app (``/api/v1`` and ``/mcp``) around ``runtime``; the app closes the
+    runtime when it shuts down.
 
     ``with_worker`` also runs a job worker inside the server process (``patchbay up``).
     """
-    runtime = runtime or Runtime.create(settings or Settings())
     openapi_document = build_openapi(runtime.registry)
     mcp = build_http(runtime)
 

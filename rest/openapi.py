@@ -7,6 +7,7 @@ from typing import Any
 
 from core.errors import DomainError
 from core.operations import ANY_SCOPE, Kind, Operation, Registry
+from core.related import fill_related_types
 from rest.adapter import API_PREFIX, QUERY_METHODS
 from rest.openapi_rules import (
     IDEMPOTENCY_KEY,
@@ -220,4 +221,5 @@ def build_openapi(registry: Registry, *, server_url: str | None = None) -> dict[
     }
     if server_url:
         document["servers"] = [{"url": server_url}]
+    fill_related_types(document, registry.related_types)  # the enum the domains declare
     return document

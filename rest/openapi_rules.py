@@ -16,6 +16,7 @@ from typing import Any
 
 from core.gateway import SINGLE_LINE_FIELDS
 from core.operations import Operation, Registry
+from core.related import MARKER as RELATED_MARKER
 
 NO_NUL = r"^[^\u0000]*$"
 SINGLE_LINE = r"^[^\u0000-\u001f\u007f\u0085\u2028\u2029]*$"
@@ -49,7 +50,7 @@ def harden_strings(schema: dict[str, Any], name: str | None = None) -> None:
             continue
         if (
             node.get("type") == "string"
-            and not {"enum", "const", "pattern"} & set(node)
+            and not {"enum", "const", "pattern", RELATED_MARKER} & set(node)
             and node.get("format") not in ("date-time", "date")  # those hold no NUL anyway
         ):
             node["pattern"] = SINGLE_LINE if field in SINGLE_LINE_FIELDS else NO_NUL

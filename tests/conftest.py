@@ -18,14 +18,14 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlmodel import SQLModel
 
 from core.config import Settings
 from core.db import Database
 from core.migrate import upgrade
-from core.models import load_all
 from core.ratelimit import RateLimiter
-from core.registry import default_registry
 from core.runtime import Runtime
+from patchbay.domains import platform
 from tests.factories import Tenant, make_tenant
 
 PG_URL = os.environ.get("PATCHBAY_TEST_DATABASE_URL")
@@ -96,7 +96,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         shutil.copy(template, path)
         return f"sqlite:///{path}"
     url = request.getfixturevalue("postgres_database")
-    tables = [t.name for t in load_all().metadata.sorted_tables]
+    tables = [t.name for t in SQLModel.metadata.sorted_tables]
     _admin_execute(url, f"TRUNCATE {', '.join(tables)} CASCADE")
     return url
 
@@ -122,7 +122,7 @@ async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
         settings=settings,
         db=Database(settings.database_url),
         limiter=RateLimiter(None),
-        registry=default_registry(),
+        platform=platform(),
     )
     try:
         yield rt
@@ -134,7 +134,7 @@ async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
 async def app(runtime: Runtime) -> Any:
     from rest.app import build_app
 
-    return build_app(runtime=runtime)
+    return build_app(runtime)
 
 
 @pytest.fixture

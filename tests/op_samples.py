@@ -1,9 +1,10 @@
-"""Sample arguments per operation and "how to create a record of type X", shared by the
-registry-wide suites (scope matrix, tenant isolation) and domain tests.
+"""Sample calls of every operation, read from the domains' manifests (``Domain.samples``,
+``Domain.records``): the registry-wide suites (scope matrix, tenant isolation, output
+schemas) pick up a new domain without a line here.
 
-Operations without a sample get an empty body: a 400 still proves the scope check passed.
-Domains add their record types to ``CREATORS`` and ``PATH_PARAM_TYPES`` so the tenant
-isolation suite covers their path ids.
+A sample's ``needs`` (and every path parameter ``<type>_id``) are records created first,
+through the API itself (REST or MCP), in the caller's workspace. Operations without a
+sample get empty arguments: a 400 still proves the scope check passed.
 """
 
 from __future__ import annotations
@@ -15,8 +16,13 @@ import httpx
 
 from core.ids import new_id
 from core.operations import Operation
+from core.platform import Platform
+from patchbay.domains import platform
 
 API = "/api/v1"
+
+CallOp = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
+"""``(operation name, arguments) -> data`` through some channel; raises on an error."""
 
 
 def placeholder(prefix: str) -> str:
@@ -24,107 +30,59 @@ def placeholder(prefix: str) -> str:
     return new_id(prefix)
 
 
-SAMPLE_ARGS: dict[str, Callable[[], dict[str, Any]]] = {
-    "create_contact": lambda: {"name": "Jane Doe", "email": "jane@acme.test", "notes": "VIP"},
-    "create_company": lambda: {"name": "Acme Corp", "domain": "acme.test"},
-    "create_lead": lambda: {"name": "Priya Shah", "company_name": "Northstar Studio"},
-    "create_deal_stage": lambda: {
-        "key": "discovery_" + new_id("x")[-6:].lower(),
-        "name": "Discovery",
-        "position": 10,
-    },
-    "create_deal": lambda: {"name": "Pilot", "amount_cents": 50_000, "currency": "USD"},
-    "create_invoice": lambda: {
-        "invoice_number": "INV-" + new_id("x")[-8:],
-        "line_items": [{"kind": "service", "name": "Setup", "unit_amount_cents": 10_000}],
-    },
-    "record_payment": lambda: {"invoice_id": placeholder("inv"), "amount_cents": 100},
-    "create_accounting_account": lambda: {
-        "code": new_id("x")[-6:],
-        "name": "Services revenue",
-        "type": "revenue",
-    },
-    "create_journal_entry": lambda: {
-        "lines": [{"account_id": placeholder("acct"), "debit_cents": 100}]
-    },
-    "create_task": lambda: {"title": "Follow up with Jane"},
-    "log_activity": lambda: {"type": "note", "summary": "Jane asked for pricing"},
-    "update_contact": lambda: {"notes": "changed"},
-    "update_company": lambda: {"notes": "changed"},
-    "update_lead": lambda: {"notes": "changed"},
-    "update_deal": lambda: {"amount_cents": 1},
-    "update_task": lambda: {"status": "done", "completion_note": "ok"},
-    "convert_lead": lambda: {},
-    "create_webhook_endpoint": lambda: {
-        "name": "Ops hook",
-        "url": "https://127.0.0.1:9/hook",
-        "event_types": ["contact.created"],
-    },
-    "update_webhook_endpoint": lambda: {"name": "changed", "status": "paused"},
-    "register_integration_event_type": lambda: {"key": "campaign.k" + new_id("x")[-8:]},
-    "create_workflow": lambda: {
-        "name": "Welcome",
-        "recipe": {"steps": [{"type": "log", "message": "Hello {{input.name}}"}]},
-    },
-    "update_workflow": lambda: {"description": "changed"},
-    "trigger_workflow": lambda: {"input": {"name": "Jane"}},
-    "create_token": lambda: {"name": "Sample token", "scopes": ["crm:read"]},
-}
+def record_type(param: str) -> str:
+    """The record type a path parameter names (``contact_id`` → ``contact``)."""
+    return param.removesuffix("_id")
 
 
-async def create_run(client: httpx.AsyncClient, registry: Any, headers: dict[str, str]) -> str:
-    """A workflow run: creates a workflow, then triggers it."""
-    workflow_id = await create_record(client, registry, headers, "workflow")
-    op = registry.get("trigger_workflow")
-    response = await call(
-        client, op, headers, {"workflow_id": workflow_id}, SAMPLE_ARGS["trigger_workflow"]()
-    )
-    assert response.status_code == 202, response.text
-    return response.json()["data"]["id"]
+def sample_args(op: Operation, of: Platform | None = None) -> dict[str, Any]:
+    """The sample's own arguments for ``op`` (its ``needs`` not filled in), or {}."""
+    sample = (of or platform()).samples.get(op.name)
+    return sample.args() if sample else {}
 
 
-Creator = (
-    tuple[str, Callable[[], dict[str, Any]]]
-    | Callable[[httpx.AsyncClient, Any, dict[str, str]], Awaitable[str]]
-)
-
-CREATORS: dict[str, Creator] = {
-    "contact": ("create_contact", SAMPLE_ARGS["create_contact"]),
-    "company": ("create_company", SAMPLE_ARGS["create_company"]),
-    "lead": ("create_lead", SAMPLE_ARGS["create_lead"]),
-    "deal": ("create_deal", SAMPLE_ARGS["create_deal"]),
-    "invoice": ("create_invoice", SAMPLE_ARGS["create_invoice"]),
-    "task": ("create_task", SAMPLE_ARGS["create_task"]),
-    "activity": ("log_activity", SAMPLE_ARGS["log_activity"]),
-    "deal_stage": ("create_deal_stage", SAMPLE_ARGS["create_deal_stage"]),
-    "accounting_account": ("create_accounting_account", SAMPLE_ARGS["create_accounting_account"]),
-    "webhook": ("create_webhook_endpoint", SAMPLE_ARGS["create_webhook_endpoint"]),
-    "workflow": ("create_workflow", SAMPLE_ARGS["create_workflow"]),
-    "run": create_run,
-    "token": ("create_token", SAMPLE_ARGS["create_token"]),
-}
-"""Record type → (operation that creates it, its arguments), or an async callable
-``(client, registry, headers) -> id`` for records that need others first."""
-
-PATH_PARAM_TYPES: dict[str, str] = {
-    "contact_id": "contact",
-    "company_id": "company",
-    "lead_id": "lead",
-    "deal_id": "deal",
-    "invoice_id": "invoice",
-    "task_id": "task",
-    "webhook_id": "webhook",
-    "workflow_id": "workflow",
-    "run_id": "run",
-    "token_id": "token",
-}
-"""Path placeholder → record type in ``CREATORS``."""
+def _set(args: dict[str, Any], path: str, value: str) -> None:
+    """Set ``lines.0.account_id``-style dotted ``path`` in ``args``."""
+    *parents, last = path.split(".")
+    node: Any = args
+    for part in parents:
+        node = node[int(part)] if isinstance(node, list) else node[part]
+    node[int(last) if isinstance(node, list) else last] = value
 
 
-def sample_args(op: Operation) -> dict[str, Any]:
-    """Minimal valid arguments for ``op`` (without path params), or {}."""
-    make = SAMPLE_ARGS.get(op.name)
-    return make() if make else {}
+async def full_args(call: CallOp, op: Operation, of: Platform | None = None) -> dict[str, Any]:
+    """Arguments that make ``op`` succeed: the sample's, its ``needs`` and its path ids
+    created first through ``call``."""
+    of = of or platform()
+    sample = of.samples.get(op.name)
+    args = sample.args() if sample else {}
+    for path, type_ in (sample.needs if sample else {}).items():
+        _set(args, path, await create(call, type_, of))
+    for param in op.path_params:
+        args[param] = await create(call, record_type(param), of)
+    return args
+
+
+async def create(call: CallOp, type_: str, of: Platform | None = None) -> str:
+    """A new record of ``type_`` (through ``call``); returns its id."""
+    of = of or platform()
+    op = of.registry.get(of.records[type_])
+    assert op is not None
+    return (await call(op.name, await full_args(call, op, of)))["id"]
+
+
+def rest_caller(client: httpx.AsyncClient, headers: dict[str, str]) -> CallOp:
+    """``CallOp`` over the REST app."""
+
+    async def call_op(name: str, args: dict[str, Any]) -> dict[str, Any]:
+        op = platform().registry.get(name)
+        assert op is not None
+        path_ids = {p: args.pop(p) for p in op.path_params if p in args}
+        response = await call(client, op, headers, path_ids, args)
+        assert response.status_code in (200, 201, 202), response.text
+        return response.json()["data"]
+
+    return call_op
 
 
 def build_request(
@@ -153,14 +111,12 @@ async def call(
 
 
 async def create_record(
-    client: httpx.AsyncClient, registry: Any, headers: dict[str, str], type_: str
+    client: httpx.AsyncClient, headers: dict[str, str], type_: str
 ) -> str:
     """Create a record of ``type_`` over REST; returns its id."""
-    creator = CREATORS[type_]
-    if callable(creator):
-        return await creator(client, registry, headers)
-    op_name, make = creator
-    op = registry.get(op_name)
-    response = await call(client, op, headers, args=make())
-    assert response.status_code in (200, 201), response.text
-    return response.json()["data"]["id"]
+    return await create(rest_caller(client, headers), type_)
+
+
+def record_types() -> list[str]:
+    """Every record type some domain can create."""
+    return list(platform().records)

@@ -16,6 +16,8 @@ import httpx
 import pytest
 
 from core.config import Settings
+from core.runtime import Runtime
+from patchbay.domains import platform
 from rest.app import build_app
 from tests.conftest import PG_URL, _admin_execute, need_service
 
@@ -79,7 +81,7 @@ def migrated(sqlite_template: Path, tmp_path: Path) -> CLI:
 
 async def me(database_url: str, token: str) -> httpx.Response:
     settings = Settings(database_url=database_url, redis_url=None, _env_file=None)  # type: ignore[call-arg]
-    app = build_app(settings)
+    app = build_app(Runtime.create(settings, platform()))
     try:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:

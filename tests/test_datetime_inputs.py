@@ -12,12 +12,11 @@ from typing import Any
 import httpx
 import pytest
 
-from core.operations import Operation
-from core.registry import default_registry
 from core.runtime import Runtime
+from patchbay.domains import platform
 from tests.factories import Tenant
 from tests.mcp_server.helpers import error_code, error_of, memory_client
-from tests.op_samples import PATH_PARAM_TYPES, call, create_record, sample_args
+from tests.op_samples import call, full_args, rest_caller
 from tests.rest.test_bad_input import snapshot
 
 BAD_VALUES = {
@@ -45,7 +44,7 @@ def _datetime_fields(schema: dict[str, Any], defs: dict[str, Any], prefix: str =
 def datetime_arguments() -> list[tuple[str, str]]:
     """(operation, dotted field) for every date-time input of the registry."""
     pairs = []
-    for op in default_registry():
+    for op in platform().registry:
         schema = op.input_model.model_json_schema()
         pairs += [(op.name, f) for f in _datetime_fields(schema, schema.get("$defs", {}))]
     return pairs
@@ -68,15 +67,6 @@ def _with(args: dict[str, Any], field: str, value: str) -> dict[str, Any]:
     return args
 
 
-async def _path_ids(
-    client: httpx.AsyncClient, runtime: Runtime, tenant: Tenant, op: Operation
-) -> dict[str, str]:
-    return {
-        name: await create_record(client, runtime.registry, tenant.headers, PATH_PARAM_TYPES[name])
-        for name in op.path_params
-    }
-
-
 def _assert_names_field(error: dict[str, Any], field: str) -> None:
     assert error["code"] == "validation_error", error
     assert field in error["message"], error
@@ -95,11 +85,10 @@ async def test_rest_refuses_naive_and_out_of_range_datetimes(
 ) -> None:
     op = runtime.registry.get(op_name)
     assert op is not None
-    path_ids = await _path_ids(client, runtime, tenant, op)
+    args = await full_args(rest_caller(client, tenant.headers), op)
+    path_ids = {name: args.pop(name) for name in op.path_params}
     before = await snapshot(runtime)
-    r = await call(
-        client, op, tenant.headers, path_ids, _with(sample_args(op), field, BAD_VALUES[bad])
-    )
+    r = await call(client, op, tenant.headers, path_ids, _with(args, field, BAD_VALUES[bad]))
     assert r.status_code == 400, r.text
     _assert_names_field(r.json()["error"], field)
     assert await snapshot(runtime) == before
@@ -117,7 +106,7 @@ async def test_mcp_refuses_naive_and_out_of_range_datetimes(
 ) -> None:
     op = runtime.registry.get(op_name)
     assert op is not None
-    arguments = {**sample_args(op), **await _path_ids(client, runtime, tenant, op)}
+    arguments = await full_args(rest_caller(client, tenant.headers), op)
     before = await snapshot(runtime)
     async with memory_client(runtime, tenant.token) as mcp:
         result = await mcp.call_tool(op.name, _with(arguments, field, BAD_VALUES[bad]))

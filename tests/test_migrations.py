@@ -17,10 +17,10 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlmodel import SQLModel
 
 from core.db import create_engine
 from core.migrate import alembic_config, upgrade
-from core.models import load_all
 from tests.conftest import PG_URL, _admin_execute, need_service
 
 
@@ -84,7 +84,7 @@ def schema_differences(conn: sa.Connection) -> list[Any]:
             "include_object": include_object,
         },
     )
-    return list(compare_metadata(context, load_all().metadata))
+    return list(compare_metadata(context, SQLModel.metadata))
 
 
 def test_empty_database_reaches_every_head(empty_database: str) -> None:
@@ -94,7 +94,7 @@ def test_empty_database_reaches_every_head(empty_database: str) -> None:
     heads = set(script.get_heads())
     assert heads and inspect_database(empty_database, current_heads) == heads
     tables = set(inspect_database(empty_database, lambda c: sa.inspect(c).get_table_names()))
-    assert {t.name for t in load_all().metadata.sorted_tables} <= tables
+    assert {t.name for t in SQLModel.metadata.sorted_tables} <= tables
     upgrade(empty_database)  # a second run is a no-op
     assert inspect_database(empty_database, current_heads) == heads
 

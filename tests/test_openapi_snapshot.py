@@ -10,14 +10,14 @@ import json
 import os
 from pathlib import Path
 
-from core.registry import default_registry
+from patchbay.domains import platform
 from rest.openapi import build_openapi
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "openapi.json"
 
 
 def test_openapi_snapshot() -> None:
-    current = json.dumps(build_openapi(default_registry()), indent=2, sort_keys=True) + "\n"
+    current = json.dumps(build_openapi(platform().registry), indent=2, sort_keys=True) + "\n"
     if os.environ.get("PATCHBAY_UPDATE_SNAPSHOTS") == "1":
         SNAPSHOT.parent.mkdir(parents=True, exist_ok=True)
         SNAPSHOT.write_text(current)

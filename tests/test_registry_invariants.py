@@ -7,9 +7,9 @@ import re
 import pytest
 
 from core.operations import Kind, Operation
-from core.registry import default_registry
+from patchbay.domains import platform
 
-OPS = list(default_registry())
+OPS = list(platform().registry)
 SNAKE = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
 
 

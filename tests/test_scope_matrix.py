@@ -10,13 +10,13 @@ import httpx
 import pytest
 
 from core.operations import ANY_SCOPE
-from core.registry import default_registry
 from core.runtime import Runtime
 from core.scopes import ALL_SCOPES
+from patchbay.domains import platform
 from tests.factories import Tenant, token_for
 from tests.op_samples import call
 
-SCOPED = [op for op in default_registry() if op.scope != ANY_SCOPE]
+SCOPED = [op for op in platform().registry if op.scope != ANY_SCOPE]
 
 
 @pytest.mark.parametrize("op_name", [op.name for op in SCOPED])

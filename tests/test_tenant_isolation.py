@@ -1,8 +1,8 @@
 """Workspace B can never see or touch workspace A's records.
 
 Generated over the registry: every operation with a path id, called with B's token and
-A's id, answers 404 and writes nothing to A; every list answers B's rows only. Record
-types come from ``tests/op_samples.py`` (add a creator there for new path ids).
+A's id, answers 404 and writes nothing to A; every list answers B's rows only. Records
+are created as the domains' manifests say (``Domain.records`` and ``Domain.samples``).
 """
 
 from __future__ import annotations
@@ -12,14 +12,14 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
+from sqlmodel import SQLModel
 
-from core.models import load_all
-from core.registry import default_registry
 from core.runtime import Runtime
+from patchbay.domains import platform
 from tests.factories import Tenant
-from tests.op_samples import CREATORS, PATH_PARAM_TYPES, call, create_record, sample_args
+from tests.op_samples import call, create_record, record_type, record_types, sample_args
 
-REGISTRY = default_registry()
+REGISTRY = platform().registry
 WITH_PATH_IDS = [op for op in REGISTRY if op.path_params]
 LISTS = [op for op in REGISTRY if op.paginated and not op.path_params]  # others: above
 
@@ -28,7 +28,7 @@ async def row_counts(runtime: Runtime, workspace_id: str) -> dict[str, int]:
     """Rows per workspace-owned table for one workspace."""
     counts: dict[str, int] = {}
     async with runtime.db.session() as session:
-        for table in load_all().metadata.sorted_tables:
+        for table in SQLModel.metadata.sorted_tables:
             if "workspace_id" not in table.c:
                 continue
             stmt = sa.select(sa.func.count()).select_from(table)
@@ -39,10 +39,7 @@ async def row_counts(runtime: Runtime, workspace_id: str) -> dict[str, int]:
 
 async def populate(client: httpx.AsyncClient, runtime: Runtime, tenant: Tenant) -> dict[str, str]:
     """One record of every known type in the tenant's workspace; returns type → id."""
-    return {
-        type_: await create_record(client, runtime.registry, tenant.headers, type_)
-        for type_ in CREATORS
-    }
+    return {type_: await create_record(client, tenant.headers, type_) for type_ in record_types()}
 
 
 @pytest.mark.parametrize("op_name", [op.name for op in WITH_PATH_IDS])
@@ -55,14 +52,11 @@ async def test_foreign_path_id_is_404_and_writes_nothing(
 ) -> None:
     op = runtime.registry.get(op_name)
     assert op is not None
-    unknown = [p for p in op.path_params if p not in PATH_PARAM_TYPES]
-    if unknown:
-        pytest.skip(f"no creator for path params {unknown}: add them to tests/op_samples.py")
+    unknown = [p for p in op.path_params if record_type(p) not in record_types()]
+    assert not unknown, f"no record type creates {unknown}: declare it in Domain.records"
     a_ids: dict[str, str] = {}
     for param in op.path_params:
-        a_ids[param] = await create_record(
-            client, runtime.registry, tenant.headers, PATH_PARAM_TYPES[param]
-        )
+        a_ids[param] = await create_record(client, tenant.headers, record_type(param))
     before = await row_counts(runtime, tenant.workspace_id)
     response = await call(client, op, other_tenant.headers, a_ids)
     assert response.status_code == 404, response.text
@@ -84,7 +78,7 @@ async def test_lists_never_return_foreign_rows(
     op = runtime.registry.get(op_name)
     assert op is not None
     a_ids = await populate(client, runtime, tenant)
-    own = await create_record(client, runtime.registry, other_tenant.headers, "contact")
+    own = await create_record(client, other_tenant.headers, "contact")
     variants: list[dict[str, Any]] = [sample_args(op)]
     if "query" in op.input_model.model_fields:
         variants += [{"query": "jane"}, {"query": "acme"}, {"query": "pricing"}]
@@ -145,14 +139,14 @@ async def test_foreign_ids_in_bodies_are_404(
         assert response.status_code == 404, (op_name, response.text)
         assert response.json()["error"]["code"] == code
     # B's own lead converted with A's contact: 404, B's lead untouched.
-    lead = await create_record(client, runtime.registry, other_tenant.headers, "lead")
+    lead = await create_record(client, other_tenant.headers, "lead")
     convert = runtime.registry.get("convert_lead")
     response = await call(
         client, convert, other_tenant.headers, {"lead_id": lead}, {"contact_id": a_ids["contact"]}
     )
     assert response.status_code == 404 and response.json()["error"]["code"] == "contact_not_found"
     # B's own records updated (or converted) to point at A's: 404 each, nothing changed.
-    b = {kind: await create_record(client, runtime.registry, other_tenant.headers, kind)
+    b = {kind: await create_record(client, other_tenant.headers, kind)
          for kind in ("contact", "deal", "task")}  # fmt: skip
     updates = [
         ("update_contact", {"contact_id": b["contact"]}, {"company_id": a_ids["company"]},

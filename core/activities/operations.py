@@ -11,7 +11,7 @@ from core.activities.models import Activity, ActivityPublic
 from core.errors import NotFound, ValidationFailed
 from core.operations import Context, Kind, Operation, Toolset
 from core.pagination import ListParams, Page
-from core.related import RelatedType
+from core.related import RelatedType, related_model
 from core.timestamps import UtcDatetime
 
 ActivityType = Literal["note", "call", "email", "meeting", "agent_action"]
@@ -49,6 +49,8 @@ class LogActivityIn(BaseModel):
 
 
 async def search_activities(ctx: Context, a: SearchActivitiesIn) -> Page[Activity]:
+    if a.related_type is not None:
+        related_model(ctx.session, a.related_type)  # a type no domain declares: 400
     filters = {k: getattr(a, k) for k in ("type", "related_type", "related_id")}
     return await service.search_activities(
         ctx.session,

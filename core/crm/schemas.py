@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from core.fields import EMAIL_PATTERN
 from core.pagination import ListParams
 from core.timestamps import UtcDatetime
 
@@ -25,9 +26,6 @@ Scalar = Annotated[str, Field(max_length=1000)] | int | float | bool
 _KEY_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 CUSTOM_FIELDS_SCHEMA = {"propertyNames": {"pattern": _KEY_RE.pattern}, "maxProperties": 50}
 """What ``check_custom_fields`` enforces, declared in the JSON schema."""
-_EMAIL_CHAR = r"[^@\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]"
-"""Not @, a control character or white space (spelled out: regex engines disagree on \\s)."""
-EMAIL_PATTERN = rf"^{_EMAIL_CHAR}+@{_EMAIL_CHAR}+\.{_EMAIL_CHAR}+$"
 
 
 def _id(what: str, prefix: str, required: bool = False) -> Any:

@@ -1,26 +1,22 @@
-"""Recording domain events. Subscribers (e.g. webhook fan-out) run in the same transaction."""
+"""Recording domain events. The platform's subscribers (e.g. the webhook fan-out) run in
+the same transaction; they are the domains' ``Domain.subscribers``, registered when the
+platform is assembled, never by importing a module."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.db import WorkspaceId, utcnow
+from core.db import PLATFORM_KEY, WorkspaceId, utcnow
 from core.events.models import DomainEvent
 from core.ids import new_id
 
-EventSubscriber = Callable[[AsyncSession, DomainEvent], Awaitable[None]]
-_subscribers: list[EventSubscriber] = []
 
-
-def subscribe(subscriber: EventSubscriber) -> EventSubscriber:
-    """Register a coroutine called (inside the emitting transaction) for every event."""
-    if subscriber not in _subscribers:
-        _subscribers.append(subscriber)
-    return subscriber
+def _subscribers(session: AsyncSession) -> tuple[Any, ...]:
+    platform = session.info.get(PLATFORM_KEY)
+    return platform.subscribers if platform is not None else ()
 
 
 async def emit(
@@ -32,7 +28,7 @@ async def emit(
     )
     session.add(event)
     await session.flush()
-    for subscriber in list(_subscribers):
+    for subscriber in _subscribers(session):
         await subscriber(session, event)
     return event
 
@@ -58,7 +54,8 @@ async def emit_many(
     ]
     await session.execute(insert(_EVENTS), rows)
     records = [DomainEvent(**row) for row in rows]
+    subscribers = _subscribers(session)
     for record in records:
-        for subscriber in list(_subscribers):
+        for subscriber in subscribers:
             await subscriber(session, record)
     return records

@@ -11,7 +11,7 @@ from core.jobs.queue import (
     release,
     release_many,
 )
-from core.jobs.worker import Worker, default_queues
+from core.jobs.worker import Worker
 
 __all__ = [
     "ClaimedJob",
@@ -19,7 +19,6 @@ __all__ = [
     "Queue",
     "Worker",
     "claim",
-    "default_queues",
     "extend_lease",
     "extend_leases",
     "finish",

@@ -8,7 +8,6 @@ idempotency records."""
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 import socket
@@ -32,15 +31,6 @@ from core.runtime import Runtime
 
 log = logging.getLogger("patchbay.worker")
 
-QUEUE_MODULES: tuple[str, ...] = ("core.workflows.jobs", "core.webhooks.jobs")
-"""Modules exporting ``QUEUE: Queue``; a domain with background jobs adds itself here."""
-
-
-def default_queues() -> list[Queue]:
-    """Every registered queue."""
-    return [importlib.import_module(name).QUEUE for name in QUEUE_MODULES]
-
-
 def new_worker_id() -> str:
     """``host:pid:random`` — unique per worker instance."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
@@ -60,7 +50,7 @@ class Worker:
         housekeeping_seconds: float = 300.0,
     ) -> None:
         self.runtime = runtime
-        self.queues = list(queues if queues is not None else default_queues())
+        self.queues = list(queues if queues is not None else runtime.platform.queues)
         self.concurrency = max(1, concurrency)
         self.worker_id = worker_id or new_worker_id()
         self.grace_seconds = grace_seconds
@@ -104,17 +94,23 @@ class Worker:
             self.stopped.set()
 
     async def _housekeeping(self) -> None:
-        """Delete expired idempotency records now and every ``housekeeping_seconds``, until
-        ``stop()``; a purge under way finishes first (it is one short transaction)."""
+        """Run the chores (the kernel's purge of expired idempotency records and the
+        domains' ``Domain.chores``) now and every ``housekeeping_seconds``, until
+        ``stop()``; a chore under way finishes first (each is one short transaction)."""
         from core.idempotency import purge_expired
 
+        async def purge_idempotency(runtime: Runtime) -> int:
+            return await purge_expired(runtime.db)
+
+        chores = [purge_idempotency, *self.runtime.platform.chores]
         while not self._stopping.is_set():
-            try:
-                purged = await purge_expired(self.runtime.db)
-                if purged:
-                    log.info("purged %d expired idempotency record(s)", purged)
-            except Exception:
-                log.exception("housekeeping failed")
+            for chore in chores:
+                try:
+                    touched = await chore(self.runtime)
+                    if touched:
+                        log.info("%s: %d row(s)", getattr(chore, "__name__", "chore"), touched)
+                except Exception:
+                    log.exception("housekeeping chore failed")
             with anyio.move_on_after(self.housekeeping_seconds):
                 await self._stopping.wait()
 

@@ -3,18 +3,28 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 from typing import Any
 
 import sqlalchemy as sa
 from alembic import context
 from sqlalchemy.engine import Connection
+from sqlmodel import SQLModel
 
 from core.config import Settings
 from core.db import create_engine
-from core.models import load_all
 
 config = context.config
-target_metadata = load_all().metadata
+
+
+def _metadata() -> sa.MetaData:
+    """Every table: the kernel's and those of the composition root's domains (needed to
+    autogenerate a migration; applying migrations does not read it)."""
+    importlib.import_module(config.attributes.get("domains_module", "patchbay.domains"))
+    return SQLModel.metadata
+
+
+target_metadata = _metadata()
 
 
 def _url() -> str:

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from core.errors import NotFound, ValidationFailed
 from core.operations import Context, Kind, Operation, Toolset
 from core.pagination import ListParams, Page
-from core.related import RelatedType
+from core.related import RelatedType, related_model
 from core.tasks import service
 from core.tasks.models import Task, TaskPublic
 from core.timestamps import UtcDatetime
@@ -69,6 +69,8 @@ class TaskIdIn(BaseModel):
 
 async def list_tasks(ctx: Context, a: ListTasksIn) -> Page[Task]:
     # related_id alone is enough (ids are unique across types), as for activities.
+    if a.related_type is not None:
+        related_model(ctx.session, a.related_type)  # a type no domain declares: 400
     filters = {k: getattr(a, k) for k in ("status", "assignee", "related_type", "related_id")}
     return await service.list_tasks(
         ctx.session, ctx.workspace_id, filters=filters, limit=a.limit, cursor=a.cursor

@@ -2,9 +2,9 @@
 transaction (so a rolled-back change queues nothing).
 
 - Every domain event (``core.events.service.emit``) is fanned out by ``on_domain_event``,
-  subscribed when this module is imported (``core.webhooks`` imports it).
-- ``enqueue_event`` does the same for workflow ``fire_webhook_event`` steps and other
-  callers with an explicit (known) event type; it is idempotent per ``event_id``.
+  the webhook domain's subscriber (its manifest declares it).
+- ``enqueue_event`` does the same for workflow ``fire_webhook_event`` steps (the domain
+  provides it as the ``event_publisher`` capability); it is idempotent per ``event_id``.
 
 Only *active* endpoints receive new deliveries: a paused or disabled endpoint gets
 nothing for events that happen meanwhile.
@@ -22,10 +22,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.db import WorkspaceId, utcnow
 from core.errors import Unprocessable
 from core.events.models import DomainEvent
-from core.events.service import subscribe
+from core.events.names import is_builtin
 from core.ids import new_id
 from core.webhooks import repository
-from core.webhooks.catalogue import is_builtin, subscribed
+from core.webhooks.catalogue import subscribed
 from core.webhooks.models import DeliveryStatus, WebhookDelivery
 
 MAX_EVENT_ID_LENGTH = 80
@@ -123,7 +123,7 @@ async def ensure_known_event_type(
     session: AsyncSession, workspace_id: WorkspaceId | str, event_type: str
 ) -> None:
     """Raise ``Unprocessable(event_type_unknown)`` unless built-in or registered."""
-    if is_builtin(event_type):
+    if is_builtin(session, event_type):
         return
     cache = session.info.get(LOOKUP_CACHE)
     key = ("event_type", workspace_id, event_type)
@@ -167,5 +167,3 @@ async def enqueue_event(
     )
     return len(endpoint_ids)
 
-
-subscribe(on_domain_event)

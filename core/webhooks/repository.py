@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import sqlalchemy as sa
@@ -9,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
 from core.db import WorkspaceId
-from core.webhooks.catalogue import WILDCARD
+from core.events.names import WILDCARD
 from core.webhooks.models import (
     EndpointStatus,
     IntegrationEventType,
@@ -114,3 +115,18 @@ async def count_custom(session: AsyncSession, workspace_id: WorkspaceId) -> int:
         .where(IntegrationEventType.workspace_id == workspace_id)
     )
     return int((await session.execute(stmt)).scalar_one())
+
+
+async def scrub_payloads(
+    session: AsyncSession, ws: WorkspaceId, stubs: Mapping[str, dict[str, Any]]
+) -> None:
+    """Erasure: the deliveries of the given events (sent or queued) carry the stubs."""
+    if not stubs:
+        return
+    table = WebhookDelivery.__table__  # type: ignore[attr-defined]
+    await session.execute(
+        sa.update(table)
+        .where(table.c.workspace_id == ws, table.c.event_id == sa.bindparam("b_event"))
+        .values(payload=sa.bindparam("b_data", type_=table.c.payload.type)),
+        [{"b_event": event_id, "b_data": stub} for event_id, stub in stubs.items()],
+    )

@@ -23,16 +23,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.config import Settings
 from core.db import WorkspaceId, flush_unique, serialize, utcnow
 from core.errors import Conflict, NotFound, Unprocessable
+from core.events.names import EVENT_KEY_RE, WILDCARD, category_of, is_builtin
 from core.ids import new_id
 from core.net import URLNotAllowed, check_url
+from core.platform import platform_of
 from core.webhooks import repository, signing
-from core.webhooks.catalogue import (
-    BUILTIN_EVENT_TYPES,
-    EVENT_KEY_RE,
-    WILDCARD,
-    category_of,
-    is_builtin,
-)
 from core.webhooks.fanout import insert_deliveries
 from core.webhooks.models import (
     READY_STATUSES,
@@ -88,7 +83,7 @@ async def check_event_types(
         )
     if WILDCARD in wanted:
         return [WILDCARD]
-    candidates = [t for t in wanted if not is_builtin(t)]
+    candidates = [t for t in wanted if not is_builtin(session, t)]
     known = await repository.custom_keys(session, workspace_id, candidates)
     unknown = [t for t in candidates if t not in known]
     if unknown:
@@ -278,8 +273,8 @@ async def list_event_types(
     source: str | None = None,
 ) -> list[EventTypeView]:
     items = [
-        EventTypeView(key, category_of(key), description, "builtin")
-        for key, description in BUILTIN_EVENT_TYPES.items()
+        EventTypeView(key, category_of(session, key), description, "builtin")
+        for key, description in platform_of(session).event_types.items()
     ]
     items += [
         EventTypeView(row.key, row.category, row.description, "custom", row.id, row.created_at)
@@ -312,7 +307,7 @@ async def register_event_type(
             "Event keys are lowercase and dotted, e.g. 'campaign.kickoff'.",
             code="event_type_invalid",
         )
-    if is_builtin(key):
+    if is_builtin(session, key):
         raise Unprocessable(
             f"'{key}' is a built-in event type, reserved for the events Patchbay emits.",
             code="event_type_reserved",
@@ -332,7 +327,7 @@ async def register_event_type(
         id=new_id("iet"),
         workspace_id=workspace_id,
         key=key,
-        category=category or category_of(key),
+        category=category or category_of(session, key),
         description=description,
         created_at=utcnow(),
     )

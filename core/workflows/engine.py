@@ -27,9 +27,9 @@ one broken run cannot hold back or lose the others' progress.
 from __future__ import annotations
 
 import hashlib
-import inspect
 import json
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -41,6 +41,7 @@ from core.db import WorkspaceId, utcnow
 from core.errors import DomainError
 from core.events.service import emit_many
 from core.jobs.queue import ClaimedJob, finish, release
+from core.platform import platform_of
 from core.workflows import recipes
 from core.workflows.models import READY_STATUSES, RunStatus, WorkflowRun
 
@@ -162,27 +163,21 @@ def event_id_for(run_id: str, index: int) -> str:
     return "evt_" + "".join(_ALPHABET[(digest >> (5 * i)) & 31] for i in range(26))
 
 
-_fanout_cache: list[Any] = []
+EVENT_PUBLISHER = "event_publisher"
+"""The capability that sends a fired event to its subscribers (the webhook domain's
+fan-out): ``publish(session, workspace_id, event_type, payload, *, event_id) -> matched``.
+Without a domain providing it, a fired event reaches nobody (``matched_endpoints: 0``)."""
 
-
-def _fanout() -> tuple[Any, bool] | None:
-    """``(enqueue_event, accepts_event_id)`` from the webhook domain, or None."""
-    if not _fanout_cache:
-        try:
-            from core.webhooks import fanout
-        except ImportError:
-            _fanout_cache.append(None)
-        else:
-            params = inspect.signature(fanout.enqueue_event).parameters
-            _fanout_cache.append((fanout.enqueue_event, "event_id" in params))
-            _fanout_cache.append(getattr(fanout, "cache_lookups", None))
-    return _fanout_cache[0]
+LOOKUP_CACHE = "lookup_cache"
+"""The capability's companion: ``cache(session)`` lets it look endpoints up once per
+transaction (engine transactions change no endpoint)."""
 
 
 def _cache_lookups(session: AsyncSession) -> None:
-    """Engine transactions change no endpoint: let the fan-out look them up once."""
-    if _fanout() is not None and _fanout_cache[1] is not None:
-        _fanout_cache[1](session)
+    """Engine transactions change no endpoint: let the publisher look them up once."""
+    cache = platform_of(session).capability(LOOKUP_CACHE)
+    if cache is not None:
+        cache(session)
 
 
 def _failed(code: str, message: str, output: dict[str, Any] | None = None) -> StepResult:
@@ -209,7 +204,7 @@ async def _fire(
     session: AsyncSession, run: RunState, index: int, step: recipes.FireWebhookEventStep
 ) -> StepResult:
     event = recipes.render_text(step.event, run.input)
-    problem = recipes.event_name_problem(event)
+    problem = recipes.event_name_problem(event, platform_of(session).event_types)
     if problem is not None:
         return _failed(*problem, output={"event": event})
     payload = recipes.render_value(step.payload, run.input)
@@ -223,13 +218,13 @@ async def _fire(
     event_id = event_id_for(run.id, index)
     if index in run.known_failures:
         return run.known_failures[index]
-    fanout = _fanout()
+    publish = platform_of(session).capability(EVENT_PUBLISHER)
     matched = 0
-    if fanout is not None:
-        enqueue_event, accepts_event_id = fanout
-        kwargs = {"event_id": event_id} if accepts_event_id else {}
+    if publish is not None:
         try:
-            matched = int(await enqueue_event(session, run.workspace_id, event, payload, **kwargs))
+            matched = int(
+                await publish(session, run.workspace_id, event, payload, event_id=event_id)
+            )
         except DomainError as exc:
             # No savepoint on the hot path: the fan-out may have written before refusing, so
             # the whole segment is rolled back and redone with this failure known.
@@ -331,11 +326,11 @@ _parsed: dict[str, Any] = {}
 """Parsed recipes by their canonical JSON (runs of one workflow share a snapshot)."""
 
 
-def _parse(recipe: Any) -> Any:
+def _parse(recipe: Any, reserved: Collection[str]) -> Any:
     key = json.dumps(recipe, sort_keys=True, separators=(",", ":"))
     parsed = _parsed.get(key)
     if parsed is None:
-        parsed = recipes.parse_recipe(recipe)  # raises DomainError for an invalid recipe
+        parsed = recipes.parse_recipe(recipe, reserved)  # DomainError for an invalid recipe
         if len(_parsed) >= 256:
             _parsed.clear()
         _parsed[key] = parsed
@@ -351,7 +346,7 @@ async def _advance(
         run.status = RunStatus.running
         run.started_at = now
     try:
-        recipe = _parse(run.recipe)
+        recipe = _parse(run.recipe, platform_of(session).event_types)
     except DomainError as exc:  # a stored recipe that is (no longer) valid
         run.error_code, run.error_message = exc.code, exc.message
         return _finished(run, now, total=recipes.step_count(run.recipe))
@@ -478,7 +473,6 @@ async def _batch_segment(
 
 async def handle(runtime: Runtime, job: ClaimedJob) -> None:
     """The queue handler: execute, and keep a crash-looping run from cycling forever."""
-    _fanout()  # imports the webhook domain, whose subscriber fans out workflow_run.* events
     try:
         if job.attempts > MAX_CLAIMS_WITHOUT_PROGRESS:
             await _give_up(runtime, job)
@@ -495,7 +489,6 @@ async def handle(runtime: Runtime, job: ClaimedJob) -> None:
 async def handle_batch(runtime: Runtime, jobs: list[ClaimedJob]) -> None:
     """The batch handler: segments of all ``jobs`` in shared transactions; on an
     unexpected error the runs fall back to ``handle`` one by one (isolating the culprit)."""
-    _fanout()
     pending = []
     for job in jobs:
         if job.attempts > MAX_CLAIMS_WITHOUT_PROGRESS:

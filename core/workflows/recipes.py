@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Collection
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from core.errors import Unprocessable
-from core.webhooks.catalogue import EVENT_KEY_RE, is_builtin  # the webhook domain's rules
+from core.events.names import EVENT_KEY_RE
 
 MAX_STEPS = 50
 STEP_TYPES: tuple[str, ...] = ("log", "delay", "fire_webhook_event")
@@ -59,8 +60,9 @@ def _invalid(message: str, **details: Any) -> Unprocessable:
     return Unprocessable(message, code="recipe_invalid", details=details)
 
 
-def parse_recipe(raw: Any) -> Recipe:
-    """Validate ``raw`` (a JSON object) into a ``Recipe``.
+def parse_recipe(raw: Any, reserved: Collection[str] = ()) -> Recipe:
+    """Validate ``raw`` (a JSON object) into a ``Recipe``; ``reserved``: the built-in event
+    types, which a step may not fire.
 
     Raises ``Unprocessable`` with code ``step_type_not_allowed``, ``recipe_too_large`` or
     ``recipe_invalid`` and ``details`` naming the offending step index and field.
@@ -107,12 +109,12 @@ def parse_recipe(raw: Any) -> Recipe:
                 field=field,
             ) from None
         if isinstance(model, FireWebhookEventStep) and "{{" not in model.event:
-            check_event_name(model.event, index=index)
+            check_event_name(model.event, reserved, index=index)
         parsed.append(model)
     return Recipe(continue_on_error=continue_on_error, steps=parsed)
 
 
-def event_name_problem(event: str) -> tuple[str, str] | None:
+def event_name_problem(event: str, reserved: Collection[str]) -> tuple[str, str] | None:
     """``(code, message)`` if a workflow may not fire ``event``, else None: it is not a
     well-formed event type, or it is a built-in one, which only the system emits (so
     receivers can trust a ``contact.created`` to describe a real contact).
@@ -125,7 +127,7 @@ def event_name_problem(event: str) -> tuple[str, str] | None:
             "event_type_invalid",
             f"'{event}' is not a valid event type (lowercase, dotted, e.g. campaign.kickoff).",
         )
-    if is_builtin(event):
+    if event in reserved:
         return (
             "event_type_reserved",
             f"'{event}' is a built-in event type: only Patchbay emits it. Fire a custom "
@@ -134,9 +136,9 @@ def event_name_problem(event: str) -> tuple[str, str] | None:
     return None
 
 
-def check_event_name(event: str, *, index: int) -> None:
+def check_event_name(event: str, reserved: Collection[str], *, index: int) -> None:
     """Refuse a step's event at save time (a templated one is checked when it runs)."""
-    problem = event_name_problem(event)
+    problem = event_name_problem(event, reserved)
     if problem is None:
         return
     code, message = problem

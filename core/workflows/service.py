@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.db import Database, WorkspaceId, utcnow
 from core.errors import Conflict, NotFound, RateLimited, TierNotEntitled, Unprocessable
 from core.ids import new_id
+from core.platform import platform_of
 from core.workflows import recipes, repository
 from core.workflows.models import (
     FINISHED_STATUSES,
@@ -40,7 +41,7 @@ async def create_workflow(
     status: str = WorkflowStatus.active,
 ) -> Workflow:
     """Validate ``recipe`` and store a new workflow."""
-    parsed = recipes.parse_recipe(recipe)
+    parsed = recipes.parse_recipe(recipe, platform_of(session).event_types)
     name = name.strip()
     if not name:
         raise Unprocessable("A workflow needs a name.", code="name_required")
@@ -75,7 +76,8 @@ async def update_workflow(
     """Apply the given fields (name, description, recipe, status)."""
     workflow = await get_workflow(session, workspace_id, workflow_id)
     if "recipe" in changes:
-        workflow.recipe = recipes.normalized(recipes.parse_recipe(changes["recipe"]))
+        reserved = platform_of(session).event_types
+        workflow.recipe = recipes.normalized(recipes.parse_recipe(changes["recipe"], reserved))
     if "name" in changes:
         name = (changes["name"] or "").strip()
         if not name:

@@ -16,16 +16,18 @@ from sqlalchemy import func, select
 from core.audit.models import AuditEntry
 from core.config import Settings
 from core.db import Database
+from core.domain import Domain
 from core.errors import Conflict
 from core.events.models import DomainEvent
 from core.gateway import call_operation
-from core.operations import Channel, Context, Kind, Operation, Registry
+from core.operations import Channel, Context, Kind, Operation, Registry, Toolset
 from core.pagination import ListParams, Page
+from core.platform import Platform
 from core.ratelimit import RateLimiter
-from core.registry import default_registry
 from core.runtime import Runtime
 from core.workspaces import service as workspaces
 from core.workspaces.models import WorkspaceStatus
+from patchbay.domains import DOMAINS
 from tests.factories import Tenant, make_tenant, make_token
 
 
@@ -95,8 +97,10 @@ PROBES = [
 
 @pytest.fixture
 async def rt(settings: Settings) -> AsyncIterator[Runtime]:
-    registry = Registry([*default_registry(), *PROBES])
-    runtime = Runtime(settings, Database(settings.database_url), RateLimiter(None), registry)
+    probes = Platform.assemble(
+        [*DOMAINS, Domain("probes", operations=PROBES, toolsets=[Toolset("probe", "Probes.")])]
+    )
+    runtime = Runtime(settings, Database(settings.database_url), RateLimiter(None), probes)
     try:
         yield runtime
     finally:

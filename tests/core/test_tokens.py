@@ -13,11 +13,11 @@ import httpx
 import pytest
 import sqlalchemy as sa
 from sqlalchemy import func, select
+from sqlmodel import SQLModel
 
 from core.config import to_async_url
 from core.db import WorkspaceId, utcnow
 from core.errors import NotFound, TokenLimitReached, Unauthenticated, ValidationFailed
-from core.models import load_all
 from core.runtime import Runtime
 from core.tokens import secrets, service
 from core.tokens.models import ApiToken
@@ -38,7 +38,7 @@ async def all_text_in_database(runtime: Runtime) -> list[str]:
     """Every value of every column of every table, as text."""
     values: list[str] = []
     async with runtime.db.session() as session:
-        for table in load_all().metadata.sorted_tables:
+        for table in SQLModel.metadata.sorted_tables:
             for row in (await session.execute(sa.select(table))).all():
                 for value in row:
                     if value is not None:

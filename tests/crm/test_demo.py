@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import httpx
 
-from core.crm.demo import seed_crm
-from core.demo import SEEDERS
 from core.runtime import Runtime
+from patchbay.demo import SEEDERS
+from patchbay.demo.crm import seed_crm
 from tests.crm.helpers import count, get
 from tests.factories import Tenant
 

@@ -22,6 +22,7 @@ from core.config import Settings
 from core.operations import ToolFilter
 from core.runtime import Runtime
 from mcp_server.server import ToolPolicy, build_server
+from patchbay.domains import platform
 
 ALL_TOOLS = ToolPolicy(ToolFilter(), None)
 """No toolset restriction: every operation the token may call is listed."""
@@ -73,12 +74,16 @@ def free_port() -> int:
 
 @asynccontextmanager
 async def http_server(settings: Settings) -> AsyncIterator[str]:
-    """``build_app(settings)`` under uvicorn on a free loopback port; yields the base URL."""
+    """The app of ``settings`` under uvicorn on a free loopback port; yields the base URL."""
     from rest.app import build_app
 
     port = free_port()
     config = uvicorn.Config(
-        build_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
+        build_app(Runtime.create(settings, platform())),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="on",
     )
     server = uvicorn.Server(config)
     async with anyio.create_task_group() as tg:
@@ -158,3 +163,15 @@ async def exercise(client: Client, runtime: Runtime, workspace_id: str, key: str
     bad = await client.call_tool("create_token", {"name": "x", "scopes": "crm:read"})
     assert error_code(bad) == "validation_error"
     assert await count_tokens(runtime, workspace_id) == before + 1
+
+
+def mcp_caller(client: Client) -> Any:
+    """``tests.op_samples.CallOp`` over an MCP client session."""
+
+    async def call_op(name: str, args: dict[str, Any]) -> dict[str, Any]:
+        result = await client.call_tool(name, args)
+        assert not result.is_error, (name, result.content)
+        assert result.structured_content is not None
+        return result.structured_content["data"]
+
+    return call_op

@@ -10,7 +10,6 @@ from mcp import MCPError
 
 from core.config import Settings
 from core.operations import Kind, Operation, ToolFilter
-from core.registry import default_registry
 from mcp_server.adapter import (
     DESCRIPTION_LIMIT,
     IDEMPOTENCY_KEY,
@@ -27,13 +26,21 @@ from mcp_server.server import (
     instructions,
     parse_toolsets,
 )
+from patchbay.domains import platform
 
-OPS = [op for op in default_registry() if op.mcp_tool]
-DEFAULT_TOOLSETS = default_registry().default_toolsets
+REGISTRY = platform().registry
+OPS = [op for op in REGISTRY if op.mcp_tool]
+
+
+def tool(op: Operation | None) -> Any:
+    assert op is not None
+    return tool_for(op, REGISTRY)
+
+DEFAULT_TOOLSETS = platform().registry.default_toolsets
 
 
 def _policy(**kw: Any) -> ToolPolicy:
-    return ToolPolicy.from_settings(_settings(**kw), default_registry())
+    return ToolPolicy.from_settings(_settings(**kw), platform().registry)
 
 
 def _settings(**kw: Any) -> Settings:
@@ -60,12 +67,12 @@ def _schema_nodes(schema: Any) -> list[dict[str, Any]]:
 
 @pytest.mark.parametrize("op", OPS, ids=lambda op: op.name)
 def test_tool_matches_operation(op: Operation) -> None:
-    tool = tool_for(op)
-    assert tool.name == op.name
-    assert tool.title == op.summary
-    assert tool.description and op.description.strip()[:40] in tool.description
-    assert len(tool.description) <= DESCRIPTION_LIMIT
-    hints = tool.annotations
+    built = tool(op)
+    assert built.name == op.name
+    assert built.title == op.summary
+    assert built.description and op.description.strip()[:40] in built.description
+    assert len(built.description) <= DESCRIPTION_LIMIT
+    hints = built.annotations
     assert hints is not None
     assert hints.read_only_hint is (op.kind is Kind.read)
     assert hints.open_world_hint is op.open_world
@@ -76,7 +83,7 @@ def test_tool_matches_operation(op: Operation) -> None:
 
 @pytest.mark.parametrize("op", OPS, ids=lambda op: op.name)
 def test_input_schema(op: Operation) -> None:
-    schema = tool_for(op).input_schema
+    schema = tool(op).input_schema
     assert schema["type"] == "object"
     properties = schema["properties"]
     assert "workspace_id" not in properties
@@ -93,7 +100,7 @@ def test_input_schema(op: Operation) -> None:
 def test_output_schema_types_data(op: Operation) -> None:
     """The envelope's keys are required and ``data`` is typed: a record's fields, a list
     of them beside next_cursor, or a reference to the read tool that returns the record."""
-    schema = tool_for(op).output_schema
+    schema = tool(op).output_schema
     assert schema is not None and schema["type"] == "object"
     data = schema["properties"]["data"]
     if op.paginated:
@@ -107,7 +114,7 @@ def test_output_schema_types_data(op: Operation) -> None:
     assert data.get("properties"), f"{op.name}: data has no typed fields"
     reference = data.get("description", "")
     if reference.startswith("Fields as "):
-        reader = default_registry().get(reference.split()[2])
+        reader = platform().registry.get(reference.split()[2])
         assert reader is not None and reader.read_only and reader.name != op.name
         assert issubclass(op.output_model, reader.output_model)
     else:
@@ -121,7 +128,7 @@ def test_every_record_is_typed_in_full_somewhere() -> None:
     """A reference points at a read tool whose own schema lists every field."""
     for op in OPS:
         if op.read_only and not op.paginated:
-            data = tool_for(op).output_schema["properties"]["data"]  # type: ignore[index]
+            data = tool(op).output_schema["properties"]["data"]  # type: ignore[index]
             if not data.get("description", "").startswith("Fields as "):
                 assert set(op.output_model.model_fields) <= set(data["properties"]), op.name
 
@@ -130,7 +137,7 @@ def test_registry_invariants() -> None:
     names = [op.name for op in OPS]
     assert len(names) == len(set(names))
     for op in OPS:
-        assert tool_json(tool_for(op))["annotations"]["readOnlyHint"] is op.read_only
+        assert tool_json(tool(op))["annotations"]["readOnlyHint"] is op.read_only
 
 
 DEFAULT_LIST_TOKENS = 8_000
@@ -144,7 +151,7 @@ MAX_TOOL_TOKENS = 600
 
 
 def _tokens(op: Operation) -> float:
-    return tool_size_bytes(tool_for(op)) / 4
+    return tool_size_bytes(tool(op)) / 4
 
 
 def test_default_toolsets_budget() -> None:
@@ -154,7 +161,7 @@ def test_default_toolsets_budget() -> None:
     included) as sent in ``tools/list``, bytes / 4 ≈ tokens. A description or schema that
     grows fails here.
     """
-    listed = default_registry().visible(None, _policy().for_request())
+    listed = platform().registry.visible(None, _policy().for_request())
     assert {op.toolset for op in listed} == DEFAULT_TOOLSETS
     assert "get_me" in {op.name for op in listed}
     sizes = {op.name: _tokens(op) for op in listed}
@@ -170,7 +177,7 @@ def test_default_toolsets_budget() -> None:
 
 def test_every_toolset_reachable() -> None:
     """Every declared toolset holds tools and is one header / flag away."""
-    registry = default_registry()
+    registry = platform().registry
     declared = {t.name for t in registry.toolsets}
     assert {op.toolset for op in OPS} == declared
     assert "list_runs_of_workflow" not in {op.name for op in OPS}  # REST-only alias
@@ -188,7 +195,7 @@ def test_every_toolset_reachable() -> None:
 
 
 def test_unknown_toolsets_are_refused_with_the_valid_ones() -> None:
-    registry = default_registry()
+    registry = platform().registry
     with pytest.raises(UnknownToolsets) as caught:
         parse_toolsets("crm,bogus", registry)
     assert caught.value.unknown == ["bogus"]
@@ -204,7 +211,7 @@ def test_unknown_toolsets_are_refused_with_the_valid_ones() -> None:
 
 def test_instructions_name_every_toolset() -> None:
     """README, server instructions and tools/list agree on the toolsets."""
-    registry = default_registry()
+    registry = platform().registry
     text = instructions(registry)
     for toolset in registry.toolsets:
         assert f"- {toolset.name}{' (default)' if toolset.default else ''}:" in text
@@ -216,7 +223,7 @@ def test_every_argument_is_described_briefly() -> None:
     and a path id, whose name says what it is (get_contact's contact_id)."""
     for op in OPS:
         assert len(op.description) <= 300, f"{op.name}: {len(op.description)} characters"
-        for name, prop in tool_for(op).input_schema["properties"].items():
+        for name, prop in tool(op).input_schema["properties"].items():
             text = prop.get("description", "")
             if name in SHARED_ARGUMENTS or name in op.path_params:
                 assert not text, f"{op.name}.{name}: described in the instructions instead"
@@ -227,8 +234,8 @@ def test_every_argument_is_described_briefly() -> None:
 
 
 def test_compaction_rules() -> None:
-    registry = default_registry()
-    update_lead = tool_for(registry.get("update_lead")).input_schema["properties"]  # type: ignore[arg-type]
+    registry = platform().registry
+    update_lead = tool(registry.get("update_lead")).input_schema["properties"]  # type: ignore[arg-type]
     assert update_lead["email"] == {
         "type": ["string", "null"],
         "format": "email",
@@ -241,7 +248,7 @@ def test_compaction_rules() -> None:
     }
     assert update_lead["lead_id"] == {"type": "string"}
     assert "title" in update_lead and update_lead["title"]["description"] == "Job title."
-    get_lead = tool_for(registry.get("get_lead")).output_schema  # type: ignore[arg-type]
+    get_lead = tool(registry.get("get_lead")).output_schema  # type: ignore[arg-type]
     fields = get_lead["properties"]["data"]["properties"]  # type: ignore[index]
     assert fields["email"] == {"type": "string"}  # omitted when empty: never null
     statuses = ["new", "working", "qualified", "disqualified", "converted"]
@@ -249,7 +256,7 @@ def test_compaction_rules() -> None:
     assert fields["custom_fields"]["additionalProperties"] == {
         "type": ["string", "number", "boolean"]
     }
-    update = tool_for(registry.get("update_lead")).output_schema["properties"]["data"]  # type: ignore[index]
+    update = tool(registry.get("update_lead")).output_schema["properties"]["data"]  # type: ignore[index]
     assert update == {
         "type": "object",
         "description": "Fields as get_lead returns.",
@@ -277,7 +284,7 @@ def test_policy_headers_cannot_widen_the_ceiling() -> None:
 
 
 def test_policy_flags_allow_and_deny() -> None:
-    registry = default_registry()
+    registry = platform().registry
     settings = _settings(mcp_deny_tools="create_token", mcp_allow_tools="get_me,create_token")
     policy = ToolPolicy.from_settings(settings, registry, toolsets="workspace,admin")
     f = policy.for_request()
@@ -307,7 +314,7 @@ def test_readme_lists_every_toolset_and_its_tools() -> None:
     readme = (Path(__file__).parents[2] / "README.md").read_text()
     rows = {line.split("|")[1].strip(): line for line in readme.splitlines()
             if line.startswith("| `")}  # fmt: skip
-    registry = default_registry()
+    registry = platform().registry
     for toolset in registry.toolsets:
         key = f"`{toolset.name}`" + (" (default)" if toolset.default else "")
         assert key in rows, f"README: no row for toolset {key}"

@@ -22,10 +22,10 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
+from sqlmodel import SQLModel
 
 from core.config import Settings
 from core.idempotency import MAX_KEY_LENGTH
-from core.models import load_all
 from core.runtime import Runtime
 from tests.factories import Tenant
 from tests.mcp_server.helpers import error_code, error_of, http_server, memory_client
@@ -40,7 +40,7 @@ async def row_counts(runtime: Runtime) -> dict[str, int]:
     """Rows of every table (all workspaces)."""
     counts: dict[str, int] = {}
     async with runtime.db.session() as session:
-        for table in load_all().metadata.sorted_tables:
+        for table in SQLModel.metadata.sorted_tables:
             stmt = sa.select(sa.func.count()).select_from(table)
             counts[table.name] = (await session.execute(stmt)).scalar_one()
     return counts
@@ -48,7 +48,7 @@ async def row_counts(runtime: Runtime) -> dict[str, int]:
 
 async def audited_outcomes(runtime: Runtime, since: int) -> list[str]:
     """``outcome`` of the audit rows past the first ``since`` (oldest first)."""
-    table = load_all().metadata.tables[AUDIT]
+    table = SQLModel.metadata.tables[AUDIT]
     stmt = sa.select(table.c.outcome).order_by(table.c.id)
     async with runtime.db.session() as session:
         return list((await session.execute(stmt)).scalars().all())[since:]

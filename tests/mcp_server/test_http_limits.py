@@ -94,7 +94,7 @@ async def test_an_unreachable_limiter_store_is_503(runtime: Runtime, tenant: Ten
     from rest.app import build_app
 
     runtime.limiter = RateLimiter(f"redis://127.0.0.1:{free_port()}/0")
-    app = build_app(runtime=runtime)
+    app = build_app(runtime)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:
         for response in (

@@ -16,6 +16,7 @@ from core.tokens import repository as token_repository
 from core.workspaces import service as workspaces
 from core.workspaces.models import WorkspaceStatus
 from mcp_server.server import ToolPolicy, build_server, instructions
+from patchbay.domains import platform
 from tests.factories import Tenant, make_tenant, make_token
 from tests.mcp_server.helpers import (
     ALL_TOOLS,
@@ -200,7 +201,7 @@ async def test_idempotency_key_must_be_a_string(runtime: Runtime, tenant: Tenant
 async def test_internal_errors_are_sanitized(tmp_path: Path, mode: str) -> None:
     """A broken database never leaks exception text, on either protocol era."""
     settings = Settings(database_url=f"sqlite:///{tmp_path}/empty.db", _env_file=None)  # type: ignore[call-arg]
-    broken = Runtime.create(settings)
+    broken = Runtime.create(settings, platform())
     try:
         from core.tokens import secrets
 

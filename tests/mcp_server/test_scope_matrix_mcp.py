@@ -10,18 +10,18 @@ from __future__ import annotations
 import pytest
 
 from core.operations import ANY_SCOPE
-from core.registry import default_registry
 from core.runtime import Runtime
 from core.scopes import ALL_SCOPES
+from patchbay.domains import platform
 from tests.factories import Tenant, token_for
 from tests.mcp_server.helpers import error_code, error_of, memory_client, tool_names
 from tests.op_samples import sample_args
 
-SCOPED = [op for op in default_registry() if op.scope != ANY_SCOPE and op.mcp_tool]
+SCOPED = [op for op in platform().registry if op.scope != ANY_SCOPE and op.mcp_tool]
 
 
 def _arguments(op_name: str) -> dict[str, object]:
-    op = default_registry().get(op_name)
+    op = platform().registry.get(op_name)
     assert op is not None
     args = dict(sample_args(op))
     for param in op.path_params:

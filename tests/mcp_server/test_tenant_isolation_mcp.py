@@ -2,7 +2,7 @@
 
 Every tool with a path id, called with B's token and A's id, answers a ``*_not_found``
 tool error and writes nothing to A; A's own token reaches the same record. Record types
-come from ``tests/op_samples.py``; token ids are covered here as well.
+come from the domains' manifests; token ids are covered here as well.
 """
 
 from __future__ import annotations
@@ -12,30 +12,30 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from mcp import Client
+from sqlmodel import SQLModel
 
-from core.models import load_all
-from core.registry import default_registry
 from core.runtime import Runtime
+from patchbay.domains import platform
 from tests.factories import Tenant
-from tests.mcp_server.helpers import error_code, memory_client
-from tests.op_samples import CREATORS, PATH_PARAM_TYPES, SAMPLE_ARGS, sample_args
+from tests.mcp_server.helpers import error_code, mcp_caller, memory_client
+from tests.op_samples import create as create_record
+from tests.op_samples import record_type, record_types, sample_args
 
-WITH_PATH_IDS = [op for op in default_registry() if op.path_params and op.mcp_tool]
-EXTRA_PATH_TYPES = {"token_id"}
+WITH_PATH_IDS = [op for op in platform().registry if op.path_params and op.mcp_tool]
 
 
 async def row_counts(runtime: Runtime, workspace_id: str) -> dict[str, Any]:
     """Rows (and revocation state of tokens) per workspace-owned table."""
     counts: dict[str, Any] = {}
     async with runtime.db.session() as session:
-        for table in load_all().metadata.sorted_tables:
+        for table in SQLModel.metadata.sorted_tables:
             if "workspace_id" not in table.c:
                 continue
             stmt = sa.select(sa.func.count()).select_from(table)
             counts[table.name] = (
                 await session.execute(stmt.where(table.c.workspace_id == workspace_id))
             ).scalar_one()
-        tokens = load_all().metadata.tables["api_tokens"]
+        tokens = SQLModel.metadata.tables["api_tokens"]
         revoked = sa.select(sa.func.count()).select_from(tokens)
         revoked = revoked.where(
             tokens.c.workspace_id == workspace_id, tokens.c.revoked_at.is_not(None)
@@ -44,26 +44,9 @@ async def row_counts(runtime: Runtime, workspace_id: str) -> dict[str, Any]:
     return counts
 
 
-async def _call(client: Client, op_name: str, args: dict[str, Any]) -> str:
-    result = await client.call_tool(op_name, args)
-    assert not result.is_error, result.structured_content
-    assert result.structured_content
-    return result.structured_content["data"]["id"]
-
-
 async def create(client: Client, type_: str) -> str:
-    creator = CREATORS[type_]
-    if isinstance(creator, tuple):
-        op_name, make = creator
-        return await _call(client, op_name, make())
-    # REST-only composite creators (op_samples) have an MCP twin here
-    assert type_ == "run", f"no MCP creator for {type_}"
-    workflow_id = await create(client, "workflow")
-    return await _call(
-        client,
-        "trigger_workflow",
-        {"workflow_id": workflow_id, **SAMPLE_ARGS["trigger_workflow"]()},
-    )
+    """A record of ``type_`` created over MCP, as its domain's manifest says."""
+    return await create_record(mcp_caller(client), type_)
 
 
 @pytest.mark.parametrize("op_name", [op.name for op in WITH_PATH_IDS])
@@ -72,16 +55,15 @@ async def test_foreign_path_id_is_not_found_and_writes_nothing(
 ) -> None:
     op = runtime.registry.get(op_name)
     assert op is not None
-    unknown = [p for p in op.path_params if p not in PATH_PARAM_TYPES and p not in EXTRA_PATH_TYPES]
-    if unknown:
-        pytest.skip(f"no creator for path params {unknown}: add them to tests/op_samples.py")
+    unknown = [p for p in op.path_params if record_type(p) not in record_types()]
+    assert not unknown, f"no record type creates {unknown}: declare it in Domain.records"
     a_ids: dict[str, str] = {}
     async with memory_client(runtime, tenant.token) as owner:
         for param in op.path_params:
             if param == "token_id":
                 a_ids[param] = tenant.token_id
             else:
-                a_ids[param] = await create(owner, PATH_PARAM_TYPES[param])
+                a_ids[param] = await create(owner, record_type(param))
     before = await row_counts(runtime, tenant.workspace_id)
     arguments = {**sample_args(op), **a_ids}
     async with memory_client(runtime, other_tenant.token) as intruder:

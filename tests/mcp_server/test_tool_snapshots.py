@@ -12,17 +12,17 @@ import os
 from pathlib import Path
 from typing import Any
 
-from core.registry import default_registry
 from mcp_server.adapter import tool_for, tool_json
+from patchbay.domains import platform
 
 SNAPSHOTS = Path(__file__).parent.parent / "snapshots" / "tools"
 HOW = "run `make snapshots` (PATCHBAY_UPDATE_SNAPSHOTS=1 pytest -k snapshot) and review the diff"
 
 
 def _surface(name: str) -> dict[str, Any]:
-    op = default_registry().get(name)
+    op = platform().registry.get(name)
     assert op is not None
-    wire = tool_json(tool_for(op))
+    wire = tool_json(tool_for(op, platform().registry))
     keys = ("name", "title", "description", "annotations", "inputSchema", "outputSchema")
     return {key: wire[key] for key in keys if key in wire}
 
@@ -32,7 +32,7 @@ def _render(surface: dict[str, Any]) -> str:
 
 
 def test_tool_snapshots() -> None:
-    names = [op.name for op in default_registry() if op.mcp_tool]
+    names = [op.name for op in platform().registry if op.mcp_tool]
     update = os.environ.get("PATCHBAY_UPDATE_SNAPSHOTS") == "1"
     if update:
         SNAPSHOTS.mkdir(parents=True, exist_ok=True)

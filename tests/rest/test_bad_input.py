@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import func, select
+from sqlmodel import SQLModel
 
-from core.models import load_all
 from core.runtime import Runtime
 from tests.factories import Tenant
 
@@ -26,7 +26,7 @@ async def snapshot(runtime: Runtime) -> dict[str, int]:
     """Row counts of every table (all workspace data) except the audit log."""
     counts = {}
     async with runtime.db.session() as session:
-        for table in load_all().metadata.sorted_tables:
+        for table in SQLModel.metadata.sorted_tables:
             if table.name in NOT_COUNTED:
                 continue
             stmt = select(func.count()).select_from(table)

@@ -10,7 +10,7 @@ import pytest
 from openapi_spec_validator import validate
 
 from core.operations import ANY_SCOPE, Kind
-from core.registry import default_registry
+from patchbay.domains import platform
 from rest.adapter import API_PREFIX
 
 
@@ -47,7 +47,7 @@ async def test_is_a_valid_openapi_31_document(document: dict[str, Any]) -> None:
 
 
 async def test_lists_exactly_the_registry(document: dict[str, Any]) -> None:
-    registry = default_registry()
+    registry = platform().registry
     expected = {(op.method, API_PREFIX + op.path) for op in registry}
     assert set(operations(document)) == expected
     assert len(operations(document)) == len(registry)
@@ -57,7 +57,7 @@ async def test_lists_exactly_the_registry(document: dict[str, Any]) -> None:
 
 async def test_every_operation_declares_scope_and_errors(document: dict[str, Any]) -> None:
     ops = operations(document)
-    for op in default_registry():
+    for op in platform().registry:
         entry = ops[(op.method, API_PREFIX + op.path)]
         assert entry["operationId"] == op.name
         assert entry["x-required-scope"] == (None if op.scope == ANY_SCOPE else op.scope)

@@ -18,8 +18,8 @@ from core.db import Database
 from core.gateway import call_operation
 from core.operations import Channel
 from core.ratelimit import RateLimiter
-from core.registry import default_registry
 from core.runtime import Runtime
+from patchbay.domains import platform
 from rest.app import build_app
 from tests.conftest import REDIS_URL, need_service
 from tests.factories import Tenant, make_token
@@ -129,9 +129,9 @@ async def test_settings_default_applies_without_token_limit(
     settings: Settings, tenant: Tenant
 ) -> None:
     custom = settings.model_copy(update={"rate_limit_per_minute": 2})
-    rt = Runtime(custom, Database(custom.database_url), RateLimiter(None), default_registry())
+    rt = Runtime(custom, Database(custom.database_url), RateLimiter(None), platform())
     try:
-        transport = httpx.ASGITransport(app=build_app(runtime=rt))
+        transport = httpx.ASGITransport(app=build_app(rt))
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
             assert (await http.get(ME, headers=tenant.headers)).headers["X-RateLimit-Limit"] == "2"
             assert (await http.get(ME, headers=tenant.headers)).status_code == 200
@@ -153,14 +153,14 @@ async def redis_pair(settings: Settings) -> AsyncIterator[list[httpx.AsyncClient
             settings=settings,
             db=Database(settings.database_url),
             limiter=RateLimiter(url, key_prefix=prefix),
-            registry=default_registry(),
+            platform=platform(),
         )
         for _ in range(2)
     ]
     clients: list[httpx.AsyncClient] = []
     try:
         for rt in runtimes:
-            transport = httpx.ASGITransport(app=build_app(runtime=rt))
+            transport = httpx.ASGITransport(app=build_app(rt))
             clients.append(httpx.AsyncClient(transport=transport, base_url="http://t"))
         yield clients
     finally:
@@ -247,7 +247,7 @@ async def test_startup_fails_closed_when_redis_is_unreachable(
     settings: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from core.errors import RateLimiterUnavailable
-    from core.serving import require_rate_limiter
+    from patchbay.serving import require_rate_limiter
     from tests.mcp_server.helpers import free_port
 
     url = f"redis://:hunter2@127.0.0.1:{free_port()}/0"

@@ -17,11 +17,11 @@ from sqlmodel import select
 from core.config import Settings
 from core.jobs import Worker
 from core.ratelimit import RateLimiter
-from core.registry import default_registry
 from core.runtime import Runtime
 from core.webhooks.delivery import close_transports
 from core.webhooks.jobs import QUEUE
 from core.webhooks.models import WebhookDelivery, WebhookEndpoint
+from patchbay.domains import platform
 from tests.factories import Tenant
 
 
@@ -144,7 +144,7 @@ def runtime_with(runtime: Runtime, **changes: Any) -> Runtime:
         settings=settings,
         db=runtime.db,
         limiter=RateLimiter(None),
-        registry=default_registry(),
+        platform=platform(),
     )
 
 

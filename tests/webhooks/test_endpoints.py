@@ -145,7 +145,7 @@ async def test_url_refused_at_save(
     from rest.app import build_app
 
     strict = runtime_with(runtime, allow_private_network=False)
-    transport = httpx.ASGITransport(app=build_app(runtime=strict))
+    transport = httpx.ASGITransport(app=build_app(strict))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
         for url, reason in (
             ("http://127.0.0.1/hook", "scheme_not_allowed"),

@@ -8,9 +8,9 @@ import pytest
 from core.db import WorkspaceId
 from core.errors import Unprocessable
 from core.events.service import emit
-from core.registry import default_registry
 from core.runtime import Runtime
 from core.webhooks.fanout import enqueue_event
+from patchbay.domains import platform
 from tests.factories import Tenant
 from tests.webhooks.conftest import create_endpoint, deliveries
 
@@ -69,7 +69,7 @@ async def test_rolled_back_event_queues_nothing(
 async def test_write_operation_event_produces_delivery(
     client: httpx.AsyncClient, tenant: Tenant, runtime: Runtime
 ) -> None:
-    if default_registry().get("create_contact") is None:
+    if platform().registry.get("create_contact") is None:
         pytest.skip("CRM operations not registered")
     hook = await create_endpoint(client, tenant, HOOK, ["contact.created"])
     r = await client.post(

@@ -18,9 +18,9 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from core.cli import app
 from core.runtime import Runtime
 from core.workflows.models import WorkflowRun
+from patchbay.cli import app
 from tests.factories import Tenant
 from tests.workflows.helpers import create_workflow, run_events, trigger, wait_finished
 

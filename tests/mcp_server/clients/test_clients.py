@@ -32,7 +32,8 @@ from mcp import Client, MCPError, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
 from core.config import Settings
-from core.registry import default_registry
+from core.runtime import Runtime
+from patchbay.domains import platform
 from tests.factories import Tenant
 from tests.mcp_server.helpers import http_server
 
@@ -105,7 +106,7 @@ def database_url(tmp_path: Path, sqlite_template: Path) -> str:
 async def _workflow(settings: Settings, tenant: Tenant) -> str:
     from rest.app import build_app
 
-    transport = httpx.ASGITransport(app=build_app(settings))
+    transport = httpx.ASGITransport(app=build_app(Runtime.create(settings, platform())))
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as rest:
         response = await rest.post(
             "/api/v1/workflows",
@@ -150,7 +151,7 @@ def plan_calls(workflow_id: str, token_id: str) -> list[dict[str, Any]]:
 
 
 def test_plan_covers_every_toolset() -> None:
-    assert set(SUCCESS) == set(default_registry().toolset_names)
+    assert set(SUCCESS) == set(platform().registry.toolset_names)
 
 
 def check_report(
@@ -161,7 +162,7 @@ def check_report(
     assert "fatal" not in report, report.get("fatal")
     assert report["protocolVersion"] == protocol_version
     tools = set(report["tools"])
-    assert {op.name for op in default_registry() if op.mcp_tool} == tools
+    assert {op.name for op in platform().registry if op.mcp_tool} == tools
     calls = report["calls"]
     n_ok = len(SUCCESS) + 2
     for entry in calls[:n_ok]:

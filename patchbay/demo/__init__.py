@@ -12,6 +12,8 @@ from core.scopes import ALL_ABILITIES, ALL_SCOPES
 from core.tokens import service as tokens
 from core.workspaces import service as workspaces
 from core.workspaces.models import Workspace
+from patchbay.demo.crm import seed_crm
+from patchbay.demo.workflows import seed_workflows
 
 DEMO_WORKSPACE_NAME = "Patchbay Demo"
 
@@ -44,18 +46,5 @@ async def ensure_demo(runtime: Runtime) -> DemoSetup:
         return DemoSetup(workspace_id, created.token)
 
 
-SEEDERS: list = []
-"""Coroutines ``(session, workspace_id)`` adding sample records; domains append to it."""
-
-
-def _register_seeders() -> None:
-    from core.workflows.demo import seed_workflows
-
-    SEEDERS.append(seed_workflows)
-
-    from core.crm.demo import seed_crm
-
-    SEEDERS.append(seed_crm)
-
-
-_register_seeders()
+SEEDERS = (seed_workflows, seed_crm)
+"""Coroutines ``(session, workspace_id)`` adding each domain's sample records."""

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.panel import Panel
 
 from core.config import Settings
-from core.demo import DemoSetup
+from patchbay.demo import DemoSetup
 
 
 def warn_if_private_network(settings: Settings) -> None:
@@ -49,10 +49,12 @@ def serve_http(settings: Settings, *, host: str, port: int, with_worker: bool) -
 
     warn_if_private_network(settings)
 
+    from core.runtime import Runtime
+    from patchbay.domains import platform
     from rest.app import build_app
 
     try:
-        app = build_app(settings, with_worker=with_worker)
+        app = build_app(Runtime.create(settings, platform()), with_worker=with_worker)
     except ValueError as exc:  # e.g. PATCHBAY_MCP_TOOLSETS names a toolset that does not exist
         print(f"patchbay: invalid configuration: {exc}", file=sys.stderr, flush=True)
         raise SystemExit(2) from None

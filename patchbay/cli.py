@@ -18,6 +18,7 @@ from core.db import WorkspaceId
 from core.errors import DomainError
 from core.runtime import Runtime
 from core.scopes import ALL_ABILITIES
+from patchbay.domains import platform
 
 app = typer.Typer(
     help="Patchbay: programmable CRM and automation for AI agents.", no_args_is_help=True
@@ -58,7 +59,7 @@ def run_with_runtime(fn: Callable[[Runtime], Awaitable[T]]) -> T:
     """Run ``fn(runtime)`` in an event loop; domain errors exit 1 with their message."""
 
     async def main() -> T:
-        runtime = Runtime.create(settings())
+        runtime = Runtime.create(settings(), platform())
         try:
             return await fn(runtime)
         finally:
@@ -253,7 +254,7 @@ def serve(
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
 ) -> None:
     """Serve REST (/api/v1) and MCP (/mcp) over HTTP."""
-    from core.serving import require_rate_limiter, serve_http
+    from patchbay.serving import require_rate_limiter, serve_http
 
     s = settings()
     configure_logging(s.log_level)
@@ -268,9 +269,9 @@ def up(
     as_json: JsonOpt = False,
 ) -> None:
     """Create/upgrade the database and a demo workspace, then serve REST + MCP with a worker."""
-    from core.demo import ensure_demo
     from core.migrate import upgrade
-    from core.serving import print_welcome, require_rate_limiter, serve_http
+    from patchbay.demo import ensure_demo
+    from patchbay.serving import print_welcome, require_rate_limiter, serve_http
 
     s = settings()
     configure_logging(s.log_level)
@@ -293,13 +294,13 @@ def mcp_stdio(
     ] = False,
 ) -> None:
     """Serve MCP over stdio for the token in PATCHBAY_TOKEN (Claude Desktop)."""
-    from core.serving import require_rate_limiter
     from mcp_server.stdio import run_stdio
+    from patchbay.serving import require_rate_limiter
 
     s = settings()
     configure_logging(s.log_level)
     require_rate_limiter(s)
-    code = run_stdio(s, toolsets=toolsets, read_only=read_only, worker=not no_worker)
+    code = run_stdio(s, platform(), toolsets=toolsets, read_only=read_only, worker=not no_worker)
     if code:
         raise typer.Exit(code)
 
@@ -315,7 +316,7 @@ def worker(
 ) -> None:
     """Run background jobs (workflow runs, webhook deliveries) until SIGTERM/SIGINT."""
     from core.jobs.worker import run_worker_until_stopped
-    from core.serving import warn_if_private_network
+    from patchbay.serving import warn_if_private_network
 
     s = settings()
     configure_logging(s.log_level)

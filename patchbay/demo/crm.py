@@ -1,4 +1,4 @@
-"""Demo data for the CRM, tasks and activities, created through the services."""
+"""Demo data for the CRM, tasks and activities, created through the domains' services."""
 
 from __future__ import annotations
 

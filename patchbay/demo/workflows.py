@@ -6,6 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import WorkspaceId
 from core.errors import DomainError
+from core.webhooks import service as webhooks
 from core.workflows import service
 
 KICKOFF_EVENT = "campaign.kickoff"
@@ -38,10 +39,6 @@ async def seed_workflows(session: AsyncSession, workspace_id: WorkspaceId) -> No
 
 async def _register_event_type(session: AsyncSession, workspace_id: WorkspaceId) -> None:
     """Custom events must be registered before a workflow can fire them."""
-    try:
-        from core.webhooks import service as webhooks
-    except ImportError:  # pragma: no cover - webhook domain absent
-        return
     try:
         async with session.begin_nested():
             await webhooks.register_event_type(
