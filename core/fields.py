@@ -11,12 +11,15 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field, StringConstraints
+from pydantic import AfterValidator, Field, GetJsonSchemaHandler, StringConstraints
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from core.timestamps import UtcDatetime
 
 __all__ = [
     "EMAIL_PATTERN",
+    "ONE_LINE_MARKER",
     "Email",
     "OneLine",
     "RecordId",
@@ -36,7 +39,21 @@ def _single_line(value: str) -> str:
     return value
 
 
-OneLine = Annotated[str, AfterValidator(_single_line)]
+ONE_LINE_MARKER = "x-patchbay-one-line"
+"""Marks a ``OneLine`` string in JSON schemas: the OpenAPI builder turns it into the
+pattern the gate enforces, the MCP adapter drops it."""
+
+
+class _OneLineSchema:
+    def __get_pydantic_json_schema__(
+        self, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        schema = handler(core_schema)
+        schema[ONE_LINE_MARKER] = True
+        return schema
+
+
+OneLine = Annotated[str, AfterValidator(_single_line), _OneLineSchema()]
 """Text that names or labels a record (a name, a title, a key): it ends up in lists,
 subjects, file names and headers downstream, so control characters are refused."""
 

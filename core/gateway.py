@@ -36,10 +36,10 @@ from core.errors import (
 )
 from core.operations import ANY_SCOPE, Channel, Context, Kind, Operation
 from core.pagination import CURSOR_SCOPE, Page, list_scope
+from core.principal import Principal
 from core.ratelimit import RateState
 from core.runtime import Runtime
 from core.tokens import service as tokens
-from core.tokens.service import Principal
 
 log = logging.getLogger("patchbay.gateway")
 
@@ -136,7 +136,7 @@ def validate_arguments(op: Operation, raw: dict[str, Any], *, strings: bool) -> 
         problems = [
             {
                 "field": ".".join(str(p) for p in err["loc"]) or "(body)",
-                "problem": err["msg"],
+                "problem": err["msg"].removeprefix("Value error, "),
             }
             for err in exc.errors(include_url=False, include_context=False, include_input=False)
         ]
@@ -267,7 +267,9 @@ async def dispatch(runtime: Runtime, call: Call) -> Outcome:
     A call without an Idempotency-Key runs in ONE transaction: authentication, checks and
     the handler (and, for writes, the audit row). With a key, the key is claimed in its own
     committed transaction first (so a concurrent duplicate sees it at once), then the
-    handler and the stored response commit together.
+    handler and the stored response commit together. An operation with a ``prepare``
+    step (slow checks such as resolving a webhook URL's host) runs it after the checks and
+    before its transaction opens, so no write lock is held while it waits.
     """
     op = call.operation
     principal: Principal | None = None
@@ -281,7 +283,7 @@ async def dispatch(runtime: Runtime, call: Call) -> Outcome:
     # than a batch, measured with bench/rest_overhead.py).
     audit_apart = read_only and runtime.db.is_sqlite
     try:
-        if key is None:
+        if key is None and op.prepare is None:
             async with runtime.db.session(read_only=read_only) as session:
                 principal = await _authenticate(session, call)
                 rate = await _admit(runtime, call, principal)
@@ -296,6 +298,14 @@ async def dispatch(runtime: Runtime, call: Call) -> Outcome:
                 principal = await _authenticate(session, call)
             rate = await _admit(runtime, call, principal)
             arguments = validate_arguments(op, await call.load_arguments(), strings=call.strings)
+            if op.prepare is not None:
+                await op.prepare(runtime.settings, arguments)
+            if key is None:
+                async with runtime.db.session(principal.workspace_id) as session:
+                    outcome, resource_id = await _handle(
+                        session, runtime, call, principal, arguments, rate, None, True
+                    )
+                return outcome
             idempotency.check_key(key)
             claim = await idempotency.begin(
                 runtime.db,

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.db import Database, utcnow
 from core.errors import IdempotencyKeyInFlight, IdempotencyKeyReused, ValidationFailed
 from core.idempotency_models import IdempotencyRecord
-from core.tokens.service import Principal
+from core.principal import Principal
 
 MAX_KEY_LENGTH = 255
 

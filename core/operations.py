@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.config import Settings
 from core.db import Database, WorkspaceId
 from core.errors import DomainError
-from core.tokens.service import Principal
+from core.principal import Principal
 
 if TYPE_CHECKING:
     from core.events.models import DomainEvent
@@ -63,6 +63,7 @@ class Context:
 
 
 Handler = Callable[[Context, Any], Awaitable[Any]]
+Prepare = Callable[[Settings, Any], Awaitable[None]]
 
 ANY_SCOPE = "token:any"
 """Scope value for operations every valid token may call (e.g. ``get_me``)."""
@@ -98,6 +99,9 @@ class Operation:
     ``openWorldHint``."""
     mcp_tool: bool = True
     """Served as an MCP tool; False for REST-only aliases of another tool."""
+    prepare: Prepare | None = None
+    """A slow check run by the gate after validation and before the transaction opens
+    (resolving a webhook URL's host): no write lock is held while it waits."""
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

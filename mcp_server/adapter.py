@@ -27,6 +27,8 @@ IDEMPOTENCY_KEY = "idempotency_key"
 
 IDEMPOTENCY_PROPERTY: dict[str, Any] = {"type": "string"}
 """Every write tool takes it; the server instructions say what it does (once, not per tool)."""
+PRIVATE_PREFIX = "x-patchbay-"
+"""Schema annotations meant for our builders (``OneLine``'s marker), not for a model."""
 HUGE = 10**9
 """``maximum`` at or above this says nothing useful to a model and is left out too."""
 LOOSE_MAX_LENGTH = 100
@@ -73,7 +75,7 @@ def _simplify(schema: Any) -> Any:
         return schema
     out: dict[str, Any] = {}
     for key, value in schema.items():
-        if key == "title":
+        if key == "title" or key.startswith(PRIVATE_PREFIX):
             continue
         if key == "default" and value is None:
             continue

@@ -36,10 +36,10 @@ from core.config import Settings
 from core.errors import DomainError, Unauthenticated
 from core.gateway import check_channel, count_request, new_request_id, request_counted
 from core.operations import Channel
+from core.principal import Principal
 from core.runtime import Runtime
 from core.scopes import ALL_SCOPES
 from core.tokens import service as tokens
-from core.tokens.service import Principal
 from mcp_server.errors import UnknownToolset
 
 MCP_PATH = "/mcp"

@@ -41,8 +41,8 @@ from core.config import Settings
 from core.errors import DomainError, InternalError, ValidationFailed
 from core.gateway import Call, Outcome, authorize, check_channel, dispatch, new_request_id
 from core.operations import Channel, Kind, Operation, Registry, ToolFilter
+from core.principal import Principal
 from core.runtime import Runtime
-from core.tokens.service import Principal
 from mcp_server.adapter import IDEMPOTENCY_KEY, toolbox
 from mcp_server.auth import principal_of
 from mcp_server.errors import ToolNotFound

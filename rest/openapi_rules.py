@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.fields import ONE_LINE_MARKER
 from core.gateway import SINGLE_LINE_FIELDS
 from core.operations import Operation, Registry
 from core.related import MARKER as RELATED_MARKER
@@ -48,12 +49,14 @@ def harden_strings(schema: dict[str, Any], name: str | None = None) -> None:
         node, field = stack.pop()
         if not isinstance(node, dict):
             continue
+        one_line = bool(node.pop(ONE_LINE_MARKER, False))
         if (
             node.get("type") == "string"
             and not {"enum", "const", "pattern", RELATED_MARKER} & set(node)
             and node.get("format") not in ("date-time", "date")  # those hold no NUL anyway
         ):
-            node["pattern"] = SINGLE_LINE if field in SINGLE_LINE_FIELDS else NO_NUL
+            single = one_line or field in SINGLE_LINE_FIELDS
+            node["pattern"] = SINGLE_LINE if single else NO_NUL
         for key, child in node.get("properties", {}).items():
             stack.append((child, key))
         for child in node.get("$defs", {}).values():

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import update
@@ -10,33 +9,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import WorkspaceId, utcnow
 from core.errors import NotFound, TokenLimitReached, Unauthenticated, ValidationFailed
+from core.principal import Principal
 from core.scopes import ALL_ABILITIES, parse_abilities, parse_scopes
 from core.tokens import repository, secrets
 from core.tokens.models import ApiToken, TokenCreated
 from core.workspaces import repository as workspaces
 from core.workspaces.models import Workspace
-from core.workspaces.plans import Plan, plan_for
+from core.workspaces.plans import plan_for
 
 LAST_USED_RESOLUTION = timedelta(seconds=30)
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Who is calling: an authenticated token and its workspace."""
-
-    workspace_id: WorkspaceId
-    workspace_name: str
-    workspace_status: str
-    plan: Plan
-    enabled_modules: frozenset[str]
-    token_id: str
-    token_name: str
-    scopes: frozenset[str]
-    abilities: frozenset[str]
-    rate_limit_per_minute: int | None
-    last_used_at: datetime | None
-    created_at: datetime
-    expires_at: datetime | None
 
 
 async def issue_token(
