@@ -22,12 +22,13 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from core import idempotency
 from core.audit import service as audit
-from core.db import utcnow
+from core.db import WorkspaceId, utcnow
 from core.errors import (
     AbilityMissing,
     DomainError,
     InternalError,
     ModuleNotEnabled,
+    NotFound,
     RateLimited,
     ScopeMissing,
     TierNotEntitled,
@@ -44,6 +45,9 @@ from core.tokens import service as tokens
 log = logging.getLogger("patchbay.gateway")
 
 ArgumentLoader = Callable[[], Awaitable[dict[str, Any]]]
+
+UNLIMITED = RateState(allowed=True, limit=0, remaining=0, reset_epoch=0)
+"""The rate state of calls no limit applies to (the operator's)."""
 
 CHANNEL_ABILITY = {Channel.rest: "api:rest", Channel.mcp: "api:mcp"}
 
@@ -90,6 +94,38 @@ async def authorize(runtime: Runtime, credentials: str | None, channel: Channel)
         principal = await tokens.authenticate(session, credentials)
     check_channel(principal, channel)
     return principal
+
+
+OPERATOR = "command line"
+"""The name the operator's calls carry in the audit log (no token: ``token_id`` null)."""
+
+
+async def operator_principal(session: Any, workspace_id: str) -> Principal:
+    """The operator on the command line, acting in one workspace: every scope, the
+    workspace's plan, modules and status; every ability (it may mint any token), no token."""
+    from core.scopes import ALL_ABILITIES, ALL_SCOPES
+    from core.workspaces import repository as workspaces
+    from core.workspaces.plans import plan_for
+
+    row = await workspaces.get(session, workspace_id)
+    if row is None:
+        raise NotFound("workspace", workspace_id)
+    now = utcnow()
+    return Principal(
+        workspace_id=WorkspaceId(row.id),
+        workspace_name=row.name,
+        workspace_status=row.status,
+        plan=plan_for(row.plan),
+        enabled_modules=frozenset(row.enabled_modules),
+        token_id="",
+        token_name=OPERATOR,
+        scopes=frozenset(ALL_SCOPES),
+        abilities=frozenset(ALL_ABILITIES),  # may mint tokens for any channel
+        rate_limit_per_minute=None,
+        last_used_at=now,  # nothing to touch
+        created_at=now,
+        expires_at=None,
+    )
 
 
 def check_channel(principal: Principal, channel: Channel) -> None:
@@ -349,6 +385,10 @@ async def _admit(runtime: Runtime, call: Call, principal: Principal) -> RateStat
     token stands); a call whose HTTP request the transport already counted
     (``request_counted``) is not counted twice.
     """
+    if call.channel is Channel.cli:  # the operator: no token, no rate limit
+        check_channel(principal, call.channel)
+        check_operation(principal, call.operation)
+        return UNLIMITED
     try:
         check_channel(principal, call.channel)
         check_operation(principal, call.operation)
@@ -494,7 +534,7 @@ def _audit_fields(
 ) -> dict[str, Any]:
     return {
         "workspace_id": principal.workspace_id,
-        "token_id": principal.token_id,
+        "token_id": principal.token_id or None,
         "token_name": principal.token_name,
         "channel": call.channel.value,
         "operation": call.operation.name,

@@ -14,10 +14,11 @@ from rich.console import Console
 from rich.table import Table
 
 from core.config import Settings
-from core.db import WorkspaceId
-from core.errors import DomainError
+from core.errors import DomainError, NotFound
+from core.gateway import Call, dispatch, operator_principal
+from core.operations import Channel
 from core.runtime import Runtime
-from core.scopes import ALL_ABILITIES
+from core.scopes import ALL_ABILITIES, parse_abilities, parse_scopes
 from patchbay.domains import platform
 
 app = typer.Typer(
@@ -70,6 +71,24 @@ def run_with_runtime(fn: Callable[[Runtime], Awaitable[T]]) -> T:
     except DomainError as exc:
         err_console.print(f"[red]{exc.code}:[/red] {exc.message}")
         raise typer.Exit(1) from None
+
+
+async def gate(rt: Runtime, workspace: str, operation: str, **arguments: Any) -> dict[str, Any]:
+    """Run ``operation`` in ``workspace`` through the gate as the operator (channel
+    ``cli``): the same validation, plan checks, events and audit rows as REST and MCP.
+    Answers the envelope; raises the ``DomainError`` of a refusal."""
+    async with rt.db.session(read_only=True) as session:
+        principal = await operator_principal(session, workspace)
+    op = rt.registry.get(operation)
+    assert op is not None, operation
+
+    async def load() -> dict[str, Any]:
+        return arguments
+
+    outcome = await dispatch(rt, Call(op, None, Channel.cli, load, authenticated=principal))
+    if outcome.error is not None:
+        raise outcome.error
+    return outcome.body
 
 
 def emit(data: Any, as_json: bool, columns: Sequence[str] | None = None, title: str = "") -> None:
@@ -186,20 +205,20 @@ def token_create(
     as_json: JsonOpt = False,
 ) -> None:
     """Create a token. The full token is printed once; store it now."""
-    from core.tokens import service
+    try:
+        scope_list = parse_scopes(scopes)
+        ability_list = parse_abilities(abilities)
+    except ValueError as exc:
+        err_console.print(f"[red]validation_error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    arguments: dict[str, Any] = {"name": name, "scopes": scope_list, "abilities": ability_list}
+    if expires_days is not None:
+        arguments["expires_in_days"] = expires_days
+    if rate_limit is not None:
+        arguments["rate_limit_per_minute"] = rate_limit
 
     async def go(rt: Runtime) -> dict[str, Any]:
-        async with rt.db.session() as session:
-            created = await service.issue_token(
-                session,
-                WorkspaceId(workspace),
-                name=name,
-                scopes=scopes,
-                abilities=abilities,
-                expires_in_days=expires_days,
-                rate_limit_per_minute=rate_limit,
-            )
-            return created.model_dump(mode="json")
+        return (await gate(rt, workspace, "create_token", **arguments))["data"]
 
     data = run_with_runtime(go)
     if as_json:
@@ -215,13 +234,9 @@ def token_list(
     as_json: JsonOpt = False,
 ) -> None:
     """List a workspace's tokens (never their secrets)."""
-    from core.tokens import repository
-    from core.tokens.models import TokenPublic
 
     async def go(rt: Runtime) -> list[dict[str, Any]]:
-        async with rt.db.session() as session:
-            rows = await repository.list_for_workspace(session, WorkspaceId(workspace))
-            return [TokenPublic.model_validate(t).model_dump(mode="json") for t in rows]
+        return await all_pages(rt, workspace, "list_tokens")
 
     emit(
         run_with_runtime(go),
@@ -234,15 +249,29 @@ def token_list(
 @token_app.command("revoke")
 def token_revoke(token_id: str, as_json: JsonOpt = False) -> None:
     """Revoke a token; it answers 401 from its next request on."""
-    from core.tokens import service
-    from core.tokens.models import TokenPublic
+    from core.tokens import repository
 
     async def go(rt: Runtime) -> dict[str, Any]:
-        async with rt.db.session() as session:
-            token = await service.revoke_token_any(session, token_id)
-            return TokenPublic.model_validate(token).model_dump(mode="json")
+        async with rt.db.session(read_only=True) as session:
+            token = await repository.get_unscoped(session, token_id)
+        if token is None:
+            raise NotFound("token", token_id)
+        return (await gate(rt, token.workspace_id, "revoke_token", token_id=token_id))["data"]
 
     emit(run_with_runtime(go), as_json, ["id", "name", "revoked_at"], "Token revoked")
+
+
+async def all_pages(rt: Runtime, workspace: str, operation: str, **args: Any) -> list[Any]:
+    """Every item of a list operation, page after page (through the gate)."""
+    items: list[Any] = []
+    cursor = None
+    while True:
+        page_args = {**args, "limit": 100, **({"cursor": cursor} if cursor else {})}
+        body = await gate(rt, workspace, operation, **page_args)
+        items += body["data"]
+        cursor = body.get("next_cursor")
+        if not cursor:
+            return items
 
 
 # ---------------------------------------------------------------- serving
@@ -344,30 +373,23 @@ def workflow_create(
     as_json: JsonOpt = False,
 ) -> None:
     """Create a workflow from a recipe file."""
-    from core.workflows import service
-    from core.workflows.models import WorkflowPublic
-
     try:
         recipe_data = json.load(recipe)
     except ValueError as exc:
         err_console.print(f"[red]recipe_invalid:[/red] the recipe file is not JSON: {exc}")
         raise typer.Exit(1) from None
+    arguments: dict[str, Any] = {
+        "name": name,
+        "recipe": recipe_data,
+        "status": "inactive" if inactive else "active",
+    }
+    if description is not None:
+        arguments["description"] = description
 
     async def go(rt: Runtime) -> dict[str, Any]:
-        async with rt.db.session(WorkspaceId(workspace)) as session:
-            await _cli_workspace(session, workspace)
-            wf = await service.create_workflow(
-                session,
-                WorkspaceId(workspace),
-                name=name,
-                description=description,
-                recipe=recipe_data,
-                status="inactive" if inactive else "active",
-            )
-            return WorkflowPublic.model_validate(wf).model_dump(mode="json", exclude_none=True)
+        return (await gate(rt, workspace, "create_workflow", **arguments))["data"]
 
-    data = run_with_runtime(go)
-    emit(data, as_json, ["id", "name", "status"], "Workflow created")
+    emit(run_with_runtime(go), as_json, ["id", "name", "status"], "Workflow created")
 
 
 @workflow_app.command("list")
@@ -376,25 +398,14 @@ def workflow_list(
     as_json: JsonOpt = False,
 ) -> None:
     """List a workspace's workflows."""
-    from sqlalchemy import select
-
-    from core.workflows import service
-    from core.workflows.models import Workflow, WorkflowSummary
 
     async def go(rt: Runtime) -> list[dict[str, Any]]:
-        async with rt.db.session(WorkspaceId(workspace), read_only=True) as session:
-            await _cli_workspace(session, workspace)
-            rows = await session.execute(
-                select(Workflow)
-                .where(Workflow.workspace_id == workspace)
-                .order_by(Workflow.id.desc())
-            )
-            return [
-                WorkflowSummary.model_validate(service.summary(w)).model_dump(mode="json")
-                for w in rows.scalars()
-            ]
+        return await all_pages(rt, workspace, "list_workflows")
 
     emit(run_with_runtime(go), as_json, ["id", "name", "status", "step_count"], "Workflows")
+
+
+FINISHED = ("succeeded", "failed")
 
 
 @workflow_app.command("run")
@@ -409,9 +420,6 @@ def workflow_run(
     as_json: JsonOpt = False,
 ) -> None:
     """Queue a run (counts against the daily cap); --wait follows its steps."""
-    from core.workflows import service
-    from core.workflows.models import FINISHED_STATUSES, WorkflowRunPublic
-
     try:
         run_input = json.loads(input_json)
     except ValueError as exc:
@@ -420,19 +428,15 @@ def workflow_run(
     if not isinstance(run_input, dict):
         err_console.print("[red]validation_error:[/red] --input must be a JSON object")
         raise typer.Exit(2)
-    ws = WorkspaceId(workspace)
 
     async def go(rt: Runtime) -> dict[str, Any]:
-        from core.workspaces.plans import plan_for
-
-        async with rt.db.session(ws) as session:
-            row = await _cli_workspace(session, workspace)
-            run = await service.trigger_run(
-                session, ws, plan_for(row.plan), workflow_id, run_input, channel="cli"
-            )
+        body = await gate(
+            rt, workspace, "trigger_workflow", workflow_id=workflow_id, input=run_input
+        )
+        run = body["data"]
         if wait:
-            run = await _follow_run(rt, ws, run, timeout, quiet=as_json)
-        return WorkflowRunPublic.model_validate(run).model_dump(mode="json", exclude_none=True)
+            run = await _follow_run(rt, workspace, run, timeout, quiet=as_json)
+        return run
 
     data = run_with_runtime(go)
     if as_json:
@@ -444,29 +448,19 @@ def workflow_run(
             ["id", "workflow_id", "status", "steps_succeeded", "steps_failed", "error_code"],
             "Workflow run",
         )
-    if wait and data["status"] not in FINISHED_STATUSES:
+    if wait and data["status"] not in FINISHED:
         err_console.print("[yellow]Still not finished; is a worker running (patchbay worker)?")
         raise typer.Exit(3)
     if wait and data["status"] == "failed":
         raise typer.Exit(1)
 
 
-async def _cli_workspace(session: Any, workspace_id: str) -> Any:
-    from core.errors import NotFound
-    from core.workspaces import repository
-
-    row = await repository.get(session, workspace_id)
-    if row is None:
-        raise NotFound("workspace", workspace_id)
-    return row
-
-
-async def _follow_run(rt: Runtime, ws: WorkspaceId, run: Any, timeout: float, quiet: bool) -> Any:
-    """Poll the run until it ends, showing step progress (unless ``quiet``)."""
+async def _follow_run(
+    rt: Runtime, workspace: str, run: dict[str, Any], timeout: float, quiet: bool
+) -> dict[str, Any]:
+    """Follow the run (long-polling get_workflow_run) until it ends, showing step
+    progress (unless ``quiet``)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-    from core.workflows import service
-    from core.workflows.models import FINISHED_STATUSES
 
     progress = Progress(
         TextColumn("[bold]{task.description}"),
@@ -477,20 +471,20 @@ async def _follow_run(rt: Runtime, ws: WorkspaceId, run: Any, timeout: float, qu
         disable=quiet,
     )
     with progress, anyio.move_on_after(timeout):
-        task = progress.add_task(run.status, total=max(run.steps_total, 1), last="")
+        task = progress.add_task(run["status"], total=max(run["steps_total"], 1), last="")
         while True:
-            last = run.steps[-1] if run.steps else None
+            steps = run.get("steps") or []
+            last = steps[-1] if steps else None
             progress.update(
                 task,
-                description=run.status,
-                completed=len(run.steps),
+                description=run["status"],
+                completed=len(steps),
                 last=f"step {last['index']} {last['type']}: {last['status']}" if last else "",
             )
-            if run.status in FINISHED_STATUSES:
+            if run["status"] in FINISHED:
                 break
-            await anyio.sleep(0.25)
-            async with rt.db.session(ws, read_only=True) as session:
-                run = await service.get_run(session, ws, run.id)
+            body = await gate(rt, workspace, "get_workflow_run", run_id=run["id"], wait_seconds=1)
+            run = body["data"]
     return run
 
 

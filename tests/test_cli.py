@@ -201,3 +201,56 @@ def test_help_lists_the_commands(tmp_path: Path) -> None:
     out = CLI(f"sqlite:///{tmp_path / 'x.db'}", tmp_path).run("--help").stdout
     for command in ("up", "serve", "db", "workspace", "token"):
         assert command in out
+
+
+async def audit_rows(database_url: str, workspace_id: str) -> list[dict[str, Any]]:
+    import sqlalchemy as sa
+
+    from core.audit.models import AuditEntry
+
+    runtime = Runtime.create(
+        Settings(database_url=database_url, redis_url=None, _env_file=None),  # type: ignore[call-arg]
+        platform(),
+    )
+    try:
+        async with runtime.db.session(read_only=True) as session:
+            rows = await session.execute(
+                sa.select(AuditEntry).where(AuditEntry.workspace_id == workspace_id)
+            )
+            keys = ("channel", "operation", "token_id", "token_name", "status", "outcome")
+            return [{k: getattr(r, k) for k in keys} for r in rows.scalars()]
+    finally:
+        await runtime.close()
+
+
+async def test_the_cli_goes_through_the_gate(migrated: CLI) -> None:
+    """Channel cli: the same checks and audit rows as REST and MCP (no second copy of the
+    plan check in a service): a starter workspace cannot create a workflow, and every
+    call, refused or not, is in the audit log as the operator's."""
+    starter = migrated.json("workspace", "create", "Small Co", "--plan", "starter")
+    recipe = migrated.cwd / "recipe.json"
+    recipe.write_text(json.dumps({"steps": [{"type": "log", "message": "hi"}]}))
+    refused = migrated.run(
+        "workflow", "create", "--workspace", starter["id"], "--name", "W",
+        "--recipe", str(recipe), ok=False,
+    )  # fmt: skip
+    assert refused.returncode == 1 and "tier_not_entitled" in refused.stderr
+
+    migrated.json("token", "create", "--workspace", starter["id"], "--name", "t",
+                  "--scopes", "crm:read")  # fmt: skip
+    bad = migrated.run(
+        "token", "create", "--workspace", starter["id"], "--name", "a\nb", "--scopes",
+        "crm:read", ok=False,
+    )  # fmt: skip
+    assert bad.returncode == 1 and "validation_error" in bad.stderr  # the gate's validation
+
+    rows = await audit_rows(migrated.database_url, starter["id"])
+    assert {(r["operation"], r["outcome"]) for r in rows} == {
+        ("create_workflow", "tier_not_entitled"),
+        ("create_token", "ok"),
+        ("create_token", "validation_error"),
+    }
+    assert all(r["channel"] == "cli" and r["token_id"] is None for r in rows)
+    assert {r["token_name"] for r in rows} == {"command line"}
+    unknown = migrated.run("token", "list", "--workspace", "wrk_nope", ok=False)
+    assert unknown.returncode == 1 and "workspace_not_found" in unknown.stderr
