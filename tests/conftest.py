@@ -25,7 +25,7 @@ from core.db import Database
 from core.migrate import upgrade
 from core.ratelimit import RateLimiter
 from core.runtime import Runtime
-from patchbay.domains import platform
+from tests.domains import SUITE_TABLES, create_suite_tables, suite_platform
 from tests.factories import Tenant, make_tenant
 
 PG_URL = os.environ.get("PATCHBAY_TEST_DATABASE_URL")
@@ -69,6 +69,7 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A migrated SQLite file that each test copies."""
     path = tmp_path_factory.mktemp("template") / "template.db"
     upgrade(f"sqlite:///{path}")
+    create_suite_tables(f"sqlite:///{path}")
     return path
 
 
@@ -82,6 +83,7 @@ def postgres_database() -> Iterator[str]:
     url = f"{base}/{name}"
     try:
         upgrade(url)
+        create_suite_tables(url)
         yield url
     finally:
         _admin_execute(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -96,7 +98,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         shutil.copy(template, path)
         return f"sqlite:///{path}"
     url = request.getfixturevalue("postgres_database")
-    tables = [t.name for t in SQLModel.metadata.sorted_tables]
+    tables = [t.name for t in (*SQLModel.metadata.sorted_tables, *SUITE_TABLES.sorted_tables)]
     _admin_execute(url, f"TRUNCATE {', '.join(tables)} CASCADE")
     return url
 
@@ -122,7 +124,7 @@ async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
         settings=settings,
         db=Database(settings.database_url),
         limiter=RateLimiter(None),
-        platform=platform(),
+        platform=suite_platform(),
     )
     try:
         yield rt

@@ -17,7 +17,7 @@ import httpx
 from core.ids import new_id
 from core.operations import Operation
 from core.platform import Platform
-from patchbay.domains import platform
+from tests.domains import suite_platform as platform
 
 API = "/api/v1"
 

@@ -17,9 +17,9 @@ import pytest
 
 from core.config import Settings
 from core.runtime import Runtime
-from patchbay.domains import platform
 from rest.app import build_app
 from tests.conftest import PG_URL, _admin_execute, need_service
+from tests.domains import suite_platform as platform
 
 pytestmark = pytest.mark.slow
 

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from core.runtime import Runtime
-from patchbay.domains import platform
+from tests.domains import suite_platform as platform
 from tests.factories import Tenant
 from tests.mcp_server.helpers import error_code, error_of, memory_client
 from tests.op_samples import call, full_args, rest_caller

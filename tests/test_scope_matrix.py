@@ -12,7 +12,7 @@ import pytest
 from core.operations import ANY_SCOPE
 from core.runtime import Runtime
 from core.scopes import ALL_SCOPES
-from patchbay.domains import platform
+from tests.domains import suite_platform as platform
 from tests.factories import Tenant, token_for
 from tests.op_samples import call
 

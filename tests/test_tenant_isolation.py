@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlmodel import SQLModel
 
 from core.runtime import Runtime
-from patchbay.domains import platform
+from tests.domains import suite_platform as platform
 from tests.factories import Tenant
 from tests.op_samples import call, create_record, record_type, record_types, sample_args
 

@@ -22,7 +22,7 @@ from core.config import Settings
 from core.operations import ToolFilter
 from core.runtime import Runtime
 from mcp_server.server import ToolPolicy, build_server
-from patchbay.domains import platform
+from tests.domains import suite_platform as platform
 
 ALL_TOOLS = ToolPolicy(ToolFilter(), None)
 """No toolset restriction: every operation the token may call is listed."""

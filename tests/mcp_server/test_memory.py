@@ -16,7 +16,7 @@ from core.tokens import repository as token_repository
 from core.workspaces import service as workspaces
 from core.workspaces.models import WorkspaceStatus
 from mcp_server.server import ToolPolicy, build_server, instructions
-from patchbay.domains import platform
+from tests.domains import suite_platform as platform
 from tests.factories import Tenant, make_tenant, make_token
 from tests.mcp_server.helpers import (
     ALL_TOOLS,

@@ -19,7 +19,7 @@ from jsonschema import Draft7Validator, Draft202012Validator
 from core.events.models import DomainEvent
 from core.runtime import Runtime
 from mcp_server.adapter import tool_for
-from patchbay.domains import platform
+from tests.domains import suite_platform as platform
 from tests.factories import Tenant
 from tests.mcp_server.helpers import mcp_caller, memory_client
 from tests.op_samples import full_args

@@ -11,6 +11,7 @@ from mcp import Client
 
 from core.config import Settings
 from core.runtime import Runtime
+from patchbay.domains import platform
 from tests.factories import Tenant, make_token
 from tests.mcp_server.helpers import (
     error_code,
@@ -144,7 +145,7 @@ async def test_unknown_toolsets_exit_non_zero_naming_the_valid_ones(
     )  # fmt: skip
     assert done.returncode == 2 and done.stdout == ""
     assert "bogus" in done.stderr
-    assert all(name in done.stderr for name in runtime.registry.toolset_names)
+    assert all(name in done.stderr for name in platform().registry.toolset_names)
 
     served = subprocess.run(
         [patchbay_executable(), "serve", "--port", "1"],

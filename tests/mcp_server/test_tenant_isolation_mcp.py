@@ -15,7 +15,7 @@ from mcp import Client
 from sqlmodel import SQLModel
 
 from core.runtime import Runtime
-from patchbay.domains import platform
+from tests.domains import suite_platform as platform
 from tests.factories import Tenant
 from tests.mcp_server.helpers import error_code, mcp_caller, memory_client
 from tests.op_samples import create as create_record

@@ -10,8 +10,8 @@ import pytest
 from openapi_spec_validator import validate
 
 from core.operations import ANY_SCOPE, Kind
-from patchbay.domains import platform
 from rest.adapter import API_PREFIX
+from tests.domains import suite_platform as platform
 
 
 @pytest.fixture

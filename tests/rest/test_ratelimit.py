@@ -19,9 +19,9 @@ from core.gateway import call_operation
 from core.operations import Channel
 from core.ratelimit import RateLimiter
 from core.runtime import Runtime
-from patchbay.domains import platform
 from rest.app import build_app
 from tests.conftest import REDIS_URL, need_service
+from tests.domains import suite_platform as platform
 from tests.factories import Tenant, make_token
 
 ME = "/api/v1/me"

@@ -21,7 +21,7 @@ from core.runtime import Runtime
 from core.webhooks.delivery import close_transports
 from core.webhooks.jobs import QUEUE
 from core.webhooks.models import WebhookDelivery, WebhookEndpoint
-from patchbay.domains import platform
+from tests.domains import suite_platform as platform
 from tests.factories import Tenant
 
 

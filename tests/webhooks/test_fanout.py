@@ -10,7 +10,7 @@ from core.errors import Unprocessable
 from core.events.service import emit
 from core.runtime import Runtime
 from core.webhooks.fanout import enqueue_event
-from patchbay.domains import platform
+from tests.domains import suite_platform as platform
 from tests.factories import Tenant
 from tests.webhooks.conftest import create_endpoint, deliveries
 

@@ -1,0 +1,1 @@
+"""A toy domain that only the tests serve: proof that a domain is a folder plus one line."""
