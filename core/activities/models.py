@@ -1,11 +1,10 @@
-"""The activities table and its public shape."""
+"""The activities table."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict
 from sqlmodel import Field, SQLModel
 
 from core.db import UTCDateTime, WorkspaceOwned, workspace_fk
@@ -32,18 +31,3 @@ class Activity(SQLModel, WorkspaceOwned, table=True):
     channel: str | None = Field(default=None, max_length=10)
     search_text: str = Field(default="", max_length=21_000)
     created_at: datetime = Field(sa_type=UTCDateTime)
-
-
-class ActivityPublic(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: str
-    type: str
-    summary: str
-    body: str | None = None
-    related_type: str | None = None
-    related_id: str | None = None
-    occurred_at: datetime
-    logged_by: str | None = None
-    channel: str | None = None
-    created_at: datetime

@@ -1,44 +1,47 @@
-"""Activity log rules and queries. Never commits."""
+"""Activity rules: a link names a record of the workspace, the search text follows the
+summary and body, every entry is an event. Never commits."""
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import select
 
-from core.activities.models import Activity, ActivityPublic
+from core.activities import repository
+from core.activities.models import Activity
+from core.activities.schemas import ActivityPublic, SearchActivitiesIn
 from core.db import WorkspaceId, utcnow
-from core.erasure import ERASED_TEXT, linked_to, scrub_copies
+from core.erasure import ERASED_TEXT, scrub_copies
 from core.events.service import emit
 from core.ids import new_id
-from core.pagination import Page, paginate
-from core.related import check_related
-from core.search import build_search_text, text_filter
+from core.pagination import Page
+from core.related import check_related, related_model
+from core.search import build_search_text
 
 
 async def search_activities(
-    session: AsyncSession,
-    ws: WorkspaceId,
-    *,
-    query: str | None,
-    filters: dict[str, Any],
-    limit: int,
-    cursor: str | None,
+    session: AsyncSession, ws: WorkspaceId, a: SearchActivitiesIn
 ) -> Page[Activity]:
-    stmt = select(Activity).where(Activity.workspace_id == ws)
-    for name, value in filters.items():
-        if value is not None:
-            stmt = stmt.where(getattr(Activity, name) == value)
-    condition = text_filter(session, Activity, query)
-    if condition is not None:
-        stmt = stmt.where(condition)
-    return await paginate(session, stmt, Activity.id, limit=limit, cursor=cursor)
+    if a.related_type is not None:
+        related_model(session, a.related_type)  # a type no domain declares: 400
+    return await repository.search(
+        session,
+        ws,
+        query=a.query,
+        type_=a.type,
+        related_type=a.related_type,
+        related_id=a.related_id,
+        limit=a.limit,
+        cursor=a.cursor,
+    )
 
 
-async def log_activity(session: AsyncSession, ws: WorkspaceId, values: dict[str, Any]) -> Activity:
+async def log_activity(
+    session: AsyncSession, ws: WorkspaceId, values: Mapping[str, Any]
+) -> Activity:
+    """Record an activity from ``LogActivityIn``'s fields plus who logged it (``logged_by``)
+    and over which ``channel``; ``occurred_at`` defaults to now."""
     await check_related(session, ws, values.get("related_type"), values.get("related_id"))
     now = utcnow()
     values = {**values, "occurred_at": values.get("occurred_at") or now}
@@ -60,15 +63,9 @@ async def erase_linked(
 ) -> int:
     """Erasure hook: activities linked to an erased person lose their text (summary, body)
     and their event, delivery and replay copies."""
-    stmt = select(Activity.id).where(Activity.workspace_id == ws, linked_to(Activity, records))
-    ids = list((await session.execute(stmt)).scalars())
+    ids = await repository.linked_ids(session, ws, records)
     if not ids:
         return 0
-    await session.execute(
-        update(Activity)
-        .where(Activity.workspace_id == ws, Activity.id.in_(ids))  # type: ignore[attr-defined]
-        .values(summary=ERASED_TEXT, body=None, search_text="")
-        .execution_options(synchronize_session="fetch")
-    )
+    await repository.set_many(session, ws, ids, summary=ERASED_TEXT, body=None, search_text="")
     await scrub_copies(session, ws, ids, event_types=("activity.logged",))
     return len(ids)

@@ -1,11 +1,10 @@
-"""Audit log: one row per authenticated call, on both channels."""
+"""The audit log table: one row per authenticated call, on every channel."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict
 from sqlmodel import Field, SQLModel
 
 from core.db import UTCDateTime, WorkspaceOwned, workspace_fk
@@ -26,18 +25,3 @@ class AuditEntry(SQLModel, WorkspaceOwned, table=True):
     request_id: str = Field(max_length=40)
     resource_id: str | None = Field(default=None, max_length=40)
     created_at: datetime = Field(sa_type=UTCDateTime)
-
-
-class AuditEntryPublic(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: str
-    token_id: str | None = None
-    token_name: str | None = None
-    channel: str
-    operation: str
-    status: int
-    outcome: str
-    request_id: str
-    resource_id: str | None = None
-    created_at: datetime

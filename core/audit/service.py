@@ -1,18 +1,14 @@
-"""Writing audit rows. Never commits."""
+"""Writing audit rows in the caller's transaction. Never commits."""
 
 from __future__ import annotations
 
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.audit.models import AuditEntry
+from core.audit import repository
 from core.db import WorkspaceId, utcnow
 from core.ids import new_id
-
-INSERT = sa.insert(AuditEntry.__table__)  # type: ignore[arg-type]
-"""Core INSERT of audit rows (one statement, no ORM unit of work), single or many."""
 
 
 def entry(
@@ -45,4 +41,4 @@ def entry(
 
 async def record(session: AsyncSession, **fields: Any) -> None:
     """Insert an audit row (``entry`` fields) in the session's transaction."""
-    await session.execute(INSERT, entry(**fields))
+    await repository.insert(session, entry(**fields))

@@ -17,19 +17,13 @@ from datetime import datetime
 from typing import Any
 
 import anyio
-import sqlalchemy as sa
 
-from core.audit.service import INSERT, entry
-from core.db import Database, UTCDateTime, utcnow
-from core.tokens.models import ApiToken
+from core.audit import repository
+from core.audit.service import entry
+from core.db import Database, utcnow
+from core.tokens import repository as tokens
 
 log = logging.getLogger("patchbay.audit")
-
-_TOUCH = (
-    sa.update(ApiToken.__table__)  # type: ignore[arg-type]
-    .where(ApiToken.__table__.c.id == sa.bindparam("b_token"))  # type: ignore[attr-defined]
-    .values(last_used_at=sa.bindparam("b_at", type_=UTCDateTime()))
-)
 
 
 class AuditWriteFailed(RuntimeError):
@@ -52,7 +46,7 @@ class AuditWriter:
         self._open = _Batch()
         self._lock = anyio.Lock()  # FIFO: the first waiter of a batch commits all of it
         self.commits = 0
-        """Write transactions made so far (tests and benchmarks read it)."""
+        """Write transactions made so far (the tests read it to see batching)."""
 
     async def write(self, *, touch_token: bool = False, **fields: Any) -> None:
         """Record one call (``core.audit.service.entry`` fields); ``touch_token`` also
@@ -76,11 +70,8 @@ class AuditWriter:
     async def _commit(self, batch: _Batch) -> None:
         try:
             async with self._db.session() as session:
-                await session.execute(INSERT, batch.rows)
-                if batch.touches:
-                    await session.execute(
-                        _TOUCH, [{"b_token": t, "b_at": at} for t, at in batch.touches.items()]
-                    )
+                await repository.insert(session, batch.rows)
+                await tokens.touch_many(session, batch.touches)
         except Exception:
             batch.failed = True
             log.exception("could not write %d audit rows", len(batch.rows))

@@ -1,11 +1,10 @@
-"""The tasks table and its public shapes."""
+"""The tasks table."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict
 from sqlmodel import Field, SQLModel
 
 from core.db import UTCDateTime, WorkspaceOwned, workspace_fk
@@ -35,21 +34,3 @@ class Task(SQLModel, WorkspaceOwned, table=True):
     completed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)
-
-
-class TaskPublic(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: str
-    title: str
-    description: str | None = None
-    status: str
-    priority: str
-    assignee: str | None = None
-    due_at: datetime | None = None
-    related_type: str | None = None
-    related_id: str | None = None
-    completion_note: str | None = None
-    completed_at: datetime | None = None
-    created_at: datetime
-    updated_at: datetime

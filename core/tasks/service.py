@@ -1,24 +1,24 @@
-"""Task rules and queries. Never commits."""
+"""Task rules: a link names a record of the workspace, ``done`` stamps ``completed_at``,
+every change is an event. Never commits."""
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import select
 
 from core.db import WorkspaceId, utcnow
-from core.erasure import ERASED_TEXT, linked_to, scrub_copies
+from core.erasure import ERASED_TEXT, scrub_copies
 from core.errors import NotFound
 from core.events.service import emit
 from core.ids import new_id
-from core.pagination import Page, paginate
-from core.related import check_related
-from core.tasks.models import Task, TaskPublic
+from core.pagination import Page
+from core.related import check_related, related_model
+from core.tasks import repository
+from core.tasks.models import Task
+from core.tasks.schemas import ListTasksIn, TaskPublic, UpdateTaskIn
 
-CLOSED = ("done", "cancelled")
 TASK_EVENTS = ("task.created", "task.updated", "task.completed")
 
 
@@ -27,32 +27,39 @@ def _public(task: Task) -> dict[str, Any]:
 
 
 async def get_task(session: AsyncSession, ws: WorkspaceId, task_id: str) -> Task:
-    stmt = select(Task).where(Task.id == task_id, Task.workspace_id == ws)
-    task = (await session.execute(stmt)).scalar_one_or_none()
+    task = await repository.get(session, ws, task_id)
     if task is None:
         raise NotFound("task", task_id)
     return task
 
 
-async def list_tasks(
-    session: AsyncSession,
-    ws: WorkspaceId,
-    *,
-    filters: dict[str, Any],
-    limit: int,
-    cursor: str | None,
-) -> Page[Task]:
-    stmt = select(Task).where(Task.workspace_id == ws)
-    for name, value in filters.items():
-        if value is not None:
-            stmt = stmt.where(getattr(Task, name) == value)
-    return await paginate(session, stmt, Task.id, limit=limit, cursor=cursor)
+async def list_tasks(session: AsyncSession, ws: WorkspaceId, a: ListTasksIn) -> Page[Task]:
+    # related_id alone is enough (ids are unique across types), as for activities.
+    if a.related_type is not None:
+        related_model(session, a.related_type)  # a type no domain declares: 400
+    return await repository.list_tasks(
+        session,
+        ws,
+        status=a.status,
+        assignee=a.assignee,
+        related_type=a.related_type,
+        related_id=a.related_id,
+        limit=a.limit,
+        cursor=a.cursor,
+    )
 
 
-async def create_task(session: AsyncSession, ws: WorkspaceId, values: dict[str, Any]) -> Task:
+async def create_task(session: AsyncSession, ws: WorkspaceId, values: Mapping[str, Any]) -> Task:
+    """Create a task from ``CreateTaskIn``'s fields (priority defaults to normal)."""
     await check_related(session, ws, values.get("related_type"), values.get("related_id"))
     now = utcnow()
-    task = Task(id=new_id("task"), workspace_id=ws, created_at=now, updated_at=now, **values)
+    task = Task(
+        id=new_id("task"),
+        workspace_id=ws,
+        created_at=now,
+        updated_at=now,
+        **{**values, "priority": values.get("priority") or "normal"},
+    )
     if task.status == "done":
         task.completed_at = now
     session.add(task)
@@ -61,10 +68,10 @@ async def create_task(session: AsyncSession, ws: WorkspaceId, values: dict[str, 
     return task
 
 
-async def update_task(
-    session: AsyncSession, ws: WorkspaceId, task_id: str, changes: dict[str, Any]
-) -> Task:
-    task = await get_task(session, ws, task_id)
+async def update_task(session: AsyncSession, ws: WorkspaceId, a: UpdateTaskIn) -> Task:
+    """Change the fields sent (a null title, status or priority changes nothing)."""
+    task = await get_task(session, ws, a.task_id)
+    changes = {k: getattr(a, k) for k in a.model_fields_set if k != "task_id"}
     for key in ("title", "status", "priority"):
         if key in changes and changes[key] is None:
             changes.pop(key)
@@ -94,15 +101,12 @@ async def erase_linked(
 ) -> int:
     """Erasure hook: tasks linked to an erased person lose their text (title, description,
     completion note) and their event, delivery and replay copies."""
-    stmt = select(Task.id).where(Task.workspace_id == ws, linked_to(Task, records))
-    ids = list((await session.execute(stmt)).scalars())
+    ids = await repository.linked_ids(session, ws, records)
     if not ids:
         return 0
-    await session.execute(
-        update(Task)
-        .where(Task.workspace_id == ws, Task.id.in_(ids))  # type: ignore[attr-defined]
-        .values(title=ERASED_TEXT, description=None, completion_note=None, updated_at=utcnow())
-        .execution_options(synchronize_session="fetch")
-    )
+    await repository.set_many(
+        session, ws, ids,
+        title=ERASED_TEXT, description=None, completion_note=None, updated_at=utcnow(),
+    )  # fmt: skip
     await scrub_copies(session, ws, ids, event_types=TASK_EVENTS)
     return len(ids)

@@ -1,0 +1,1 @@
+"""API tokens: issued, revoked and authenticated."""

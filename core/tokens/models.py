@@ -1,14 +1,13 @@
-"""API token table and its public shapes. The plaintext is never stored."""
+"""The API token table. The plaintext is never stored: its SHA-256 and a preview are."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict
-from pydantic import Field as PydanticField
 from sqlmodel import Field, SQLModel
 
 from core.db import JSONType, UTCDateTime, WorkspaceOwned, workspace_fk
+from core.tokens.schemas import TokenPublic  # noqa: F401  (patchbay/cli.py imports it here)
 
 
 class ApiToken(SQLModel, WorkspaceOwned, table=True):
@@ -26,29 +25,3 @@ class ApiToken(SQLModel, WorkspaceOwned, table=True):
     expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-
-
-class TokenPublic(BaseModel):
-    """A token as listed: never the secret."""
-
-    model_config = ConfigDict(from_attributes=True)
-
-    id: str
-    name: str
-    preview: str
-    scopes: list[str]
-    abilities: list[str]
-    rate_limit_per_minute: int | None = None
-    created_at: datetime
-    expires_at: datetime | None = None
-    last_used_at: datetime | None = None
-    revoked_at: datetime | None = None
-
-
-class TokenCreated(TokenPublic):
-    """A token at creation: the only time ``token`` (the plaintext) is shown."""
-
-    token: str | None = PydanticField(
-        default=None,
-        description="The full token, shown once; omitted when an idempotent retry is replayed.",
-    )

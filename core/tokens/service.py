@@ -1,20 +1,20 @@
-"""Token rules: issue (within the plan's limit), revoke, authenticate. Never commits."""
+"""Token rules: issue (within the plan's limit and the creator's own grants), revoke,
+authenticate, record use. Never commits."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import WorkspaceId, utcnow
-from core.errors import NotFound, TokenLimitReached, Unauthenticated, ValidationFailed
+from core.errors import Forbidden, NotFound, TokenLimitReached, Unauthenticated, ValidationFailed
 from core.principal import Principal
 from core.scopes import ALL_ABILITIES, parse_abilities, parse_scopes
 from core.tokens import repository, secrets
-from core.tokens.models import ApiToken, TokenCreated
+from core.tokens.models import ApiToken
+from core.tokens.schemas import CreateTokenIn, TokenCreated
 from core.workspaces import repository as workspaces
-from core.workspaces.models import Workspace
 from core.workspaces.plans import plan_for
 
 LAST_USED_RESOLUTION = timedelta(seconds=30)
@@ -52,9 +52,7 @@ async def issue_token(
         raise NotFound("workspace", workspace_id)
     now = utcnow()
     # Serialise concurrent issuers on the workspace row so the limit cannot be overshot.
-    await session.execute(
-        update(Workspace).where(Workspace.id == workspace_id).values(updated_at=now)
-    )
+    await workspaces.lock(session, workspace_id, now)
     limit = plan_for(workspace.plan).active_tokens
     if await repository.count_active(session, workspace_id, now) >= limit:
         raise TokenLimitReached(
@@ -86,20 +84,44 @@ def _expiry(now: datetime, days: int | None, not_after: datetime | None) -> date
     return expires_at
 
 
+async def create_token(session: AsyncSession, creator: Principal, a: CreateTokenIn) -> TokenCreated:
+    """A token minted by ``creator`` (over the API): never more scopes or abilities than
+    it holds, nor a longer life; abilities default to the creator's."""
+    beyond = set(a.scopes) - creator.scopes
+    if beyond:
+        raise Forbidden(
+            f"A token cannot grant scopes it does not hold: {', '.join(sorted(beyond))}.",
+            code="scope_escalation",
+        )
+    abilities = sorted(creator.abilities) if a.abilities is None else a.abilities
+    beyond = set(abilities) - creator.abilities
+    if beyond:
+        raise Forbidden(
+            f"A token cannot grant abilities it does not hold: {', '.join(sorted(beyond))}.",
+            code="ability_escalation",
+        )
+    return await issue_token(
+        session,
+        creator.workspace_id,
+        name=a.name,
+        scopes=a.scopes,
+        abilities=abilities,
+        expires_in_days=a.expires_in_days,
+        not_after=creator.expires_at,
+    )
+
+
 async def revoke_token(session: AsyncSession, workspace_id: WorkspaceId, token_id: str) -> ApiToken:
     """Revoke a token of the workspace; it answers 401 from the next request on."""
-    token = await repository.get(session, workspace_id, token_id)
-    if token is None:
-        raise NotFound("token", token_id)
-    if token.revoked_at is None:
-        token.revoked_at = utcnow()
-        await session.flush()
-    return token
+    return await _revoke(session, await repository.get(session, workspace_id, token_id), token_id)
 
 
 async def revoke_token_any(session: AsyncSession, token_id: str) -> ApiToken:
     """Operator revocation by id (CLI), whatever the workspace."""
-    token = await repository.get_unscoped(session, token_id)
+    return await _revoke(session, await repository.get_unscoped(session, token_id), token_id)
+
+
+async def _revoke(session: AsyncSession, token: ApiToken | None, token_id: str) -> ApiToken:
     if token is None:
         raise NotFound("token", token_id)
     if token.revoked_at is None:
@@ -152,6 +174,4 @@ def needs_touch(principal: Principal) -> bool:
 async def touch_last_used(session: AsyncSession, principal: Principal) -> None:
     """Record use in the session's transaction, if ``needs_touch``."""
     if needs_touch(principal):
-        await session.execute(
-            update(ApiToken).where(ApiToken.id == principal.token_id).values(last_used_at=utcnow())
-        )
+        await repository.touch(session, principal.token_id, utcnow())

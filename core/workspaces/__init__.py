@@ -1,0 +1,1 @@
+"""Workspaces (tenants) and their plans."""

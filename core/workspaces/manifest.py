@@ -1,4 +1,4 @@
-"""The workspaces domain: the caller's own workspace (``get_me``)."""
+"""The workspaces domain: the tenants, their plans, and the caller's own view (``get_me``)."""
 
 from core.domain import Domain
 from core.workspaces.models import Workspace

@@ -1,11 +1,10 @@
-"""Workspace (tenant) table and its public shapes."""
+"""The workspace (tenant) table and its statuses."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict
 from sqlmodel import Field, SQLModel
 
 from core.db import JSONType, UTCDateTime
@@ -27,14 +26,3 @@ class Workspace(SQLModel, table=True):
     enabled_modules: list[str] = Field(sa_type=JSONType)
     created_at: datetime = Field(sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)
-
-
-class WorkspacePublic(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: str
-    name: str
-    plan: str
-    status: WorkspaceStatus
-    enabled_modules: list[str]
-    created_at: datetime

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
@@ -16,3 +19,11 @@ async def get(session: AsyncSession, workspace_id: str) -> Workspace | None:
 async def list_all(session: AsyncSession) -> list[Workspace]:
     """Every workspace, oldest first (operator use only)."""
     return list((await session.execute(select(Workspace).order_by(Workspace.id))).scalars())
+
+
+async def lock(session: AsyncSession, workspace_id: str, now: datetime) -> None:
+    """Write-lock the workspace's row until commit (bumping ``updated_at``): writers that
+    check a per-workspace limit (active tokens) queue behind each other."""
+    await session.execute(
+        update(Workspace).where(Workspace.id == workspace_id).values(updated_at=now)
+    )

@@ -1,4 +1,5 @@
-"""Workspace rules: creation, plan changes. Never commits."""
+"""Workspace rules: creation, plan and status changes, the caller's own view. Never
+commits."""
 
 from __future__ import annotations
 
@@ -7,15 +8,24 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.db import utcnow
 from core.errors import NotFound, ValidationFailed
 from core.ids import new_id
+from core.principal import Principal
 from core.workspaces import repository
 from core.workspaces.models import Workspace, WorkspaceStatus
 from core.workspaces.plans import ALL_MODULES, PLANS, PlanName
+from core.workspaces.schemas import MeOut, PlanLimits, TokenSelf, WorkspacePublic
 
 
 def _check_plan(plan: str) -> str:
     if plan not in PLANS:
         raise ValidationFailed(f"Unknown plan '{plan}'. Plans: {', '.join(PLANS)}.")
     return plan
+
+
+async def _require(session: AsyncSession, workspace_id: str) -> Workspace:
+    workspace = await repository.get(session, workspace_id)
+    if workspace is None:
+        raise NotFound("workspace", workspace_id)
+    return workspace
 
 
 async def create_workspace(
@@ -45,9 +55,7 @@ async def create_workspace(
 
 async def set_plan(session: AsyncSession, workspace_id: str, plan: str) -> Workspace:
     """Move a workspace to another plan."""
-    workspace = await repository.get(session, workspace_id)
-    if workspace is None:
-        raise NotFound("workspace", workspace_id)
+    workspace = await _require(session, workspace_id)
     workspace.plan = _check_plan(plan)
     workspace.updated_at = utcnow()
     await session.flush()
@@ -58,10 +66,35 @@ async def set_status(
     session: AsyncSession, workspace_id: str, status: WorkspaceStatus
 ) -> Workspace:
     """Archive, close or reactivate a workspace."""
-    workspace = await repository.get(session, workspace_id)
-    if workspace is None:
-        raise NotFound("workspace", workspace_id)
+    workspace = await _require(session, workspace_id)
     workspace.status = status
     workspace.updated_at = utcnow()
     await session.flush()
     return workspace
+
+
+async def me(session: AsyncSession, principal: Principal) -> MeOut:
+    """The caller's workspace, its plan's limits and the calling token."""
+    workspace = await _require(session, principal.workspace_id)
+    plan = principal.plan
+    return MeOut(
+        workspace=WorkspacePublic.model_validate(workspace),
+        plan=PlanLimits(
+            name=plan.name,
+            rest_api=plan.rest_api,
+            mcp=plan.mcp,
+            workflows=plan.workflows,
+            daily_workflow_runs=plan.daily_workflow_runs,
+            crawl_pages_per_crawl=plan.crawl_pages_per_crawl,
+            active_tokens=plan.active_tokens,
+        ),
+        token=TokenSelf(
+            id=principal.token_id,
+            name=principal.token_name,
+            scopes=sorted(principal.scopes),
+            abilities=sorted(principal.abilities),
+            created_at=principal.created_at,
+            expires_at=principal.expires_at,
+            last_used_at=principal.last_used_at,
+        ),
+    )

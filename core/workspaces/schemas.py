@@ -1,0 +1,50 @@
+"""Workspace public shapes and what ``get_me`` answers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict
+
+from core.workspaces.models import WorkspaceStatus
+
+
+class NoInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class WorkspacePublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    name: str
+    plan: str
+    status: WorkspaceStatus
+    enabled_modules: list[str]
+    created_at: datetime
+
+
+class PlanLimits(BaseModel):
+    name: str
+    rest_api: bool
+    mcp: bool
+    workflows: bool
+    daily_workflow_runs: int | None = None  # omitted when unlimited
+    crawl_pages_per_crawl: int
+    active_tokens: int
+
+
+class TokenSelf(BaseModel):
+    id: str
+    name: str
+    scopes: list[str]
+    abilities: list[str]
+    created_at: datetime
+    expires_at: datetime | None = None
+    last_used_at: datetime | None = None
+
+
+class MeOut(BaseModel):
+    workspace: WorkspacePublic
+    plan: PlanLimits
+    token: TokenSelf
