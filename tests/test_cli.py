@@ -254,3 +254,13 @@ async def test_the_cli_goes_through_the_gate(migrated: CLI) -> None:
     assert {r["token_name"] for r in rows} == {"command line"}
     unknown = migrated.run("token", "list", "--workspace", "wrk_nope", ok=False)
     assert unknown.returncode == 1 and "workspace_not_found" in unknown.stderr
+
+
+async def test_token_create_sets_a_rate_limit_through_the_gate(migrated: CLI) -> None:
+    ws = migrated.json("workspace", "create", "Acme", "--plan", "pro")
+    created = migrated.json(
+        "token", "create", "--workspace", ws["id"], "--name", "slow", "--scopes", "crm:read",
+        "--rate-limit", "7",
+    )  # fmt: skip
+    r = await me(migrated.database_url, created["token"])
+    assert r.headers["X-RateLimit-Limit"] == "7"

@@ -40,6 +40,12 @@ class CreateTokenIn(BaseModel):
         le=3650,
         description="Days until expiry (omit: none); capped at the caller's own expiry.",
     )
+    rate_limit_per_minute: int | None = Field(
+        default=None,
+        ge=1,
+        le=100_000,
+        description="Requests per minute (omit: the server's); at most the caller's own.",
+    )
 
 
 class TokenIdIn(BaseModel):

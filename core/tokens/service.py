@@ -100,6 +100,9 @@ async def create_token(session: AsyncSession, creator: Principal, a: CreateToken
             f"A token cannot grant abilities it does not hold: {', '.join(sorted(beyond))}.",
             code="ability_escalation",
         )
+    limit = a.rate_limit_per_minute
+    if creator.rate_limit_per_minute is not None:
+        limit = min(limit or creator.rate_limit_per_minute, creator.rate_limit_per_minute)
     return await issue_token(
         session,
         creator.workspace_id,
@@ -107,6 +110,7 @@ async def create_token(session: AsyncSession, creator: Principal, a: CreateToken
         scopes=a.scopes,
         abilities=abilities,
         expires_in_days=a.expires_in_days,
+        rate_limit_per_minute=limit,
         not_after=creator.expires_at,
     )
 

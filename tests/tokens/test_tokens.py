@@ -261,3 +261,24 @@ async def test_concurrent_issuers_cannot_overshoot_the_limit(runtime: Runtime) -
     assert outcomes.count("created") == 1
     assert outcomes.count("limit") == 19
     assert await active_count(runtime, workspace_id) == 5
+
+
+async def test_a_minted_token_is_never_faster_than_its_creator(
+    client: httpx.AsyncClient, runtime: Runtime, tenant: Tenant
+) -> None:
+    slow, _ = await make_token(runtime, tenant.workspace_id, rate_limit_per_minute=30)
+    headers = {"Authorization": f"Bearer {slow}"}
+    for asked, got in ((1000, 30), (10, 10), (None, 30)):
+        body: dict[str, Any] = {"name": "minted", "scopes": ["crm:read"]}
+        if asked is not None:
+            body["rate_limit_per_minute"] = asked
+        r = await client.post("/api/v1/tokens", headers=headers, json=body)
+        assert r.status_code == 201, r.text
+        minted = {"Authorization": f"Bearer {r.json()['data']['token']}"}
+        me = await client.get("/api/v1/me", headers=minted)
+        assert me.headers["X-RateLimit-Limit"] == str(got), asked
+    r = await client.post(
+        "/api/v1/tokens", headers=tenant.headers,
+        json={"name": "x", "scopes": ["crm:read"], "rate_limit_per_minute": 0},
+    )  # fmt: skip
+    assert r.status_code == 400 and r.json()["error"]["code"] == "validation_error"
