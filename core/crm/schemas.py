@@ -49,6 +49,14 @@ class _Out(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
 
+def public_json(shape: type[BaseModel], row: Any) -> dict[str, Any]:
+    """``row`` (a table row or a dict) in its public ``shape`` as JSON, empty fields
+    omitted: what an event carries."""
+    return shape.model_validate(row, from_attributes=True).model_dump(
+        mode="json", exclude_none=True
+    )
+
+
 def check_custom_fields(value: dict[str, Any] | None) -> dict[str, Any] | None:
     """Keys 1-64 of [A-Za-z0-9_-], at most 50 of them, string values ≤ 1,000 chars."""
     if value is None:
