@@ -28,12 +28,6 @@ from core.search import text_filter
 M = TypeVar("M")
 
 
-async def get(session: AsyncSession, model: type[M], ws: WorkspaceId, id_: str) -> M | None:
-    """The row of ``model`` with this id in the workspace, or None (foreign ids too)."""
-    stmt = select(model).where(model.id == id_, model.workspace_id == ws)  # type: ignore[attr-defined]
-    return (await session.execute(stmt)).scalar_one_or_none()
-
-
 async def require(
     session: AsyncSession,
     model: type[M],
@@ -43,7 +37,8 @@ async def require(
     *,
     for_update: bool = False,
 ) -> M:
-    """Like ``get`` but raises ``NotFound(resource)`` (404 ``<resource>_not_found``).
+    """The row of ``model`` with this id in the workspace; ``NotFound(resource)`` (404
+    ``<resource>_not_found``) otherwise, for a foreign id too.
 
     ``for_update`` locks the row until commit on PostgreSQL (SQLite writers already
     hold the database write lock from BEGIN IMMEDIATE)."""

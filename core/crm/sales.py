@@ -194,9 +194,9 @@ async def record_payment(
     return out
 
 
-def payment_out(payment: Payment, invoice: Invoice | None = None) -> dict[str, Any]:
+def payment_out(payment: Payment, invoice: Invoice) -> dict[str, Any]:
+    """A payment as record_payment answers it: with its invoice's new status and balance."""
     out = PaymentPublic.model_validate(payment).model_dump()
-    if invoice is not None:
-        out["invoice_status"] = invoice.status
-        out["invoice_balance_cents"] = invoice.balance_cents
+    out["invoice_status"] = invoice.status
+    out["invoice_balance_cents"] = invoice.balance_cents
     return out
