@@ -17,11 +17,13 @@ from core.crm.schemas import (
     CreateAccountIn,
     CreateJournalEntryIn,
     JournalEntryPublic,
+    public_json,
 )
 from core.db import WorkspaceId, flush_unique, utcnow
 from core.errors import Conflict, NotFound, Unprocessable
 from core.events.service import emit
 from core.ids import new_id
+from core.pagination import Page
 
 
 async def create_account(
@@ -37,12 +39,7 @@ async def create_account(
     )
     session.add(account)
     await flush_unique(session, taken)
-    await emit(
-        session,
-        ws,
-        "accounting_account.created",
-        AccountPublic.model_validate(account).model_dump(mode="json", exclude_none=True),
-    )
+    await emit(session, ws, "accounting_account.created", public_json(AccountPublic, account))
     return account
 
 
@@ -59,6 +56,23 @@ def entry_out(entry: JournalEntry, lines: list[JournalLine]) -> dict[str, Any]:
         for line in lines
     ]
     return out
+
+
+async def list_entries(
+    session: AsyncSession,
+    ws: WorkspaceId,
+    *,
+    status: str | None,
+    query: str | None,
+    limit: int,
+    cursor: str | None,
+) -> Page[dict[str, Any]]:
+    """A page of entries, each with its lines."""
+    page = await repo.list_entries(
+        session, ws, status=status, query=query, limit=limit, cursor=cursor
+    )
+    lines = await repo.lines_for(session, ws, [e.id for e in page.items])
+    return Page([entry_out(e, lines[e.id]) for e in page.items], page.next_cursor)
 
 
 async def create_entry(
@@ -107,10 +121,5 @@ async def create_entry(
     session.add_all(lines)
     await session.flush()
     out = entry_out(entry, lines)
-    await emit(
-        session,
-        ws,
-        "journal_entry.created",
-        JournalEntryPublic.model_validate(out).model_dump(mode="json", exclude_none=True),
-    )
+    await emit(session, ws, "journal_entry.created", public_json(JournalEntryPublic, out))
     return out

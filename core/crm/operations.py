@@ -1,13 +1,27 @@
-"""CRM operations (scopes ``crm:read`` / ``crm:write``, module ``crm``, toolset ``crm``)."""
+"""CRM operations: scopes ``crm:read`` / ``crm:write``, module ``crm``, three toolsets
+(``crm``: contacts and companies, ``sales``: leads and deals, ``accounting``: invoices,
+payments and the books). Every write emits an event webhooks deliver (``open_world``).
+
+Handlers are thin: arguments → service or repository → result, and ``ctx.resource_id``
+for the audit row.
+"""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 from core.crm import accounting, sales, service
 from core.crm import repository as repo
-from core.crm.models import Company, Contact, Deal, Invoice, Lead
+from core.crm.models import (
+    AccountingAccount,
+    Company,
+    Contact,
+    Deal,
+    DealStage,
+    Invoice,
+    Lead,
+    Payment,
+)
 from core.crm.schemas import (
     AccountPublic,
     CompanyIdIn,
@@ -49,7 +63,7 @@ from core.crm.schemas import (
     UpdateLeadIn,
 )
 from core.errors import Conflict, NotFound, Unprocessable
-from core.operations import Context, Kind, Operation, Toolset
+from core.operations import Context, Declare, Toolset
 from core.pagination import Page
 
 # ---------------------------------------------------------------- handlers
@@ -141,23 +155,23 @@ async def convert_lead(ctx: Context, a: ConvertLeadIn) -> ConvertLeadOut:
     return await service.convert_lead(ctx.session, ctx.workspace_id, a)
 
 
-async def list_deal_stages(ctx: Context, a: ListDealStagesIn) -> Page[Any]:
+async def list_deal_stages(ctx: Context, a: ListDealStagesIn) -> Page[DealStage]:
     return await repo.list_stages(
         ctx.session, ctx.workspace_id, query=a.query, limit=a.limit, cursor=a.cursor
     )
 
 
-async def create_deal_stage(ctx: Context, a: CreateDealStageIn) -> Any:
+async def create_deal_stage(ctx: Context, a: CreateDealStageIn) -> DealStage:
     stage = await sales.create_stage(ctx.session, ctx.workspace_id, a)
     ctx.resource_id = stage.id
     return stage
 
 
 async def list_deals(ctx: Context, a: ListDealsIn) -> Page[Deal]:
-    filters = {k: getattr(a, k) for k in ("stage", "status", "company_id", "contact_id")}
     return await repo.list_deals(
-        ctx.session, ctx.workspace_id, filters=filters, limit=a.limit, cursor=a.cursor
-    )
+        ctx.session, ctx.workspace_id, stage=a.stage, status=a.status, company_id=a.company_id,
+        contact_id=a.contact_id, limit=a.limit, cursor=a.cursor,
+    )  # fmt: skip
 
 
 async def create_deal(ctx: Context, a: CreateDealIn) -> Deal:
@@ -176,10 +190,10 @@ async def update_deal(ctx: Context, a: UpdateDealIn) -> Deal:
 
 
 async def list_invoices(ctx: Context, a: ListInvoicesIn) -> Page[Invoice]:
-    filters = {k: getattr(a, k) for k in ("status", "company_id", "contact_id", "deal_id")}
     return await repo.list_invoices(
-        ctx.session, ctx.workspace_id, filters=filters, limit=a.limit, cursor=a.cursor
-    )
+        ctx.session, ctx.workspace_id, status=a.status, company_id=a.company_id,
+        contact_id=a.contact_id, deal_id=a.deal_id, limit=a.limit, cursor=a.cursor,
+    )  # fmt: skip
 
 
 async def create_invoice(ctx: Context, a: CreateInvoiceIn) -> Invoice:
@@ -198,35 +212,29 @@ async def record_payment(ctx: Context, a: RecordPaymentIn) -> dict[str, Any]:
     return out
 
 
-async def list_payments(ctx: Context, a: ListPaymentsIn) -> Page[Any]:
+async def list_payments(ctx: Context, a: ListPaymentsIn) -> Page[Payment]:
     return await repo.list_payments(
         ctx.session, ctx.workspace_id, invoice_id=a.invoice_id, limit=a.limit, cursor=a.cursor
     )
 
 
-async def list_accounting_accounts(ctx: Context, a: ListAccountsIn) -> Page[Any]:
+async def list_accounting_accounts(ctx: Context, a: ListAccountsIn) -> Page[AccountingAccount]:
     return await repo.list_accounts(
         ctx.session, ctx.workspace_id, type_=a.type, query=a.query, limit=a.limit, cursor=a.cursor
     )
 
 
-async def create_accounting_account(ctx: Context, a: CreateAccountIn) -> Any:
+async def create_accounting_account(ctx: Context, a: CreateAccountIn) -> AccountingAccount:
     account = await accounting.create_account(ctx.session, ctx.workspace_id, a)
     ctx.resource_id = account.id
     return account
 
 
 async def list_journal_entries(ctx: Context, a: ListJournalEntriesIn) -> Page[Any]:
-    page = await repo.list_entries(
-        ctx.session,
-        ctx.workspace_id,
-        status=a.status,
-        query=a.query,
-        limit=a.limit,
+    return await accounting.list_entries(
+        ctx.session, ctx.workspace_id, status=a.status, query=a.query, limit=a.limit,
         cursor=a.cursor,
-    )
-    lines = await repo.lines_for(ctx.session, ctx.workspace_id, [e.id for e in page.items])
-    return Page([accounting.entry_out(e, lines[e.id]) for e in page.items], page.next_cursor)
+    )  # fmt: skip
 
 
 async def create_journal_entry(ctx: Context, a: CreateJournalEntryIn) -> dict[str, Any]:
@@ -237,373 +245,217 @@ async def create_journal_entry(ctx: Context, a: CreateJournalEntryIn) -> dict[st
 
 # ---------------------------------------------------------------- declarations
 
-_WRITE_ERRORS = (NotFound, Conflict, Unprocessable)
+CRM = Declare(scope="crm", toolset="crm", module="crm", writes_emit_events=True)
+SALES = Declare(scope="crm", toolset="sales", module="crm", writes_emit_events=True)
+ACCOUNTING = Declare(scope="crm", toolset="accounting", module="crm", writes_emit_events=True)
 
-
-def _op(
-    name: str,
-    method: str,
-    path: str,
-    handler: Any,
-    input_model: Any,
-    output_model: Any,
-    summary: str,
-    description: str,
-    *,
-    kind: Kind = Kind.read,
-    update: bool = False,
-    paginated: bool = False,
-    status: int = 200,
-) -> Operation:
-    return Operation(
-        name=name,
-        summary=summary,
-        description=description,
-        scope="crm:read" if kind is Kind.read else "crm:write",
-        kind=kind,
-        toolset="crm",
-        method=method,
-        path=path,
-        input_model=input_model,
-        output_model=output_model,
-        handler=handler,
-        success_status=status,
-        paginated=paginated,
-        destructive=update,
-        idempotent=True if update else None,
-        open_world=kind is not Kind.read,  # every CRM write emits an event webhooks deliver
-        module="crm",
-        errors=() if kind is Kind.read and paginated else _WRITE_ERRORS,
-    )
-
-
-def _list(
-    name: str, path: str, handler: Any, inp: Any, out: Any, summary: str, desc: str
-) -> Operation:
-    return _op(name, "GET", path, handler, inp, out, summary, desc, paginated=True)
-
-
-def _create(
-    name: str, path: str, handler: Any, inp: Any, out: Any, summary: str, desc: str
-) -> Operation:
-    return _op(name, "POST", path, handler, inp, out, summary, desc, kind=Kind.write, status=201)
-
-
-def _update(
-    name: str, path: str, handler: Any, inp: Any, out: Any, summary: str, desc: str
-) -> Operation:
-    return _op(name, "PATCH", path, handler, inp, out, summary, desc, kind=Kind.write, update=True)
-
-
+ERRORS = (NotFound, Conflict, Unprocessable)
+"""What every operation but a list may answer besides the gate's errors (OpenAPI)."""
 PAGE = " Newest first."
 
-_CRM = [
-    _list(
-        "search_contacts",
-        "/contacts",
-        search_contacts,
-        SearchContactsIn,
-        ContactPublic,
-        "Search contacts",
-        "Find people in the CRM: `query` is free text over name, email, company and notes "
-        "(every word must match); company_id lists a company's people. Erased "
+OPERATIONS = [
+    CRM.list(
+        "search_contacts", "/contacts", search_contacts, SearchContactsIn, ContactPublic,
+        summary="Search contacts",
+        description="Find people in the CRM: `query` is free text over name, email, company "
+        "and notes (every word must match); company_id lists a company's people. Erased "
         "contacts are stubs." + PAGE,
     ),
-    _create(
-        "create_contact",
-        "/contacts",
-        create_contact,
-        CreateContactIn,
+    CRM.create(
+        "create_contact", "/contacts", create_contact, CreateContactIn, ContactPublic,
+        summary="Create a contact",
+        description="Add a person to the CRM; search first to avoid duplicates. Link a "
+        "company by company_id (see search_companies) or company_name.",
+        errors=ERRORS,
+    ),
+    CRM.get(
+        "get_contact", "/contacts/{contact_id}", get_contact, ContactIdIn, ContactPublic,
+        summary="Get a contact",
+        description="Fetch one contact by id with all its fields.",
+        errors=ERRORS,
+    ),
+    CRM.update(
+        "update_contact", "/contacts/{contact_id}", update_contact, UpdateContactIn,
         ContactPublic,
-        "Create a contact",
-        "Add a person to the CRM; search first to avoid duplicates. Link a company by "
-        "company_id (see search_companies) or company_name.",
+        summary="Update a contact",
+        description="Change a contact; only sent fields change, null clears one. An erased "
+        "contact answers 409 contact_erased.",
+        errors=ERRORS,
     ),
-    _op(
-        "get_contact",
-        "GET",
-        "/contacts/{contact_id}",
-        get_contact,
-        ContactIdIn,
-        ContactPublic,
-        "Get a contact",
-        "Fetch one contact by id with all its fields.",
+    CRM.delete(
+        "erase_contact", "/contacts/{contact_id}", erase_contact, ContactIdIn, ContactPublic,
+        summary="Erase a contact (GDPR)",
+        description="GDPR erasure: permanently blank a contact's personal data, keeping a "
+        "stub (erased_at) so links still work. Cannot be undone; use only when asked to erase "
+        "or forget a person.",
+        errors=ERRORS,
     ),
-    _update(
-        "update_contact",
-        "/contacts/{contact_id}",
-        update_contact,
-        UpdateContactIn,
-        ContactPublic,
-        "Update a contact",
-        "Change a contact; only sent fields change, null clears one. An erased contact "
-        "answers 409 contact_erased.",
+    CRM.list(
+        "search_companies", "/companies", search_companies, SearchCompaniesIn, CompanyPublic,
+        summary="Search companies",
+        description="Find companies (organisations) by free text over name, domain, website "
+        "and notes." + PAGE,
     ),
-    _op(
-        "erase_contact",
-        "DELETE",
-        "/contacts/{contact_id}",
-        erase_contact,
-        ContactIdIn,
-        ContactPublic,
-        "Erase a contact (GDPR)",
-        "GDPR erasure: permanently blank a contact's personal data, keeping a stub (erased_at) "
-        "so links still work. Cannot be undone; use only when asked to erase or forget a "
-        "person.",
-        kind=Kind.delete,
+    CRM.create(
+        "create_company", "/companies", create_company, CreateCompanyIn, CompanyPublic,
+        summary="Create a company",
+        description="Add a company (organisation) to the CRM; search first to avoid "
+        "duplicates.",
+        errors=ERRORS,
     ),
-    _list(
-        "search_companies",
-        "/companies",
-        search_companies,
-        SearchCompaniesIn,
+    CRM.get(
+        "get_company", "/companies/{company_id}", get_company, CompanyIdIn, CompanyPublic,
+        summary="Get a company",
+        description="Fetch one company by id.",
+        errors=ERRORS,
+    ),
+    CRM.update(
+        "update_company", "/companies/{company_id}", update_company, UpdateCompanyIn,
         CompanyPublic,
-        "Search companies",
-        "Find companies (organisations) by free text over name, domain, website and notes."
-        + PAGE,
+        summary="Update a company",
+        description="Change a company; only sent fields change, null clears one.",
+        errors=ERRORS,
     ),
-    _create(
-        "create_company",
-        "/companies",
-        create_company,
-        CreateCompanyIn,
-        CompanyPublic,
-        "Create a company",
-        "Add a company (organisation) to the CRM; search first to avoid duplicates.",
+    SALES.list(
+        "list_leads", "/leads", list_leads, ListLeadsIn, LeadPublic,
+        summary="List leads",
+        description="List or search sales leads by status, source, a custom field "
+        "(custom_field_key, optionally custom_field_value) or free text `query`." + PAGE,
     ),
-    _op(
-        "get_company",
-        "GET",
-        "/companies/{company_id}",
-        get_company,
-        CompanyIdIn,
-        CompanyPublic,
-        "Get a company",
-        "Fetch one company by id.",
+    SALES.create(
+        "create_lead", "/leads", create_lead, CreateLeadIn, LeadPublic,
+        summary="Create a lead",
+        description="Record a prospect who is not yet a customer; put extra attributes in "
+        "custom_fields.",
+        errors=ERRORS,
     ),
-    _update(
-        "update_company",
-        "/companies/{company_id}",
-        update_company,
-        UpdateCompanyIn,
-        CompanyPublic,
-        "Update a company",
-        "Change a company; only sent fields change, null clears one.",
+    SALES.get(
+        "get_lead", "/leads/{lead_id}", get_lead, LeadIdIn, LeadPublic,
+        summary="Get a lead",
+        description="Fetch one lead with its custom fields and conversion links.",
+        errors=ERRORS,
     ),
-]
-
-_SALES = [
-    _list(
-        "list_leads",
-        "/leads",
-        list_leads,
-        ListLeadsIn,
-        LeadPublic,
-        "List leads",
-        "List or search sales leads by status, source, a custom field (custom_field_key, "
-        "optionally custom_field_value) or free text `query`." + PAGE,
+    SALES.update(
+        "update_lead", "/leads/{lead_id}", update_lead, UpdateLeadIn, LeadPublic,
+        summary="Update a lead",
+        description="Change a lead; only sent fields change. To convert a lead use "
+        "convert_lead.",
+        errors=ERRORS,
     ),
-    _create(
-        "create_lead",
-        "/leads",
-        create_lead,
-        CreateLeadIn,
-        LeadPublic,
-        "Create a lead",
-        "Record a prospect who is not yet a customer; put extra attributes in custom_fields.",
-    ),
-    _op(
-        "get_lead",
-        "GET",
-        "/leads/{lead_id}",
-        get_lead,
-        LeadIdIn,
-        LeadPublic,
-        "Get a lead",
-        "Fetch one lead with its custom fields and conversion links.",
-    ),
-    _update(
-        "update_lead",
-        "/leads/{lead_id}",
-        update_lead,
-        UpdateLeadIn,
-        LeadPublic,
-        "Update a lead",
-        "Change a lead; only sent fields change. To convert a lead use convert_lead.",
-    ),
-    _op(
-        "convert_lead",
-        "POST",
-        "/leads/{lead_id}/convert",
-        convert_lead,
-        ConvertLeadIn,
+    SALES.action(
+        "convert_lead", "POST", "/leads/{lead_id}/convert", convert_lead, ConvertLeadIn,
         ConvertLeadOut,
-        "Convert a lead",
-        "Turn a qualified lead into a customer, all or nothing: creates or links a contact and "
-        "a company and, with create_deal, opens a deal. A lead converts once (409 "
-        "lead_already_converted).",
-        kind=Kind.write,
+        summary="Convert a lead",
+        description="Turn a qualified lead into a customer, all or nothing: creates or links "
+        "a contact and a company and, with create_deal, opens a deal. A lead converts once "
+        "(409 lead_already_converted).",
+        errors=ERRORS,
     ),
-    _list(
-        "list_deal_stages",
-        "/deal-stages",
-        list_deal_stages,
-        ListDealStagesIn,
+    SALES.list(
+        "list_deal_stages", "/deal-stages", list_deal_stages, ListDealStagesIn,
         DealStagePublic,
-        "List deal stages",
-        "List the pipeline's stages (key, name, position); a key is what a deal's `stage` "
-        "takes." + PAGE,
+        summary="List deal stages",
+        description="List the pipeline's stages (key, name, position); a key is what a "
+        "deal's `stage` takes." + PAGE,
     ),
-    _create(
-        "create_deal_stage",
-        "/deal-stages",
-        create_deal_stage,
-        CreateDealStageIn,
+    SALES.create(
+        "create_deal_stage", "/deal-stages", create_deal_stage, CreateDealStageIn,
         DealStagePublic,
-        "Create a deal stage",
-        "Add a stage to the sales pipeline; keys are unique (409 deal_stage_exists).",
+        summary="Create a deal stage",
+        description="Add a stage to the sales pipeline; keys are unique (409 "
+        "deal_stage_exists).",
+        errors=ERRORS,
     ),
-    _list(
-        "list_deals",
-        "/deals",
-        list_deals,
-        ListDealsIn,
-        DealPublic,
-        "List deals",
-        "List deals (sales opportunities), filtered by stage key, status, company or "
-        "contact." + PAGE,
+    SALES.list(
+        "list_deals", "/deals", list_deals, ListDealsIn, DealPublic,
+        summary="List deals",
+        description="List deals (sales opportunities), filtered by stage key, status, "
+        "company or contact." + PAGE,
     ),
-    _create(
-        "create_deal",
-        "/deals",
-        create_deal,
-        CreateDealIn,
-        DealPublic,
-        "Create a deal",
-        "Open a sales opportunity. `stage` must be an existing stage key (422 "
+    SALES.create(
+        "create_deal", "/deals", create_deal, CreateDealIn, DealPublic,
+        summary="Create a deal",
+        description="Open a sales opportunity. `stage` must be an existing stage key (422 "
         "deal_stage_not_found); omitted, the first stage is used.",
+        errors=ERRORS,
     ),
-    _op(
-        "get_deal",
-        "GET",
-        "/deals/{deal_id}",
-        get_deal,
-        DealIdIn,
-        DealPublic,
-        "Get a deal",
-        "Fetch one deal by id.",
+    SALES.get(
+        "get_deal", "/deals/{deal_id}", get_deal, DealIdIn, DealPublic,
+        summary="Get a deal",
+        description="Fetch one deal by id.",
+        errors=ERRORS,
     ),
-    _update(
-        "update_deal",
-        "/deals/{deal_id}",
-        update_deal,
-        UpdateDealIn,
-        DealPublic,
-        "Update a deal",
-        "Move a deal to another stage or change its amount, currency or status (won or lost "
-        "closes it); only sent fields change.",
+    SALES.update(
+        "update_deal", "/deals/{deal_id}", update_deal, UpdateDealIn, DealPublic,
+        summary="Update a deal",
+        description="Move a deal to another stage or change its amount, currency or status "
+        "(won or lost closes it); only sent fields change.",
+        errors=ERRORS,
     ),
-]
-
-_ACCOUNTING = [
-    _list(
-        "list_invoices",
-        "/invoices",
-        list_invoices,
-        ListInvoicesIn,
-        InvoicePublic,
-        "List invoices",
-        "List invoices with totals, paid amount and open balance; filter by status, company, "
-        "contact or deal." + PAGE,
+    ACCOUNTING.list(
+        "list_invoices", "/invoices", list_invoices, ListInvoicesIn, InvoicePublic,
+        summary="List invoices",
+        description="List invoices with totals, paid amount and open balance; filter by "
+        "status, company, contact or deal." + PAGE,
     ),
-    _create(
-        "create_invoice",
-        "/invoices",
-        create_invoice,
-        CreateInvoiceIn,
-        InvoicePublic,
-        "Create an invoice",
-        "Bill a customer with line items; the server computes subtotal, total and balance. "
-        "invoice_number is unique (409 invoice_number_taken).",
+    ACCOUNTING.create(
+        "create_invoice", "/invoices", create_invoice, CreateInvoiceIn, InvoicePublic,
+        summary="Create an invoice",
+        description="Bill a customer with line items; the server computes subtotal, total "
+        "and balance. invoice_number is unique (409 invoice_number_taken).",
+        errors=ERRORS,
     ),
-    _op(
-        "get_invoice",
-        "GET",
-        "/invoices/{invoice_id}",
-        get_invoice,
-        InvoiceIdIn,
-        InvoicePublic,
-        "Get an invoice",
-        "Fetch one invoice with line items, totals and balance.",
+    ACCOUNTING.get(
+        "get_invoice", "/invoices/{invoice_id}", get_invoice, InvoiceIdIn, InvoicePublic,
+        summary="Get an invoice",
+        description="Fetch one invoice with line items, totals and balance.",
+        errors=ERRORS,
     ),
-    _create(
-        "record_payment",
-        "/payments",
-        record_payment,
-        RecordPaymentIn,
-        PaymentPublic,
-        "Record a payment",
-        "Record money received against an invoice; its status becomes partially_paid or paid. "
-        "More than the open balance answers 422 payment_exceeds_balance. The answer "
-        "carries the invoice's new status and balance.",
+    ACCOUNTING.create(
+        "record_payment", "/payments", record_payment, RecordPaymentIn, PaymentPublic,
+        summary="Record a payment",
+        description="Record money received against an invoice; its status becomes "
+        "partially_paid or paid. More than the open balance answers 422 "
+        "payment_exceeds_balance. The answer carries the invoice's new status and balance.",
+        errors=ERRORS,
     ),
-    _list(
-        "list_payments",
-        "/payments",
-        list_payments,
-        ListPaymentsIn,
-        PaymentPublic,
-        "List payments",
-        "List recorded payments, optionally of one invoice." + PAGE,
+    ACCOUNTING.list(
+        "list_payments", "/payments", list_payments, ListPaymentsIn, PaymentPublic,
+        summary="List payments",
+        description="List recorded payments, optionally of one invoice." + PAGE,
     ),
-    _list(
-        "list_accounting_accounts",
-        "/accounting/accounts",
-        list_accounting_accounts,
-        ListAccountsIn,
-        AccountPublic,
-        "List accounting accounts",
-        "List the chart of accounts (code, name, type); filter by type or text in code or "
-        "name." + PAGE,
+    ACCOUNTING.list(
+        "list_accounting_accounts", "/accounting/accounts", list_accounting_accounts,
+        ListAccountsIn, AccountPublic,
+        summary="List accounting accounts",
+        description="List the chart of accounts (code, name, type); filter by type or text "
+        "in code or name." + PAGE,
     ),
-    _create(
-        "create_accounting_account",
-        "/accounting/accounts",
-        create_accounting_account,
-        CreateAccountIn,
-        AccountPublic,
-        "Create an accounting account",
-        "Add an account to the chart of accounts; codes are unique (409 "
+    ACCOUNTING.create(
+        "create_accounting_account", "/accounting/accounts", create_accounting_account,
+        CreateAccountIn, AccountPublic,
+        summary="Create an accounting account",
+        description="Add an account to the chart of accounts; codes are unique (409 "
         "accounting_account_exists).",
+        errors=ERRORS,
     ),
-    _list(
-        "list_journal_entries",
-        "/accounting/journal-entries",
-        list_journal_entries,
-        ListJournalEntriesIn,
-        JournalEntryPublic,
-        "List journal entries",
-        "List journal entries with their debit and credit lines; filter by status or text in "
-        "memo or reference." + PAGE,
+    ACCOUNTING.list(
+        "list_journal_entries", "/accounting/journal-entries", list_journal_entries,
+        ListJournalEntriesIn, JournalEntryPublic,
+        summary="List journal entries",
+        description="List journal entries with their debit and credit lines; filter by "
+        "status or text in memo or reference." + PAGE,
     ),
-    _create(
-        "create_journal_entry",
-        "/accounting/journal-entries",
-        create_journal_entry,
-        CreateJournalEntryIn,
-        JournalEntryPublic,
-        "Create a journal entry",
-        "Book a double-entry journal entry; each line debits or credits one account (ids from "
-        "list_accounting_accounts). A posted entry must balance, else 422 journal_unbalanced.",
+    ACCOUNTING.create(
+        "create_journal_entry", "/accounting/journal-entries", create_journal_entry,
+        CreateJournalEntryIn, JournalEntryPublic,
+        summary="Create a journal entry",
+        description="Book a double-entry journal entry; each line debits or credits one "
+        "account (ids from list_accounting_accounts). A posted entry must balance, else 422 "
+        "journal_unbalanced.",
+        errors=ERRORS,
     ),
-]
-
-
-OPERATIONS = [
-    *[replace(op, toolset="crm") for op in _CRM],
-    *[replace(op, toolset="sales") for op in _SALES],
-    *[replace(op, toolset="accounting") for op in _ACCOUNTING],
-]
+]  # fmt: skip
 
 TOOLSETS = (
     Toolset("crm", "Contacts and companies: search, create, update, erase.", default=True),

@@ -28,12 +28,6 @@ from core.search import text_filter
 M = TypeVar("M")
 
 
-async def get(session: AsyncSession, model: type[M], ws: WorkspaceId, id_: str) -> M | None:
-    """The row of ``model`` with this id in the workspace, or None (foreign ids too)."""
-    stmt = select(model).where(model.id == id_, model.workspace_id == ws)  # type: ignore[attr-defined]
-    return (await session.execute(stmt)).scalar_one_or_none()
-
-
 async def require(
     session: AsyncSession,
     model: type[M],
@@ -43,7 +37,8 @@ async def require(
     *,
     for_update: bool = False,
 ) -> M:
-    """Like ``get`` but raises ``NotFound(resource)`` (404 ``<resource>_not_found``).
+    """The row of ``model`` with this id in the workspace; ``NotFound(resource)`` (404
+    ``<resource>_not_found``) otherwise, for a foreign id too.
 
     ``for_update`` locks the row until commit on PostgreSQL (SQLite writers already
     hold the database write lock from BEGIN IMMEDIATE)."""
@@ -162,13 +157,18 @@ async def list_deals(
     session: AsyncSession,
     ws: WorkspaceId,
     *,
-    filters: dict[str, Any],
+    stage: str | None,
+    status: str | None,
+    company_id: str | None,
+    contact_id: str | None,
     limit: int,
     cursor: str | None,
 ) -> Page[Deal]:
     stmt = select(Deal).where(Deal.workspace_id == ws)
-    for name, value in filters.items():
-        stmt = _eq(stmt, getattr(Deal, name), value)
+    stmt = _eq(stmt, Deal.stage, stage)
+    stmt = _eq(stmt, Deal.status, status)
+    stmt = _eq(stmt, Deal.company_id, company_id)
+    stmt = _eq(stmt, Deal.contact_id, contact_id)
     return await paginate(session, stmt, Deal.id, limit=limit, cursor=cursor)
 
 
@@ -181,30 +181,36 @@ async def list_invoices(
     session: AsyncSession,
     ws: WorkspaceId,
     *,
-    filters: dict[str, Any],
+    status: str | None,
+    company_id: str | None,
+    contact_id: str | None,
+    deal_id: str | None,
     limit: int,
     cursor: str | None,
 ) -> Page[Invoice]:
     stmt = select(Invoice).where(Invoice.workspace_id == ws)
-    for name, value in filters.items():
-        stmt = _eq(stmt, getattr(Invoice, name), value)
+    stmt = _eq(stmt, Invoice.status, status)
+    stmt = _eq(stmt, Invoice.company_id, company_id)
+    stmt = _eq(stmt, Invoice.contact_id, contact_id)
+    stmt = _eq(stmt, Invoice.deal_id, deal_id)
     return await paginate(session, stmt, Invoice.id, limit=limit, cursor=cursor)
 
 
 async def apply_payment(
-    session: AsyncSession, ws: WorkspaceId, invoice_id: str, amount: int, now: Any
+    session: AsyncSession, ws: WorkspaceId, invoice: Invoice, amount: int, now: Any
 ) -> bool:
     """Atomically add ``amount`` to the invoice's paid total if the open balance covers it.
 
     One conditional UPDATE: concurrent payments serialise on the row and the
     ``balance_cents >= amount`` guard is re-checked against the committed value, so
-    no interleaving can overpay. Returns False when the guard failed.
+    no interleaving can overpay. Returns False when the guard failed. Either way
+    ``invoice`` is re-read afterwards (its status, paid total and balance as they now are).
     """
     new_balance = Invoice.balance_cents - amount
     stmt = (
         sa.update(Invoice)
         .where(
-            Invoice.id == invoice_id,
+            Invoice.id == invoice.id,
             Invoice.workspace_id == ws,
             Invoice.status != "void",
             Invoice.balance_cents >= amount,
@@ -219,7 +225,9 @@ async def apply_payment(
         .execution_options(synchronize_session=False)
     )
     result = await session.execute(stmt)
-    return result.rowcount == 1  # type: ignore[attr-defined]
+    applied = result.rowcount == 1  # type: ignore[attr-defined]
+    await session.refresh(invoice)
+    return applied
 
 
 async def list_payments(

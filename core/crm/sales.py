@@ -24,18 +24,12 @@ from core.crm.schemas import (
     PaymentPublic,
     RecordPaymentIn,
     UpdateDealIn,
+    public_json,
 )
 from core.db import WorkspaceId, flush_unique, utcnow
 from core.errors import Conflict, Unprocessable
 from core.events.service import emit
 from core.ids import new_id
-
-
-def _public(shape: Any, row: Any) -> dict[str, Any]:
-    return shape.model_validate(row, from_attributes=True).model_dump(
-        mode="json", exclude_none=True
-    )
-
 
 # ---------------------------------------------------------------- stages
 
@@ -51,7 +45,7 @@ async def create_stage(
     stage = DealStage(id=new_id("stage"), workspace_id=ws, created_at=utcnow(), **data.model_dump())
     session.add(stage)
     await flush_unique(session, taken)
-    await emit(session, ws, "deal_stage.created", _public(DealStagePublic, stage))
+    await emit(session, ws, "deal_stage.created", public_json(DealStagePublic, stage))
     return stage
 
 
@@ -99,7 +93,7 @@ async def create_deal(
         deal.closed_at = now
     session.add(deal)
     await session.flush()
-    await emit(session, ws, "deal.created", _public(DealPublic, deal))
+    await emit(session, ws, "deal.created", public_json(DealPublic, deal))
     return deal
 
 
@@ -119,7 +113,7 @@ async def update_deal(session: AsyncSession, ws: WorkspaceId, data: UpdateDealIn
         setattr(deal, key, value)
     deal.updated_at = now
     await session.flush()
-    await emit(session, ws, "deal.updated", _public(DealPublic, deal))
+    await emit(session, ws, "deal.updated", public_json(DealPublic, deal))
     return deal
 
 
@@ -147,7 +141,7 @@ async def create_invoice(session: AsyncSession, ws: WorkspaceId, data: CreateInv
     invoice = Invoice(id=new_id("inv"), workspace_id=ws, created_at=now, updated_at=now, **values)
     session.add(invoice)
     await flush_unique(session, taken)
-    await emit(session, ws, "invoice.created", _public(InvoicePublic, invoice))
+    await emit(session, ws, "invoice.created", public_json(InvoicePublic, invoice))
     return invoice
 
 
@@ -170,8 +164,7 @@ async def record_payment(
             code="currency_mismatch",
         )
     now = utcnow()
-    if not await repo.apply_payment(session, ws, invoice.id, data.amount_cents, now):
-        await session.refresh(invoice)
+    if not await repo.apply_payment(session, ws, invoice, data.amount_cents, now):
         if invoice.status == "void":
             raise Conflict("The invoice is void and cannot take payments.", code="invoice_void")
         raise Unprocessable(
@@ -180,7 +173,6 @@ async def record_payment(
             code="payment_exceeds_balance",
             details={"balance_cents": invoice.balance_cents},
         )
-    await session.refresh(invoice)
     paid_at: datetime = data.paid_at or now
     payment = Payment(
         id=new_id("pay"),
@@ -196,20 +188,15 @@ async def record_payment(
     session.add(payment)
     await session.flush()
     out = payment_out(payment, invoice)
-    await emit(
-        session,
-        ws,
-        "payment.recorded",
-        PaymentPublic.model_validate(out).model_dump(mode="json", exclude_none=True),
-    )
+    await emit(session, ws, "payment.recorded", public_json(PaymentPublic, out))
     if invoice.status == "paid":
-        await emit(session, ws, "invoice.paid", _public(InvoicePublic, invoice))
+        await emit(session, ws, "invoice.paid", public_json(InvoicePublic, invoice))
     return out
 
 
-def payment_out(payment: Payment, invoice: Invoice | None = None) -> dict[str, Any]:
+def payment_out(payment: Payment, invoice: Invoice) -> dict[str, Any]:
+    """A payment as record_payment answers it: with its invoice's new status and balance."""
     out = PaymentPublic.model_validate(payment).model_dump()
-    if invoice is not None:
-        out["invoice_status"] = invoice.status
-        out["invoice_balance_cents"] = invoice.balance_cents
+    out["invoice_status"] = invoice.status
+    out["invoice_balance_cents"] = invoice.balance_cents
     return out

@@ -1,4 +1,9 @@
-"""CRM input and public shapes (descriptions double as MCP tool documentation)."""
+"""CRM input and public shapes (descriptions double as MCP tool documentation).
+
+Inputs carry their rules in their types (``core.fields``): names, titles, keys and other
+labels are ``OneLine``, addresses ``Email``, links to other records ``RecordId``, instants
+``UtcDatetime``; notes, descriptions, memos and search text stay free text.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +13,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from core.fields import EMAIL_PATTERN
+from core.fields import Email, OneLine, RecordId, UtcDatetime, one_line, record_id
 from core.pagination import ListParams
-from core.timestamps import UtcDatetime
 
 LeadStatus = Literal["new", "working", "qualified", "disqualified", "converted"]
 OpenLeadStatus = Literal["new", "working", "qualified", "disqualified"]
@@ -28,19 +32,6 @@ CUSTOM_FIELDS_SCHEMA = {"propertyNames": {"pattern": _KEY_RE.pattern}, "maxPrope
 """What ``check_custom_fields`` enforces, declared in the JSON schema."""
 
 
-def _id(what: str, prefix: str, required: bool = False) -> Any:
-    text = f"Id of the {what} ({prefix}_...)."
-    if required:
-        return Field(min_length=1, max_length=40, description=text)
-    return Field(default=None, min_length=1, max_length=40, description=text)
-
-
-def _text(description: str, max_length: int = 200, *, required: bool = False) -> Any:
-    if required:
-        return Field(min_length=1, max_length=max_length, description=description)
-    return Field(default=None, max_length=max_length, description=description)
-
-
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
 CURRENCY_TEXT = "ISO 4217 code, e.g. EUR."
 QUERY_FIELD = "Free text; every word must match (as a prefix)."
@@ -56,6 +47,14 @@ class _List(ListParams):
 
 class _Out(BaseModel):
     model_config = ConfigDict(from_attributes=True)
+
+
+def public_json(shape: type[BaseModel], row: Any) -> dict[str, Any]:
+    """``row`` (a table row or a dict) in its public ``shape`` as JSON, empty fields
+    omitted: what an event carries."""
+    return shape.model_validate(row, from_attributes=True).model_dump(
+        mode="json", exclude_none=True
+    )
 
 
 def check_custom_fields(value: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -88,28 +87,30 @@ class CompanyPublic(_Out):
 
 
 class CompanyFields(_In):
-    domain: str | None = _text("Primary web domain, e.g. acme.com.", 255)
-    website: str | None = _text("Website URL.", 500)
-    phone: str | None = _text("Main phone number.", 50)
-    industry: str | None = _text("Industry or sector.", 100)
-    notes: str | None = _text("Free-form notes.", 10_000)
+    domain: OneLine | None = one_line("Primary web domain, e.g. acme.com.", 255)
+    website: OneLine | None = one_line("Website URL.", 500)
+    phone: OneLine | None = one_line("Main phone number.", 50)
+    industry: OneLine | None = one_line("Industry or sector.", 100)
+    notes: str | None = Field(default=None, max_length=10_000, description="Free-form notes.")
 
 
 class CreateCompanyIn(CompanyFields):
-    name: str = _text("Company name.", required=True)
+    name: OneLine = one_line("Company name.", required=True)
 
 
 class UpdateCompanyIn(CompanyFields):
-    company_id: str = _id("company", "com", required=True)
-    name: str | None = Field(default=None, min_length=1, max_length=200, description="New name.")
+    company_id: RecordId = record_id("company", "com", required=True)
+    name: OneLine | None = Field(
+        default=None, min_length=1, max_length=200, description="New name."
+    )
 
 
 class CompanyIdIn(_In):
-    company_id: str = _id("company", "com", required=True)
+    company_id: RecordId = record_id("company", "com", required=True)
 
 
 class SearchCompaniesIn(_List):
-    query: str | None = _text(QUERY_FIELD, 200)
+    query: str | None = Field(default=None, max_length=200, description=QUERY_FIELD)
 
 
 # ---------------------------------------------------------------- contacts
@@ -130,32 +131,32 @@ class ContactPublic(_Out):
 
 
 class ContactFields(_In):
-    email: str | None = Field(
-        default=None, max_length=320, pattern=EMAIL_PATTERN, description="Email address."
-    )
-    phone: str | None = _text("Phone number.", 50)
-    title: str | None = _text("Job title.", 200)
-    company_id: str | None = _id("company the contact works for", "com")
-    company_name: str | None = _text("Company as text (set from company_id if given).", 200)
-    notes: str | None = _text("Free-form notes.", 10_000)
+    email: Email | None = Field(default=None, description="Email address.")
+    phone: OneLine | None = one_line("Phone number.", 50)
+    title: OneLine | None = one_line("Job title.", 200)
+    company_id: RecordId | None = record_id("company the contact works for", "com")
+    company_name: OneLine | None = one_line("Company as text (set from company_id if given).", 200)
+    notes: str | None = Field(default=None, max_length=10_000, description="Free-form notes.")
 
 
 class CreateContactIn(ContactFields):
-    name: str = _text("Full name.", required=True)
+    name: OneLine = one_line("Full name.", required=True)
 
 
 class UpdateContactIn(ContactFields):
-    contact_id: str = _id("contact", "con", required=True)
-    name: str | None = Field(default=None, min_length=1, max_length=200, description="New name.")
+    contact_id: RecordId = record_id("contact", "con", required=True)
+    name: OneLine | None = Field(
+        default=None, min_length=1, max_length=200, description="New name."
+    )
 
 
 class ContactIdIn(_In):
-    contact_id: str = _id("contact", "con", required=True)
+    contact_id: RecordId = record_id("contact", "con", required=True)
 
 
 class SearchContactsIn(_List):
-    query: str | None = _text(QUERY_FIELD, 200)
-    company_id: str | None = _id("company whose contacts to list", "com")
+    query: str | None = Field(default=None, max_length=200, description=QUERY_FIELD)
+    company_id: RecordId | None = record_id("company whose contacts to list", "com")
 
 
 # ---------------------------------------------------------------- leads
@@ -181,17 +182,15 @@ class LeadPublic(_Out):
 
 
 class LeadFields(_In):
-    email: str | None = Field(
-        default=None, max_length=320, pattern=EMAIL_PATTERN, description="Email address."
-    )
-    phone: str | None = _text("Phone number.", 50)
-    title: str | None = _text("Job title.", 200)
-    company_name: str | None = _text("Company name (free text).", 200)
-    notes: str | None = _text("Free-form notes.", 10_000)
+    email: Email | None = Field(default=None, description="Email address.")
+    phone: OneLine | None = one_line("Phone number.", 50)
+    title: OneLine | None = one_line("Job title.", 200)
+    company_name: OneLine | None = one_line("Company name (free text).", 200)
+    notes: str | None = Field(default=None, max_length=10_000, description="Free-form notes.")
 
 
 class CreateLeadIn(LeadFields):
-    name: str = _text("Full name of the lead.", required=True)
+    name: OneLine = one_line("Full name of the lead.", required=True)
     status: OpenLeadStatus = Field(default="new", description="Initial status.")
     source: LeadSource | None = Field(
         default=None,
@@ -207,8 +206,10 @@ class CreateLeadIn(LeadFields):
 
 
 class UpdateLeadIn(LeadFields):
-    lead_id: str = _id("lead", "lead", required=True)
-    name: str | None = Field(default=None, min_length=1, max_length=200, description="New name.")
+    lead_id: RecordId = record_id("lead", "lead", required=True)
+    name: OneLine | None = Field(
+        default=None, min_length=1, max_length=200, description="New name."
+    )
     status: OpenLeadStatus | None = Field(
         default=None,
         description="New status (to convert, use convert_lead).",
@@ -224,11 +225,15 @@ class UpdateLeadIn(LeadFields):
 
 
 class LeadIdIn(_In):
-    lead_id: str = _id("lead", "lead", required=True)
+    lead_id: RecordId = record_id("lead", "lead", required=True)
 
 
 class ListLeadsIn(_List):
-    query: str | None = _text("Free text over name, email, phone, company and notes.", 200)
+    query: str | None = Field(
+        default=None,
+        max_length=200,
+        description="Free text over name, email, phone, company and notes.",
+    )
     status: LeadStatus | None = Field(default=None, description="Only leads with this status.")
     source: LeadSource | None = Field(default=None, description="Only leads from this source.")
     custom_field_key: str | None = Field(
@@ -244,23 +249,19 @@ class ListLeadsIn(_List):
 
 
 class ConvertLeadIn(_In):
-    lead_id: str = _id("lead", "lead", required=True)
-    contact_id: str | None = _id("contact to link (default: a new one)", "con")
-    company_id: str | None = _id("company to link (default: by name)", "com")
-    company_name: str | None = _text("Company to link or create (default: the lead's).", 200)
+    lead_id: RecordId = record_id("lead", "lead", required=True)
+    contact_id: RecordId | None = record_id("contact to link (default: a new one)", "con")
+    company_id: RecordId | None = record_id("company to link (default: by name)", "com")
+    company_name: OneLine | None = one_line("Company to link or create (default: the lead's).", 200)
     create_deal: bool = Field(default=False, description="Also open a deal.")
-    deal_name: str | None = _text("Deal name (default: the lead's name).", 200)
+    deal_name: OneLine | None = one_line("Deal name (default: the lead's name).", 200)
     amount_cents: int | None = Field(
         default=None, ge=0, le=10**15, description="Deal amount in cents (default 0)."
     )
     currency: Currency | None = Field(
         default=None, description="ISO 4217 code, e.g. EUR (default USD)."
     )
-    stage: str | None = Field(
-        default=None,
-        max_length=60,
-        description="Deal stage key (default: the first stage).",
-    )
+    stage: OneLine | None = one_line("Deal stage key (default: the first stage).", 60)
 
 
 # ---------------------------------------------------------------- deal stages and deals
@@ -275,18 +276,22 @@ class DealStagePublic(_Out):
 
 
 class CreateDealStageIn(_In):
-    key: str = Field(
+    key: OneLine = Field(
         pattern=r"^[a-z0-9_]{1,60}$",
         description="Stable key deals refer to, e.g. 'discovery'.",
     )
-    name: str = _text("Display name, e.g. 'Discovery'.", 120, required=True)
+    name: OneLine = one_line("Display name, e.g. 'Discovery'.", 120, required=True)
     position: int = Field(
         default=0, ge=0, le=1_000_000, description="Order of the stage in the pipeline."
     )
 
 
 class ListDealStagesIn(_List):
-    query: str | None = _text("Only stages whose key or name contains this text.", 120)
+    query: str | None = Field(
+        default=None,
+        max_length=120,
+        description="Only stages whose key or name contains this text.",
+    )
 
 
 class DealPublic(_Out):
@@ -307,27 +312,27 @@ class DealPublic(_Out):
 
 
 class DealFields(_In):
-    stage: str | None = Field(
-        default=None, max_length=60, description="Key of an existing deal stage."
-    )
-    company_id: str | None = _id("company the deal is with", "com")
-    contact_id: str | None = _id("main contact of the deal", "con")
+    stage: OneLine | None = one_line("Key of an existing deal stage.", 60)
+    company_id: RecordId | None = record_id("company the deal is with", "com")
+    contact_id: RecordId | None = record_id("main contact of the deal", "con")
     expected_close_date: date | None = Field(
         default=None, description="Expected close date, YYYY-MM-DD."
     )
-    notes: str | None = _text("Free-form notes.", 10_000)
+    notes: str | None = Field(default=None, max_length=10_000, description="Free-form notes.")
 
 
 class CreateDealIn(DealFields):
-    name: str = _text("Deal name.", required=True)
+    name: OneLine = one_line("Deal name.", required=True)
     status: DealStatus = Field(default="open", description="Initial status.")
     amount_cents: int = Field(default=0, ge=0, le=10**15, description="Deal value in cents.")
     currency: Currency = Field(default="USD", description="ISO 4217 code, e.g. EUR (default USD).")
 
 
 class UpdateDealIn(DealFields):
-    deal_id: str = _id("deal to update", "deal", required=True)
-    name: str | None = Field(default=None, min_length=1, max_length=200, description="New name.")
+    deal_id: RecordId = record_id("deal to update", "deal", required=True)
+    name: OneLine | None = Field(
+        default=None, min_length=1, max_length=200, description="New name."
+    )
     status: DealStatus | None = Field(default=None, description="won or lost closes the deal.")
     amount_cents: int | None = Field(
         default=None, ge=0, le=10**15, description="Deal value in cents."
@@ -336,14 +341,14 @@ class UpdateDealIn(DealFields):
 
 
 class DealIdIn(_In):
-    deal_id: str = _id("deal", "deal", required=True)
+    deal_id: RecordId = record_id("deal", "deal", required=True)
 
 
 class ListDealsIn(_List):
-    stage: str | None = Field(default=None, max_length=60, description="Only deals in this stage.")
+    stage: OneLine | None = one_line("Only deals in this stage.", 60)
     status: DealStatus | None = Field(default=None, description="Only deals with this status.")
-    company_id: str | None = _id("company whose deals to list", "com")
-    contact_id: str | None = _id("contact whose deals to list", "con")
+    company_id: RecordId | None = record_id("company whose deals to list", "com")
+    contact_id: RecordId | None = record_id("contact whose deals to list", "con")
 
 
 class ConvertLeadOut(LeadPublic):
@@ -359,8 +364,10 @@ class LineItemIn(_In):
     kind: LineItemKind = Field(
         default="service", description="product, service, subscription, fee or other."
     )
-    name: str = _text("What is billed.", 200, required=True)
-    description: str | None = _text("Longer description.", 1000)
+    name: OneLine = one_line("What is billed.", 200, required=True)
+    description: str | None = Field(
+        default=None, max_length=1000, description="Longer description."
+    )
     quantity: int = Field(default=1, ge=1, le=1_000_000, description="Quantity (default 1).")
     unit_amount_cents: int = Field(ge=0, le=10**13, description="Price of one unit in cents.")
 
@@ -397,30 +404,34 @@ class InvoicePublic(_Out):
 
 
 class CreateInvoiceIn(_In):
-    invoice_number: str = _text("Invoice number, unique in the workspace.", 60, required=True)
+    invoice_number: OneLine = one_line(
+        "Invoice number, unique in the workspace.", 60, required=True
+    )
     status: Literal["draft", "sent"] = Field(default="draft", description="draft or sent.")
     currency: Currency = Field(default="USD", description="ISO 4217 code, e.g. EUR (default USD).")
-    company_id: str | None = _id("billed company", "com")
-    contact_id: str | None = _id("billed contact", "con")
-    deal_id: str | None = _id("deal the invoice belongs to", "deal")
+    company_id: RecordId | None = record_id("billed company", "com")
+    contact_id: RecordId | None = record_id("billed contact", "con")
+    deal_id: RecordId | None = record_id("deal the invoice belongs to", "deal")
     line_items: list[LineItemIn] = Field(
         min_length=1, max_length=100, description="1-100 line items; totals are computed."
     )
     tax_cents: int = Field(default=0, ge=0, le=10**15, description="Tax added to the subtotal.")
     issue_date: date | None = Field(default=None, description="Issue date, YYYY-MM-DD.")
     due_date: date | None = Field(default=None, description="Due date, YYYY-MM-DD.")
-    notes: str | None = _text("Notes printed on the invoice.", 10_000)
+    notes: str | None = Field(
+        default=None, max_length=10_000, description="Notes printed on the invoice."
+    )
 
 
 class InvoiceIdIn(_In):
-    invoice_id: str = _id("invoice", "inv", required=True)
+    invoice_id: RecordId = record_id("invoice", "inv", required=True)
 
 
 class ListInvoicesIn(_List):
     status: InvoiceStatus | None = Field(default=None, description="Only invoices in this status.")
-    company_id: str | None = _id("billed company", "com")
-    contact_id: str | None = _id("billed contact", "con")
-    deal_id: str | None = _id("deal", "deal")
+    company_id: RecordId | None = record_id("billed company", "com")
+    contact_id: RecordId | None = record_id("billed contact", "con")
+    deal_id: RecordId | None = record_id("deal", "deal")
 
 
 class PaymentPublic(_Out):
@@ -437,7 +448,7 @@ class PaymentPublic(_Out):
 
 
 class RecordPaymentIn(_In):
-    invoice_id: str = _id("invoice being paid", "inv", required=True)
+    invoice_id: RecordId = record_id("invoice being paid", "inv", required=True)
     amount_cents: int = Field(
         ge=1, le=10**15, description="Amount paid in cents; at most the open balance."
     )
@@ -447,7 +458,7 @@ class RecordPaymentIn(_In):
     method: PaymentMethod = Field(
         default="other", description="card, bank_transfer, cash, check or other."
     )
-    reference: str | None = _text("Bank or processor reference.", 200)
+    reference: OneLine | None = one_line("Bank or processor reference.", 200)
     paid_at: UtcDatetime | None = Field(
         default=None,
         description="When the money arrived, ISO-8601 with a UTC offset (default now).",
@@ -455,7 +466,7 @@ class RecordPaymentIn(_In):
 
 
 class ListPaymentsIn(_List):
-    invoice_id: str | None = _id("invoice whose payments to list", "inv")
+    invoice_id: RecordId | None = record_id("invoice whose payments to list", "inv")
 
 
 # ---------------------------------------------------------------- accounting
@@ -471,18 +482,24 @@ class AccountPublic(_Out):
 
 
 class CreateAccountIn(_In):
-    code: str = Field(
+    code: OneLine = Field(
         pattern=r"^[A-Za-z0-9._-]{1,30}$",
         description="Account code, unique in the workspace, e.g. '4000'.",
     )
-    name: str = _text("Account name, e.g. 'Services revenue'.", 200, required=True)
+    name: OneLine = one_line("Account name, e.g. 'Services revenue'.", 200, required=True)
     type: AccountType = Field(description="asset, liability, equity, revenue or expense.")
-    description: str | None = _text("What the account is for.", 2000)
+    description: str | None = Field(
+        default=None, max_length=2000, description="What the account is for."
+    )
 
 
 class ListAccountsIn(_List):
     type: AccountType | None = Field(default=None, description="Only accounts of this type.")
-    query: str | None = _text("Only accounts whose code or name contains this text.", 200)
+    query: str | None = Field(
+        default=None,
+        max_length=200,
+        description="Only accounts whose code or name contains this text.",
+    )
 
 
 class JournalLineIn(_In):
@@ -502,10 +519,10 @@ class JournalLineIn(_In):
         },
     )
 
-    account_id: str = _id("accounting account", "acct", required=True)
+    account_id: RecordId = record_id("accounting account", "acct", required=True)
     debit_cents: int = Field(default=0, ge=0, le=10**15, description="Debit amount in cents.")
     credit_cents: int = Field(default=0, ge=0, le=10**15, description="Credit amount in cents.")
-    description: str | None = _text("Line description.", 500)
+    description: str | None = Field(default=None, max_length=500, description="Line description.")
 
     @model_validator(mode="after")
     def _one_side(self) -> JournalLineIn:
@@ -539,8 +556,8 @@ class CreateJournalEntryIn(_In):
         default="draft", description="draft or posted; a posted entry must balance."
     )
     entry_date: date | None = Field(default=None, description="Entry date (default today, UTC).")
-    memo: str | None = _text("What the entry records.", 2000)
-    reference: str | None = _text("External reference, e.g. an invoice number.", 200)
+    memo: str | None = Field(default=None, max_length=2000, description="What the entry records.")
+    reference: OneLine | None = one_line("External reference, e.g. an invoice number.", 200)
     lines: list[JournalLineIn] = Field(
         min_length=1, max_length=200, description="1-200 lines, each a debit or a credit."
     )
@@ -548,4 +565,8 @@ class CreateJournalEntryIn(_In):
 
 class ListJournalEntriesIn(_List):
     status: EntryStatus | None = Field(default=None, description="Only draft or posted entries.")
-    query: str | None = _text("Only entries whose memo or reference contains this text.", 200)
+    query: str | None = Field(
+        default=None,
+        max_length=200,
+        description="Only entries whose memo or reference contains this text.",
+    )

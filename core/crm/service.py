@@ -29,6 +29,7 @@ from core.crm.schemas import (
     UpdateCompanyIn,
     UpdateContactIn,
     UpdateLeadIn,
+    public_json,
 )
 from core.db import WorkspaceId, utcnow
 from core.erasure import erase_linked, scrub_copies
@@ -38,13 +39,6 @@ from core.ids import new_id
 from core.search import build_search_text
 
 LEAD_SOURCE_BY_CHANNEL = {"rest": "api", "mcp": "mcp", "cli": "manual"}
-
-
-def public(shape: type[BaseModel], row: Any) -> dict[str, Any]:
-    """The public JSON form of ``row`` (event payloads)."""
-    return shape.model_validate(row, from_attributes=True).model_dump(
-        mode="json", exclude_none=True
-    )
 
 
 def _changes(args: BaseModel, skip: set[str]) -> dict[str, Any]:
@@ -67,7 +61,7 @@ async def create_company(session: AsyncSession, ws: WorkspaceId, data: CreateCom
     company.search_text = _company_search(company)
     session.add(company)
     await session.flush()
-    await emit(session, ws, "company.created", public(CompanyPublic, company))
+    await emit(session, ws, "company.created", public_json(CompanyPublic, company))
     return company
 
 
@@ -81,7 +75,7 @@ async def update_company(session: AsyncSession, ws: WorkspaceId, data: UpdateCom
     company.search_text = _company_search(company)
     company.updated_at = utcnow()
     await session.flush()
-    await emit(session, ws, "company.updated", public(CompanyPublic, company))
+    await emit(session, ws, "company.updated", public_json(CompanyPublic, company))
     return company
 
 
@@ -107,7 +101,7 @@ async def create_contact(session: AsyncSession, ws: WorkspaceId, data: CreateCon
     contact.search_text = _contact_search(contact)
     session.add(contact)
     await session.flush()
-    await emit(session, ws, "contact.created", public(ContactPublic, contact))
+    await emit(session, ws, "contact.created", public_json(ContactPublic, contact))
     return contact
 
 
@@ -131,7 +125,7 @@ async def update_contact(session: AsyncSession, ws: WorkspaceId, data: UpdateCon
     contact.search_text = _contact_search(contact)
     contact.updated_at = utcnow()
     await session.flush()
-    await emit(session, ws, "contact.updated", public(ContactPublic, contact))
+    await emit(session, ws, "contact.updated", public_json(ContactPublic, contact))
     return contact
 
 
@@ -171,7 +165,7 @@ async def erase_contact(session: AsyncSession, ws: WorkspaceId, contact_id: str)
     await scrub_copies(session, ws, [contact_id], event_types=CONTACT_EVENTS)
     await scrub_copies(session, ws, [lead.id for lead in leads], event_types=LEAD_EVENTS)
     await erase_linked(session, ws, {"contact": [contact_id], "lead": [ld.id for ld in leads]})
-    await emit(session, ws, "contact.erased", public(ContactPublic, contact))
+    await emit(session, ws, "contact.erased", public_json(ContactPublic, contact))
     return contact
 
 
@@ -192,7 +186,7 @@ async def create_lead(
     lead.search_text = _lead_search(lead)
     session.add(lead)
     await session.flush()
-    await emit(session, ws, "lead.created", public(LeadPublic, lead))
+    await emit(session, ws, "lead.created", public_json(LeadPublic, lead))
     return lead
 
 
@@ -222,7 +216,7 @@ async def update_lead(session: AsyncSession, ws: WorkspaceId, data: UpdateLeadIn
     lead.search_text = _lead_search(lead)
     lead.updated_at = utcnow()
     await session.flush()
-    await emit(session, ws, "lead.updated", public(LeadPublic, lead))
+    await emit(session, ws, "lead.updated", public_json(LeadPublic, lead))
     return lead
 
 
@@ -288,7 +282,7 @@ async def convert_lead(
     lead.converted_deal_id = deal.id if deal else None
     lead.updated_at = now
     await session.flush()
-    await emit(session, ws, "lead.converted", public(LeadPublic, lead))
+    await emit(session, ws, "lead.converted", public_json(LeadPublic, lead))
     return ConvertLeadOut.model_validate(
         {
             **LeadPublic.model_validate(lead).model_dump(),

@@ -1,4 +1,5 @@
-"""Contacts: erasure, indexed search on both engines, keyset pagination."""
+"""Contacts and companies (core/crm/service.py, repository.py): erasure, links, indexed
+search on both engines, keyset pagination."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import sqlalchemy as sa
 from core.crm.models import Contact
 from core.runtime import Runtime
 from core.search import text_filter
+from patchbay.domains import platform
 from tests.crm.helpers import created, events, get, patch
 from tests.factories import Tenant
 
@@ -304,11 +306,15 @@ async def test_pagination_returns_each_row_once_in_stable_order(
     assert len(set(seen)) == 30 and pages == 5
 
 
+CRM_LISTS = [op.path for op in platform().registry if op.module == "crm" and op.paginated]
+
+
 @pytest.mark.parametrize("cursor", ["garbage", "eyJhZnRlciI6IDF9", "e30"])
 async def test_invalid_cursor_is_400(
     client: httpx.AsyncClient, tenant: Tenant, cursor: str
 ) -> None:
-    for path in ("/contacts", "/leads", "/tasks", "/activities", "/deals"):
+    assert len(CRM_LISTS) == 9
+    for path in CRM_LISTS:
         r = await get(client, tenant, path, cursor=cursor)
         assert r.status_code == 400, r.text
         assert r.json()["error"]["code"] == "invalid_cursor"
