@@ -170,11 +170,8 @@ def validate_arguments(op: Operation, raw: dict[str, Any], *, strings: bool) -> 
             arguments = op.input_model.model_validate_json(text, strict=True)
     except ValidationError as exc:
         problems = [
-            {
-                "field": ".".join(str(p) for p in err["loc"]) or "(body)",
-                "problem": err["msg"].removeprefix("Value error, "),
-            }
-            for err in exc.errors(include_url=False, include_context=False, include_input=False)
+            {"field": ".".join(str(p) for p in err["loc"]) or "(body)", "problem": _problem(err)}
+            for err in exc.errors(include_url=False)
         ]
         first = problems[0]
         raise ValidationFailed(
@@ -224,6 +221,22 @@ def _multi_line_field(model: BaseModel, prefix: str = "") -> str | None:
                     if found:
                         return found
     return None
+
+
+def _problem(err: Any) -> str:
+    """Pydantic's message, said the way a caller reads it: a length limit checked on an
+    optional string counts its characters (pydantic's generic check says "items"), and
+    a field type's own check is not prefixed with "Value error"."""
+    ctx = err.get("ctx") or {}
+    if not isinstance(err.get("input"), str):
+        return str(err["msg"]).removeprefix("Value error, ")
+    if err["type"] == "too_long" and ctx.get("field_type") == "Value":
+        return f"String should have at most {ctx['max_length']} characters"
+    if err["type"] == "too_short" and ctx.get("field_type") == "Value":
+        return f"String should have at least {ctx['min_length']} character" + (
+            "s" if ctx["min_length"] != 1 else ""
+        )
+    return str(err["msg"]).removeprefix("Value error, ")
 
 
 def _nul_field(value: Any) -> str | None:

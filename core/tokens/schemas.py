@@ -43,7 +43,7 @@ class CreateTokenIn(BaseModel):
     rate_limit_per_minute: int | None = Field(
         default=None,
         ge=1,
-        le=100_000,
+        le=10_000_000,
         description="Requests per minute (omit: the server's); at most the caller's own.",
     )
 

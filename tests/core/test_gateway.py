@@ -17,7 +17,7 @@ from core.audit.models import AuditEntry
 from core.config import Settings
 from core.db import Database
 from core.domain import Domain
-from core.errors import Conflict
+from core.errors import Conflict, ValidationFailed
 from core.events.models import DomainEvent
 from core.gateway import call_operation
 from core.operations import Channel, Context, Kind, Operation, Registry, Toolset
@@ -241,3 +241,17 @@ def test_registry_rejects_bad_declarations() -> None:
         Registry([probe_op("probe_x", scope="nonsense")])
     with pytest.raises(ValueError):
         Registry([probe_op("probe_y", path="/probe/{missing}")])
+
+
+def test_a_length_limit_on_an_optional_name_speaks_of_characters() -> None:
+    """Pydantic checks an optional ``OneLine``'s length after the union and calls the
+    characters "items"; the gate says characters, as for any other string."""
+    from core.gateway import validate_arguments
+    from patchbay.domains import platform
+
+    op = platform().registry.get("update_contact")
+    assert op is not None
+    with pytest.raises(ValidationFailed) as caught:
+        validate_arguments(op, {"contact_id": "con_1", "title": "x" * 201}, strings=False)
+    expected = "Invalid value for 'title': String should have at most 200 characters."
+    assert caught.value.message == expected
