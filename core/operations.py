@@ -144,11 +144,12 @@ class Operation:
 @dataclass(frozen=True)
 class Declare:
     """The one way a domain declares its operations: what they share (scope group,
-    toolset, module, plan feature) once, then one call per operation.
+    toolset, module, plan feature, usual errors) once, then one call per operation.
 
     ``scope="crm"`` gives reads ``crm:read`` and writes ``crm:write`` (``read_scope`` /
     ``write_scope`` override, e.g. ``workflows:run``). ``writes_emit_events`` marks every
-    write ``open_world`` (its events reach webhook endpoints). Each method takes the
+    write ``open_world`` (its events reach webhook endpoints); ``errors`` are those every
+    operation but the lists may answer. Each method takes the
     operation's name, path, handler, input and output models, a summary and a
     description; any other ``Operation`` field may be given as a keyword.
     """
@@ -160,6 +161,8 @@ class Declare:
     read_scope: str | None = None
     write_scope: str | None = None
     writes_emit_events: bool = False
+    errors: tuple[type[DomainError], ...] = ()
+    """Errors every operation but the lists may answer (shown in the OpenAPI document)."""
 
     def _op(self, kind: Kind, method: str, **fields: Any) -> Operation:
         default_scope = (
@@ -171,6 +174,8 @@ class Declare:
         fields.setdefault("toolset", self.toolset)
         fields.setdefault("module", self.module)
         fields.setdefault("feature", self.feature)
+        if not fields.get("paginated"):
+            fields.setdefault("errors", self.errors)
         if kind is not Kind.read:
             fields.setdefault("open_world", self.writes_emit_events)
         return Operation(kind=kind, method=method, **fields)

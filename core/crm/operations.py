@@ -245,12 +245,13 @@ async def create_journal_entry(ctx: Context, a: CreateJournalEntryIn) -> dict[st
 
 # ---------------------------------------------------------------- declarations
 
-CRM = Declare(scope="crm", toolset="crm", module="crm", writes_emit_events=True)
-SALES = Declare(scope="crm", toolset="sales", module="crm", writes_emit_events=True)
-ACCOUNTING = Declare(scope="crm", toolset="accounting", module="crm", writes_emit_events=True)
-
 ERRORS = (NotFound, Conflict, Unprocessable)
 """What every operation but a list may answer besides the gate's errors (OpenAPI)."""
+_SHARED = {"scope": "crm", "module": "crm", "writes_emit_events": True, "errors": ERRORS}
+CRM = Declare(toolset="crm", **_SHARED)  # type: ignore[arg-type]
+SALES = Declare(toolset="sales", **_SHARED)  # type: ignore[arg-type]
+ACCOUNTING = Declare(toolset="accounting", **_SHARED)  # type: ignore[arg-type]
+
 PAGE = " Newest first."
 
 OPERATIONS = [
@@ -266,13 +267,11 @@ OPERATIONS = [
         summary="Create a contact",
         description="Add a person to the CRM; search first to avoid duplicates. Link a "
         "company by company_id (see search_companies) or company_name.",
-        errors=ERRORS,
     ),
     CRM.get(
         "get_contact", "/contacts/{contact_id}", get_contact, ContactIdIn, ContactPublic,
         summary="Get a contact",
         description="Fetch one contact by id with all its fields.",
-        errors=ERRORS,
     ),
     CRM.update(
         "update_contact", "/contacts/{contact_id}", update_contact, UpdateContactIn,
@@ -280,7 +279,6 @@ OPERATIONS = [
         summary="Update a contact",
         description="Change a contact; only sent fields change, null clears one. An erased "
         "contact answers 409 contact_erased.",
-        errors=ERRORS,
     ),
     CRM.delete(
         "erase_contact", "/contacts/{contact_id}", erase_contact, ContactIdIn, ContactPublic,
@@ -288,7 +286,6 @@ OPERATIONS = [
         description="GDPR erasure: permanently blank a contact's personal data, keeping a "
         "stub (erased_at) so links still work. Cannot be undone; use only when asked to erase "
         "or forget a person.",
-        errors=ERRORS,
     ),
     CRM.list(
         "search_companies", "/companies", search_companies, SearchCompaniesIn, CompanyPublic,
@@ -301,20 +298,17 @@ OPERATIONS = [
         summary="Create a company",
         description="Add a company (organisation) to the CRM; search first to avoid "
         "duplicates.",
-        errors=ERRORS,
     ),
     CRM.get(
         "get_company", "/companies/{company_id}", get_company, CompanyIdIn, CompanyPublic,
         summary="Get a company",
         description="Fetch one company by id.",
-        errors=ERRORS,
     ),
     CRM.update(
         "update_company", "/companies/{company_id}", update_company, UpdateCompanyIn,
         CompanyPublic,
         summary="Update a company",
         description="Change a company; only sent fields change, null clears one.",
-        errors=ERRORS,
     ),
     SALES.list(
         "list_leads", "/leads", list_leads, ListLeadsIn, LeadPublic,
@@ -327,20 +321,17 @@ OPERATIONS = [
         summary="Create a lead",
         description="Record a prospect who is not yet a customer; put extra attributes in "
         "custom_fields.",
-        errors=ERRORS,
     ),
     SALES.get(
         "get_lead", "/leads/{lead_id}", get_lead, LeadIdIn, LeadPublic,
         summary="Get a lead",
         description="Fetch one lead with its custom fields and conversion links.",
-        errors=ERRORS,
     ),
     SALES.update(
         "update_lead", "/leads/{lead_id}", update_lead, UpdateLeadIn, LeadPublic,
         summary="Update a lead",
         description="Change a lead; only sent fields change. To convert a lead use "
         "convert_lead.",
-        errors=ERRORS,
     ),
     SALES.action(
         "convert_lead", "POST", "/leads/{lead_id}/convert", convert_lead, ConvertLeadIn,
@@ -349,7 +340,6 @@ OPERATIONS = [
         description="Turn a qualified lead into a customer, all or nothing: creates or links "
         "a contact and a company and, with create_deal, opens a deal. A lead converts once "
         "(409 lead_already_converted).",
-        errors=ERRORS,
     ),
     SALES.list(
         "list_deal_stages", "/deal-stages", list_deal_stages, ListDealStagesIn,
@@ -364,7 +354,6 @@ OPERATIONS = [
         summary="Create a deal stage",
         description="Add a stage to the sales pipeline; keys are unique (409 "
         "deal_stage_exists).",
-        errors=ERRORS,
     ),
     SALES.list(
         "list_deals", "/deals", list_deals, ListDealsIn, DealPublic,
@@ -377,20 +366,17 @@ OPERATIONS = [
         summary="Create a deal",
         description="Open a sales opportunity. `stage` must be an existing stage key (422 "
         "deal_stage_not_found); omitted, the first stage is used.",
-        errors=ERRORS,
     ),
     SALES.get(
         "get_deal", "/deals/{deal_id}", get_deal, DealIdIn, DealPublic,
         summary="Get a deal",
         description="Fetch one deal by id.",
-        errors=ERRORS,
     ),
     SALES.update(
         "update_deal", "/deals/{deal_id}", update_deal, UpdateDealIn, DealPublic,
         summary="Update a deal",
         description="Move a deal to another stage or change its amount, currency or status "
         "(won or lost closes it); only sent fields change.",
-        errors=ERRORS,
     ),
     ACCOUNTING.list(
         "list_invoices", "/invoices", list_invoices, ListInvoicesIn, InvoicePublic,
@@ -403,13 +389,11 @@ OPERATIONS = [
         summary="Create an invoice",
         description="Bill a customer with line items; the server computes subtotal, total "
         "and balance. invoice_number is unique (409 invoice_number_taken).",
-        errors=ERRORS,
     ),
     ACCOUNTING.get(
         "get_invoice", "/invoices/{invoice_id}", get_invoice, InvoiceIdIn, InvoicePublic,
         summary="Get an invoice",
         description="Fetch one invoice with line items, totals and balance.",
-        errors=ERRORS,
     ),
     ACCOUNTING.create(
         "record_payment", "/payments", record_payment, RecordPaymentIn, PaymentPublic,
@@ -417,7 +401,6 @@ OPERATIONS = [
         description="Record money received against an invoice; its status becomes "
         "partially_paid or paid. More than the open balance answers 422 "
         "payment_exceeds_balance. The answer carries the invoice's new status and balance.",
-        errors=ERRORS,
     ),
     ACCOUNTING.list(
         "list_payments", "/payments", list_payments, ListPaymentsIn, PaymentPublic,
@@ -437,7 +420,6 @@ OPERATIONS = [
         summary="Create an accounting account",
         description="Add an account to the chart of accounts; codes are unique (409 "
         "accounting_account_exists).",
-        errors=ERRORS,
     ),
     ACCOUNTING.list(
         "list_journal_entries", "/accounting/journal-entries", list_journal_entries,
@@ -453,7 +435,6 @@ OPERATIONS = [
         description="Book a double-entry journal entry; each line debits or credits one "
         "account (ids from list_accounting_accounts). A posted entry must balance, else 422 "
         "journal_unbalanced.",
-        errors=ERRORS,
     ),
 ]  # fmt: skip
 
