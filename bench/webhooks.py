@@ -117,11 +117,12 @@ async def admin(url: str, statement: str) -> None:
 
 async def prepare(database_url: str, receiver_url: str) -> str:
     """Migrate, create a workspace with one endpoint subscribed to contact.created."""
-    import core.webhooks  # noqa: F401  (fan-out subscriber)
     from core.config import Settings
     from core.migrate import upgrade_async
     from core.runtime import Runtime
     from core.webhooks import service
+    from core.webhooks.schemas import CreateWebhookIn
+    from core.webhooks.urls import check_endpoint_url
     from patchbay.domains import platform
     from tests.factories import make_workspace
 
@@ -130,15 +131,10 @@ async def prepare(database_url: str, receiver_url: str) -> str:
     runtime = Runtime.create(settings, platform())
     try:
         workspace_id = await make_workspace(runtime, "Bench")
+        endpoint = CreateWebhookIn(name="bench", url=receiver_url, event_types=[EVENT_TYPE])
+        url = await check_endpoint_url(endpoint.url, settings)
         async with runtime.db.session(workspace_id) as session:
-            await service.create_endpoint(
-                session,
-                workspace_id,
-                settings,
-                name="bench",
-                url=receiver_url,
-                event_types=[EVENT_TYPE],
-            )
+            await service.create_endpoint(session, workspace_id, endpoint, url)
         return workspace_id
     finally:
         await runtime.close()
