@@ -21,6 +21,7 @@ from tests.factories import Tenant
 from tests.webhooks.conftest import (
     Receiver,
     RunWorker,
+    close_transports,
     create_endpoint,
     deliveries,
     endpoint_row,
@@ -357,3 +358,38 @@ async def test_batch_leases_are_kept_while_a_slow_endpoint_answers(
 
     await wait_until(delivered)
     assert len(receiver.at("/slow")) == 3
+
+
+async def test_a_row_whose_lease_was_lost_is_left_to_its_new_worker(
+    client: httpx.AsyncClient, tenant: Tenant, runtime: Runtime, receiver: Receiver
+) -> None:
+    """A batch records only the rows it still holds: one taken over by another worker
+    (after our lease lapsed) is recorded by that worker, never twice."""
+    from dataclasses import replace
+
+    from core.jobs.queue import claim
+    from core.webhooks.delivery import deliver
+    from core.webhooks.jobs import QUEUE
+
+    hook = await create_endpoint(client, tenant, receiver.url("/ok"))
+    first = await _test_event(client, tenant, hook["id"])
+    second = await _test_event(client, tenant, hook["id"])
+    batch = await claim(runtime.db, QUEUE, worker_id="me", lease_seconds=60, limit=10)
+    assert {job.id for job in batch} == {first, second}
+    lost = next(job for job in batch if job.id == first)
+    async with runtime.db.session() as session:  # our lease lapsed; "other" claimed it
+        await session.execute(
+            update(WebhookDelivery)
+            .where(WebhookDelivery.id == first)
+            .values(locked_by="other", attempts=WebhookDelivery.attempts + 1)
+        )
+
+    await deliver(runtime, batch)
+    taken, kept = await _delivery(runtime, first), await _delivery(runtime, second)
+    assert (taken.status, taken.locked_by, taken.last_status_code) == ("pending", "other", None)
+    assert (kept.status, kept.locked_by, kept.attempts) == ("succeeded", None, 1)
+
+    await deliver(runtime, [replace(lost, worker_id="other", attempts=2)])
+    taken = await _delivery(runtime, first)
+    assert (taken.status, taken.locked_by, taken.attempts) == ("succeeded", None, 2)
+    await close_transports()
