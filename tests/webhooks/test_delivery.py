@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 from email.utils import format_datetime
+from typing import Any
 
 import anyio
 import httpx
@@ -393,3 +394,35 @@ async def test_a_row_whose_lease_was_lost_is_left_to_its_new_worker(
     taken = await _delivery(runtime, first)
     assert (taken.status, taken.locked_by, taken.attempts) == ("succeeded", None, 2)
     await close_transports()
+
+
+async def test_the_worker_claims_a_whole_batch_at_once(
+    client: httpx.AsyncClient,
+    tenant: Tenant,
+    runtime: Runtime,
+    receiver: Receiver,
+    run_worker: RunWorker,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The queue's batch contract: one claim of up to BATCH_SIZE rows by the worker, the
+    handler sends them all and claims nothing itself."""
+    from core.jobs import worker as worker_module
+    from core.webhooks.delivery import BATCH_SIZE
+
+    real_claim = worker_module.claim
+    claims: list[tuple[int, int]] = []
+
+    async def counting_claim(*args: Any, **kwargs: Any) -> Any:
+        jobs = await real_claim(*args, **kwargs)
+        if jobs:
+            claims.append((kwargs["limit"], len(jobs)))
+        return jobs
+
+    monkeypatch.setattr(worker_module, "claim", counting_claim)
+    hook = await create_endpoint(client, tenant, receiver.url("/ok"))
+    ids = [await _test_event(client, tenant, hook["id"]) for _ in range(5)]
+    await run_worker(runtime, concurrency=1)
+    for delivery_id in ids:
+        await wait_until(lambda d=delivery_id: _status_is(runtime, d, "succeeded"))
+    assert claims == [(BATCH_SIZE, 5)]
+    assert len(receiver.at("/ok")) == 5
