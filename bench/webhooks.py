@@ -140,12 +140,23 @@ async def prepare(database_url: str, receiver_url: str) -> str:
         await runtime.close()
 
 
-async def record_events(database_url: str, workspace_id: str, count: int, *, batch: int) -> float:
-    """Record ``count`` events, ``batch`` per transaction; returns seconds taken."""
-    from core.db import Database, WorkspaceId
-    from core.events.service import emit
+def open_database(database_url: str) -> Any:
+    """A database whose sessions carry the platform, so events reach the webhook domain's
+    fan-out subscriber (as in a runtime)."""
+    from core.db import Database
+    from patchbay.domains import platform
 
     db = Database(database_url)
+    db.platform = platform()
+    return db
+
+
+async def record_events(database_url: str, workspace_id: str, count: int, *, batch: int) -> float:
+    """Record ``count`` events, ``batch`` per transaction; returns seconds taken."""
+    from core.db import WorkspaceId
+    from core.events.service import emit
+
+    db = open_database(database_url)
     ws = WorkspaceId(workspace_id)
     started = time.perf_counter()
     try:
@@ -162,10 +173,10 @@ async def record_events(database_url: str, workspace_id: str, count: int, *, bat
 
 async def paced_events(database_url: str, workspace_id: str, count: int, rate: float) -> float:
     """One event per transaction at ``rate`` per second; returns the achieved rate."""
-    from core.db import Database, WorkspaceId
+    from core.db import WorkspaceId
     from core.events.service import emit
 
-    db = Database(database_url)
+    db = open_database(database_url)
     ws = WorkspaceId(workspace_id)
     started = time.perf_counter()
     try:
