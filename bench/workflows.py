@@ -66,6 +66,7 @@ async def setup(url: str) -> tuple[WorkspaceId, str]:
     from core.workspaces import service as workspaces
 
     db = Database(url)
+    db.platform = platform()  # the services read the event catalogue off the platform
     try:
         async with db.session() as session:
             ws = WorkspaceId((await workspaces.create_workspace(session, "Bench", "custom")).id)
