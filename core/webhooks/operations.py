@@ -28,9 +28,10 @@ from core.webhooks.urls import CheckedUrl, check_endpoint_url
 
 webhooks = Declare(scope="integrations", toolset="webhooks", module="integrations")
 
+
 async def prepare_url(settings: Settings, args: CreateWebhookIn | UpdateWebhookIn) -> None:
-    """``prepare``: resolve and check the URL's host before the write transaction opens
-    (it can take seconds); the handler applies the verdict where the rules say."""
+    """The ``prepare`` step of create and update: resolve and check the URL's host before
+    the write transaction opens (it can take seconds); the service applies the verdict."""
     if args.url is not None:
         args._checked_url = await check_endpoint_url(args.url, settings)
 
