@@ -117,11 +117,12 @@ async def admin(url: str, statement: str) -> None:
 
 async def prepare(database_url: str, receiver_url: str) -> str:
     """Migrate, create a workspace with one endpoint subscribed to contact.created."""
-    import core.webhooks  # noqa: F401  (fan-out subscriber)
     from core.config import Settings
     from core.migrate import upgrade_async
     from core.runtime import Runtime
     from core.webhooks import service
+    from core.webhooks.schemas import CreateWebhookIn
+    from core.webhooks.urls import check_endpoint_url
     from patchbay.domains import platform
     from tests.factories import make_workspace
 
@@ -130,26 +131,32 @@ async def prepare(database_url: str, receiver_url: str) -> str:
     runtime = Runtime.create(settings, platform())
     try:
         workspace_id = await make_workspace(runtime, "Bench")
+        endpoint = CreateWebhookIn(name="bench", url=receiver_url, event_types=[EVENT_TYPE])
+        url = await check_endpoint_url(endpoint.url, settings)
         async with runtime.db.session(workspace_id) as session:
-            await service.create_endpoint(
-                session,
-                workspace_id,
-                settings,
-                name="bench",
-                url=receiver_url,
-                event_types=[EVENT_TYPE],
-            )
+            await service.create_endpoint(session, workspace_id, endpoint, url)
         return workspace_id
     finally:
         await runtime.close()
 
 
-async def record_events(database_url: str, workspace_id: str, count: int, *, batch: int) -> float:
-    """Record ``count`` events, ``batch`` per transaction; returns seconds taken."""
-    from core.db import Database, WorkspaceId
-    from core.events.service import emit
+def open_database(database_url: str) -> Any:
+    """A database whose sessions carry the platform, so events reach the webhook domain's
+    fan-out subscriber (as in a runtime)."""
+    from core.db import Database
+    from patchbay.domains import platform
 
     db = Database(database_url)
+    db.platform = platform()
+    return db
+
+
+async def record_events(database_url: str, workspace_id: str, count: int, *, batch: int) -> float:
+    """Record ``count`` events, ``batch`` per transaction; returns seconds taken."""
+    from core.db import WorkspaceId
+    from core.events.service import emit
+
+    db = open_database(database_url)
     ws = WorkspaceId(workspace_id)
     started = time.perf_counter()
     try:
@@ -166,10 +173,10 @@ async def record_events(database_url: str, workspace_id: str, count: int, *, bat
 
 async def paced_events(database_url: str, workspace_id: str, count: int, rate: float) -> float:
     """One event per transaction at ``rate`` per second; returns the achieved rate."""
-    from core.db import Database, WorkspaceId
+    from core.db import WorkspaceId
     from core.events.service import emit
 
-    db = Database(database_url)
+    db = open_database(database_url)
     ws = WorkspaceId(workspace_id)
     started = time.perf_counter()
     try:

@@ -61,22 +61,19 @@ def admin(url: str, *statements: str) -> None:
 
 
 async def setup(url: str) -> tuple[WorkspaceId, str]:
+    from core.webhooks import service as webhooks
     from core.workflows import service
     from core.workspaces import service as workspaces
 
     db = Database(url)
+    db.platform = platform()  # the services read the event catalogue off the platform
     try:
         async with db.session() as session:
             ws = WorkspaceId((await workspaces.create_workspace(session, "Bench", "custom")).id)
         async with db.session(ws) as session:
-            try:
-                from core.webhooks import service as webhooks
-
-                await webhooks.register_event_type(
-                    session, ws, key="bench.done", category="bench", description="bench"
-                )
-            except ImportError:
-                pass
+            await webhooks.register_event_type(
+                session, ws, key="bench.done", category="bench", description="bench"
+            )
             wf = await service.create_workflow(session, ws, name="bench", recipe=RECIPE)
         return ws, wf.id
     finally:

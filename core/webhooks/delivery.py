@@ -1,6 +1,7 @@
-"""Sending one delivery: sign, POST through the SSRF-guarded transport, record the outcome.
+"""Sending deliveries: sign, POST through the SSRF-guarded transport, record the outcomes.
 
-Outcomes of an attempt:
+The queue hands ``deliver`` a batch of claimed rows (``jobs.py``); they are sent
+concurrently and recorded in one transaction. Outcomes of an attempt:
 
 - 2xx: ``succeeded`` (and the endpoint's failure streak is reset).
 - 410 Gone: the endpoint is disabled, the delivery ``failed``, ``webhook_endpoint.disabled``
@@ -31,15 +32,11 @@ from sqlalchemy import update
 
 from core.db import Database, WorkspaceId, utcnow
 from core.events.service import emit
-from core.jobs.queue import ClaimedJob, claim, extend_leases, release
+from core.jobs.queue import ClaimedJob
 from core.net import SafeTransport, URLNotAllowed, build_safe_transport, send_through
 from core.runtime import Runtime
-from core.webhooks.models import (
-    DeliveryStatus,
-    EndpointStatus,
-    WebhookDelivery,
-    WebhookEndpoint,
-)
+from core.webhooks.models import WebhookDelivery, WebhookEndpoint
+from core.webhooks.schemas import DeliveryStatus, EndpointStatus
 from core.webhooks.service import fail_queued
 from core.webhooks.signing import render_body, signed_headers
 
@@ -51,8 +48,8 @@ PAUSED_RECHECK = timedelta(minutes=5)
 MAX_RETRY_AFTER = timedelta(days=1)
 JITTER = 0.10
 BATCH_SIZE = 50
-"""Deliveries one worker slot takes at once (its own job plus up to 49 more due ones),
-sent concurrently and recorded in one transaction."""
+"""Deliveries one worker slot claims at once, sent concurrently and recorded in one
+transaction."""
 MAX_IN_FLIGHT = 16
 """Sends in flight per process, over all endpoints (each hostname also has at most
 ``core.net.transport.CONNECTIONS_PER_HOST`` connections)."""
@@ -85,13 +82,6 @@ def send_slots() -> anyio.Semaphore:
     if semaphore is None:
         semaphore = _in_flight[loop] = anyio.Semaphore(MAX_IN_FLIGHT)
     return semaphore
-
-
-async def close_transports() -> None:
-    """Close this event loop's transports (tests, shutdown)."""
-    per_loop = _transports.pop(asyncio.get_running_loop(), {})
-    for transport in per_loop.values():
-        await transport.aclose()
 
 
 # ------------------------------------------------------------------ scheduling
@@ -289,46 +279,15 @@ def _outcome(
     return values
 
 
-async def deliver(runtime: Runtime, job: ClaimedJob) -> None:
-    """Queue handler: attempt ``job`` plus up to ``BATCH_SIZE - 1`` more due deliveries.
+async def deliver(runtime: Runtime, jobs: list[ClaimedJob]) -> None:
+    """The queue's batch handler: send the claimed deliveries concurrently, then record
+    every attempt (dropping its lease) and the endpoints' bookkeeping in one transaction.
 
-    The worker leases one row per slot (and keeps that lease alive); pulling further due
-    rows here lets one slot send a batch concurrently and record it in one transaction
-    (far fewer round trips per delivery). Their leases are kept alive here while the
-    batch is in flight — slow endpoints can hold a batch for several timeouts. Rows this
-    handler claimed but did not record are released if it is cancelled or fails.
+    The worker claims the batch and keeps all its leases alive while it is in flight (a
+    slow endpoint can hold a batch for several timeouts). A row whose lease was lost
+    meanwhile is not recorded here (the worker that took it over records it); rows left
+    unrecorded by an error or a cancellation are released by the worker.
     """
-    jobs = [job]
-    lease = runtime.settings.job_lease_seconds
-    try:
-        if BATCH_SIZE > 1:
-            jobs += await claim(
-                runtime.db,
-                job.queue,
-                worker_id=job.worker_id,
-                lease_seconds=lease,
-                limit=BATCH_SIZE - 1,
-            )
-        async with anyio.create_task_group() as tg:
-            if len(jobs) > 1:
-                tg.start_soon(_keep_leases, runtime.db, jobs[1:], lease)
-            await _deliver_batch(runtime, jobs)
-            tg.cancel_scope.cancel()
-    except BaseException:
-        with anyio.CancelScope(shield=True):
-            for extra in jobs[1:]:
-                await release(runtime.db, extra)  # no-op for rows already recorded
-        raise
-
-
-async def _keep_leases(db: Database, jobs: list[ClaimedJob], lease_seconds: float) -> None:
-    """Extend the leases of ``jobs`` every third of a lease until cancelled."""
-    while True:
-        await anyio.sleep(lease_seconds / 3)
-        await extend_leases(db, jobs, lease_seconds)
-
-
-async def _deliver_batch(runtime: Runtime, jobs: list[ClaimedJob]) -> None:
     works = await _load(runtime.db, jobs)
     transport = shared_transport(runtime.settings.allow_private_network)
     results: dict[str, _Result] = {}
@@ -353,6 +312,11 @@ async def _deliver_batch(runtime: Runtime, jobs: list[ClaimedJob]) -> None:
         rows.append({"b_id": work.job.id, "b_worker": work.job.worker_id, **values})
     if rows:
         await _record(runtime.db, rows, effects, now)
+
+
+async def deliver_one(runtime: Runtime, job: ClaimedJob) -> None:
+    """The queue's single-row handler: a batch of one."""
+    await deliver(runtime, [job])
 
 
 _RECORD = (

@@ -1,14 +1,16 @@
-"""The webhook-delivery queue for ``core.jobs`` workers."""
+"""The webhook-delivery queue for ``core.jobs`` workers: batches of ``BATCH_SIZE``."""
 
 from __future__ import annotations
 
 from core.jobs import Queue
-from core.webhooks.delivery import deliver
+from core.webhooks.delivery import BATCH_SIZE, deliver, deliver_one
 from core.webhooks.models import READY_STATUSES, WebhookDelivery
 
 QUEUE = Queue(
     name="webhooks",
     model=WebhookDelivery,
     ready_statuses=READY_STATUSES,
-    handler=deliver,
+    handler=deliver_one,
+    batch_handler=deliver,
+    batch_size=BATCH_SIZE,
 )

@@ -9,29 +9,14 @@ API after the create or rotate response.
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict
 from sqlmodel import Field, SQLModel
 
 from core.db import JSONType, UTCDateTime, WorkspaceOwned, workspace_fk
 from core.jobs import JobFields
-
-
-class EndpointStatus(StrEnum):
-    active = "active"
-    paused = "paused"
-    disabled = "disabled"
-
-
-class DeliveryStatus(StrEnum):
-    pending = "pending"
-    retrying = "retrying"
-    succeeded = "succeeded"
-    failed = "failed"
-
+from core.webhooks.schemas import DeliveryStatus, EndpointStatus
 
 READY_STATUSES = (DeliveryStatus.pending.value, DeliveryStatus.retrying.value)
 
@@ -107,101 +92,3 @@ class IntegrationEventType(SQLModel, WorkspaceOwned, table=True):
     category: str = Field(max_length=60)
     description: str | None = Field(default=None, max_length=500)
     created_at: datetime = Field(sa_type=UTCDateTime)
-
-
-# ------------------------------------------------------------------ public shapes
-
-
-class WebhookEndpointPublic(BaseModel):
-    """An endpoint as listed: never the secret, only its preview."""
-
-    model_config = ConfigDict(from_attributes=True)
-
-    id: str
-    name: str
-    url: str
-    description: str | None = None
-    event_types: list[str]
-    status: EndpointStatus
-    secret_preview: str
-    signing_secret_preview: str | None = None
-    first_failure_at: datetime | None = None
-    disabled_reason: str | None = None
-    created_at: datetime
-    updated_at: datetime
-
-
-class WebhookEndpointWithSecret(WebhookEndpointPublic):
-    """Create and rotate responses: ``secret`` is shown here and never again."""
-
-    secret: str | None = None
-
-
-class WebhookDeliveryPublic(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: str
-    webhook_id: str
-    event_id: str
-    event_type: str
-    status: DeliveryStatus
-    attempt_count: int
-    last_status_code: int | None = None
-    last_error: str | None = None
-    last_response_ms: int | None = None
-    next_attempt_at: datetime | None = None
-    delivered_at: datetime | None = None
-    created_at: datetime
-    updated_at: datetime
-
-
-class EventTypePublic(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: str | None = None
-    key: str
-    category: str
-    description: str | None = None
-    source: str
-    created_at: datetime | None = None
-
-
-def endpoint_public(row: WebhookEndpoint) -> WebhookEndpointPublic:
-    """The API shape of ``row`` (never the secret)."""
-    return WebhookEndpointPublic(
-        id=row.id,
-        name=row.name,
-        url=row.url,
-        description=row.description,
-        event_types=list(row.event_types),
-        status=EndpointStatus(row.status),
-        secret_preview=row.secret_preview,
-        signing_secret_preview=row.secret_preview,
-        first_failure_at=row.first_failure_at,
-        disabled_reason=row.disabled_reason,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-    )
-
-
-def endpoint_with_secret(row: WebhookEndpoint, secret: str | None) -> WebhookEndpointWithSecret:
-    """Create/update responses; ``secret`` only when it was just issued."""
-    return WebhookEndpointWithSecret(**endpoint_public(row).model_dump(), secret=secret)
-
-
-def delivery_public(row: WebhookDelivery) -> WebhookDeliveryPublic:
-    return WebhookDeliveryPublic(
-        id=row.id,
-        webhook_id=row.endpoint_id,
-        event_id=row.event_id,
-        event_type=row.event_type,
-        status=DeliveryStatus(row.status),
-        attempt_count=row.attempts,
-        last_status_code=row.last_status_code,
-        last_error=row.last_error,
-        last_response_ms=row.last_response_ms,
-        next_attempt_at=row.next_attempt_at,
-        delivered_at=row.delivered_at,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-    )

@@ -1,6 +1,7 @@
-"""Webhook rules: endpoints (URL policy, subscriptions, secrets), tests, event types.
+"""Webhook rules: endpoints (subscriptions, secrets, status), test events, event types.
 
-Never commits. Status semantics:
+Never commits. An endpoint's URL is checked before the transaction (``urls.py``); the
+service applies the verdict. Status semantics:
 
 - ``active``: receives new deliveries, queued ones are sent.
 - ``paused``: receives no new deliveries; already queued ones stay ``pending``/``retrying``
@@ -15,61 +16,31 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import anyio
-import httpx
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.config import Settings
 from core.db import WorkspaceId, flush_unique, serialize, utcnow
 from core.errors import Conflict, NotFound, Unprocessable
 from core.events.names import EVENT_KEY_RE, WILDCARD, category_of, is_builtin
 from core.ids import new_id
-from core.net import URLNotAllowed, check_url
 from core.platform import platform_of
 from core.webhooks import repository, signing
 from core.webhooks.fanout import insert_deliveries
 from core.webhooks.models import (
     READY_STATUSES,
-    DeliveryStatus,
-    EndpointStatus,
     IntegrationEventType,
     WebhookDelivery,
     WebhookEndpoint,
 )
+from core.webhooks.schemas import (
+    CreateWebhookIn,
+    DeliveryStatus,
+    EndpointStatus,
+    UpdateWebhookIn,
+)
+from core.webhooks.urls import CheckedUrl
 
 MAX_CUSTOM_EVENT_TYPES = 500
-URL_CHECK_TIMEOUT_SECONDS = 5.0
-
-
-@dataclass
-class EndpointChanges:
-    name: str | None = None
-    url: str | None = None
-    description: str | None = None
-    event_types: list[str] | None = None
-    status: EndpointStatus | None = None
-    rotate_secret: bool = False
-
-
-async def check_endpoint_url(url: str, settings: Settings) -> None:
-    """Refuse URLs the outbound policy would refuse (422 ``url_not_allowed``)."""
-    try:
-        with anyio.fail_after(URL_CHECK_TIMEOUT_SECONDS):
-            await check_url(url, allow_private_network=settings.allow_private_network)
-    except URLNotAllowed as exc:
-        raise Unprocessable(
-            f"The webhook URL is not allowed ({exc.reason}): only https URLs of public hosts "
-            "are accepted.",
-            code="url_not_allowed",
-            details={"reason": exc.reason},
-        ) from None
-    except (httpx.HTTPError, TimeoutError):
-        raise Unprocessable(
-            "The webhook URL is not allowed (unresolvable_host): its host name does not resolve.",
-            code="url_not_allowed",
-            details={"reason": "unresolvable_host"},
-        ) from None
 
 
 async def check_event_types(
@@ -106,26 +77,19 @@ async def get_endpoint(
 
 
 async def create_endpoint(
-    session: AsyncSession,
-    workspace_id: WorkspaceId,
-    settings: Settings,
-    *,
-    name: str,
-    url: str,
-    event_types: list[str],
-    description: str | None = None,
+    session: AsyncSession, workspace_id: WorkspaceId, a: CreateWebhookIn, url: CheckedUrl
 ) -> tuple[WebhookEndpoint, str]:
-    """Create an active endpoint; returns it and its secret (shown once)."""
-    types = await check_event_types(session, workspace_id, event_types)
-    await check_endpoint_url(url, settings)
+    """Create an active endpoint; returns it and its secret (shown once). ``url`` is
+    ``a.url`` as checked before the transaction (``urls.check_endpoint_url``)."""
+    types = await check_event_types(session, workspace_id, a.event_types)
     secret = signing.new_secret()
     now = utcnow()
     endpoint = WebhookEndpoint(
         id=new_id("wh"),
         workspace_id=workspace_id,
-        name=name.strip(),
-        url=url,
-        description=description,
+        name=a.name.strip(),
+        url=url.allowed(),
+        description=a.description,
         event_types=types,
         status=EndpointStatus.active,
         secret=secret,
@@ -141,18 +105,18 @@ async def create_endpoint(
 async def update_endpoint(
     session: AsyncSession,
     workspace_id: WorkspaceId,
-    settings: Settings,
-    endpoint_id: str,
-    changes: EndpointChanges,
+    changes: UpdateWebhookIn,
+    url: CheckedUrl | None,
 ) -> tuple[WebhookEndpoint, str | None]:
-    """Apply ``changes``; returns the endpoint and the new secret if it was rotated."""
-    endpoint = await get_endpoint(session, workspace_id, endpoint_id)
+    """Apply the fields sent in ``changes``; returns the endpoint and the new secret if it
+    was rotated. ``url`` is ``changes.url`` as checked before the transaction; its
+    verdict only counts if the URL actually changes."""
+    endpoint = await get_endpoint(session, workspace_id, changes.webhook_id)
     now = utcnow()
     if changes.event_types is not None:
         endpoint.event_types = await check_event_types(session, workspace_id, changes.event_types)
-    if changes.url is not None and changes.url != endpoint.url:
-        await check_endpoint_url(changes.url, settings)
-        endpoint.url = changes.url
+    if url is not None and url.url != endpoint.url:
+        endpoint.url = url.allowed()
     if changes.name is not None:
         endpoint.name = changes.name.strip()
     if changes.description is not None:

@@ -43,7 +43,8 @@ from core.events.service import emit_many
 from core.jobs.queue import ClaimedJob, finish, release
 from core.platform import platform_of
 from core.workflows import recipes
-from core.workflows.models import READY_STATUSES, RunStatus, WorkflowRun
+from core.workflows.models import READY_STATUSES, WorkflowRun
+from core.workflows.schemas import RunStatus
 
 if TYPE_CHECKING:
     from core.runtime import Runtime

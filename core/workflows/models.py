@@ -1,31 +1,22 @@
-"""Workflows, their runs (a job table) and the per-day run counter; public shapes."""
+"""Workflows, their runs (a job table) and the per-day run counter."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict
-from pydantic import Field as PField
 from sqlmodel import Field, SQLModel
 
 from core.db import JSONType, UTCDateTime, WorkspaceOwned, workspace_fk
 from core.jobs import JobFields
+from core.workflows.schemas import RunStatus, WorkflowStatus
 
-
-class WorkflowStatus(StrEnum):
-    active = "active"
-    inactive = "inactive"
-
-
-class RunStatus(StrEnum):
-    queued = "queued"
-    running = "running"
-    succeeded = "succeeded"
-    failed = "failed"
-
+# The public shapes live in schemas.py; patchbay/cli.py still imports these three from here
+# (until the CLI goes through the gate).
+from core.workflows.schemas import WorkflowPublic as WorkflowPublic
+from core.workflows.schemas import WorkflowRunPublic as WorkflowRunPublic
+from core.workflows.schemas import WorkflowSummary as WorkflowSummary
 
 READY_STATUSES: tuple[str, ...] = (RunStatus.queued, RunStatus.running)
 FINISHED_STATUSES: frozenset[str] = frozenset({RunStatus.succeeded, RunStatus.failed})
@@ -99,79 +90,3 @@ class WorkflowDailyUsage(SQLModel, WorkspaceOwned, table=True):
     )
     day: str = Field(primary_key=True, max_length=10, description="YYYY-MM-DD (UTC)")
     count: int = 0
-
-
-# ---------------------------------------------------------------- public shapes
-
-
-class WorkflowPublic(BaseModel):
-    """A workflow with its full recipe."""
-
-    model_config = ConfigDict(from_attributes=True)
-
-    id: str
-    name: str
-    description: str | None = None
-    status: WorkflowStatus
-    recipe: dict[str, Any] = PField(description="{continue_on_error, steps: [...]}")
-    created_at: datetime
-    updated_at: datetime
-
-
-class WorkflowSummary(BaseModel):
-    """A workflow as listed (no recipe; see get_workflow)."""
-
-    model_config = ConfigDict(from_attributes=True)
-
-    id: str
-    name: str
-    description: str | None = None
-    status: WorkflowStatus
-    step_count: int
-    created_at: datetime
-    updated_at: datetime
-
-
-class StepError(BaseModel):
-    code: str
-    message: str
-
-
-class StepOutput(BaseModel):
-    """What one step did."""
-
-    index: int
-    type: str
-    status: str = PField(description="succeeded or failed")
-    output: dict[str, Any] | None = None
-    error: StepError | None = None
-    started_at: datetime
-    finished_at: datetime = PField(description="For a delay: when the pause ends.")
-
-
-class WorkflowRunSummary(BaseModel):
-    """A run as listed (without step output)."""
-
-    model_config = ConfigDict(from_attributes=True)
-
-    id: str
-    workflow_id: str
-    status: RunStatus
-    input: dict[str, Any]
-    channel: str
-    token_id: str | None = None
-    token_name: str | None = PField(default=None, description="Name of the triggering token.")
-    steps_total: int
-    steps_succeeded: int
-    steps_failed: int
-    error_code: str | None = None
-    error_message: str | None = None
-    created_at: datetime
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
-
-
-class WorkflowRunPublic(WorkflowRunSummary):
-    """A run with its step-by-step output."""
-
-    steps: list[StepOutput]

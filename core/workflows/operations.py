@@ -4,108 +4,28 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from core.errors import Conflict, NotFound, RateLimited, Unprocessable
-from core.operations import Context, Kind, Operation, Toolset
-from core.pagination import ListParams, Page, paginate
+from core.operations import Context, Declare, Toolset
+from core.pagination import Page, paginate
 from core.workflows import repository, service
-from core.workflows.models import (
-    RunStatus,
-    Workflow,
+from core.workflows.models import Workflow, WorkflowRun
+from core.workflows.schemas import (
+    CreateWorkflowIn,
+    GetRunIn,
+    ListRunsIn,
+    ListRunsOfWorkflowIn,
+    ListWorkflowsIn,
+    TriggerWorkflowIn,
+    UpdateWorkflowIn,
+    WorkflowIdIn,
     WorkflowPublic,
-    WorkflowRun,
     WorkflowRunPublic,
     WorkflowRunSummary,
-    WorkflowStatus,
     WorkflowSummary,
 )
 
-COMMON = {"toolset": "workflows", "module": "workflows", "feature": "workflows"}
-
-RECIPE_DESCRIPTION = (
-    '{"steps": [...], "continue_on_error": false}, up to 50 steps: {"type": "log", '
-    '"message": s}, {"type": "delay", "seconds": 1-30}, {"type": "fire_webhook_event", '
-    '"event": k, "payload": {}}. Strings may use {{input.key}}.'
-)
-
-WORKFLOW_ID = Field(max_length=40, description="Id of the workflow (wf_...).")
-
-
-class ListWorkflowsIn(ListParams):
-    model_config = ConfigDict(extra="forbid")
-
-    status: WorkflowStatus | None = Field(default=None, description="Only active or inactive.")
-
-
-class CreateWorkflowIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: str = Field(min_length=1, max_length=200, description="Workflow name.")
-    description: str | None = Field(
-        default=None, max_length=2000, description="What the workflow is for."
-    )
-    recipe: dict[str, Any] = Field(description=RECIPE_DESCRIPTION)
-    status: WorkflowStatus = Field(
-        default=WorkflowStatus.active, description="inactive workflows cannot run."
-    )
-
-
-class WorkflowIdIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    workflow_id: str = WORKFLOW_ID
-
-
-class UpdateWorkflowIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    workflow_id: str = WORKFLOW_ID
-    name: str | None = Field(default=None, min_length=1, max_length=200, description="New name.")
-    description: str | None = Field(default=None, max_length=2000, description="New description.")
-    recipe: dict[str, Any] | None = Field(default=None, description=RECIPE_DESCRIPTION)
-    status: WorkflowStatus | None = Field(default=None, description="inactive stops new runs.")
-
-
-class TriggerWorkflowIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    workflow_id: str = WORKFLOW_ID
-    input: dict[str, Any] = Field(
-        default_factory=dict,
-        description="Run input (max 64 KB); steps read it as {{input.key}}.",
-    )
-
-
-class ListRunsIn(ListParams):
-    model_config = ConfigDict(extra="forbid")
-
-    workflow_id: str | None = Field(
-        default=None, max_length=40, description="Only runs of this workflow (wf_...)."
-    )
-    status: RunStatus | None = Field(default=None, description="Only runs in this status.")
-
-
-class ListRunsOfWorkflowIn(ListParams):
-    model_config = ConfigDict(extra="forbid")
-
-    workflow_id: str = WORKFLOW_ID
-    status: RunStatus | None = Field(default=None, description="Only runs in this status.")
-
-
-class GetRunIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    run_id: str = Field(max_length=40, description="Id of the run (run_...).")
-    wait_seconds: int = Field(
-        default=0,
-        ge=0,
-        le=service.MAX_WAIT_SECONDS,
-        description="Seconds to wait for the run to finish (0: answer at once).",
-    )
-
-
-# ---------------------------------------------------------------- handlers
+workflows = Declare(scope="workflows", toolset="workflows", module="workflows",
+                    feature="workflows")  # fmt: skip
 
 
 async def list_workflows(ctx: Context, args: ListWorkflowsIn) -> Page[Any]:
@@ -176,146 +96,70 @@ async def get_workflow_run(ctx: Context, args: GetRunIn) -> WorkflowRun:
 
 
 OPERATIONS = [
-    Operation(
-        name="list_workflows",
+    workflows.list(
+        "list_workflows", "/workflows", list_workflows, ListWorkflowsIn, WorkflowSummary,
         summary="List workflows",
-        description=(
-            "List workflows, newest first, with their step counts; get_workflow has the "
-            "recipe."
-        ),
-        scope="workflows:read",
-        kind=Kind.read,
-        method="GET",
-        path="/workflows",
-        input_model=ListWorkflowsIn,
-        output_model=WorkflowSummary,
-        handler=list_workflows,
-        paginated=True,
-        **COMMON,
+        description="List workflows, newest first, with their step counts; get_workflow has "
+        "the recipe.",
     ),
-    Operation(
-        name="create_workflow",
+    workflows.create(
+        "create_workflow", "/workflows", create_workflow, CreateWorkflowIn, WorkflowPublic,
         summary="Create a workflow",
-        description=(
-            "Create an automation from a recipe; run it with trigger_workflow. A bad recipe "
-            "answers 422 naming the step."
-        ),
-        scope="workflows:write",
-        kind=Kind.write,
-        method="POST",
-        path="/workflows",
-        input_model=CreateWorkflowIn,
-        output_model=WorkflowPublic,
-        handler=create_workflow,
-        success_status=201,
+        description="Create an automation from a recipe; run it with trigger_workflow. A bad "
+        "recipe answers 422 naming the step.",
         errors=(Unprocessable,),
-        **COMMON,
     ),
-    Operation(
-        name="get_workflow",
+    workflows.get(
+        "get_workflow", "/workflows/{workflow_id}", get_workflow, WorkflowIdIn, WorkflowPublic,
         summary="Get a workflow",
         description="Return one workflow with its full recipe.",
-        scope="workflows:read",
-        kind=Kind.read,
-        method="GET",
-        path="/workflows/{workflow_id}",
-        input_model=WorkflowIdIn,
-        output_model=WorkflowPublic,
-        handler=get_workflow,
         errors=(NotFound,),
-        **COMMON,
     ),
-    Operation(
-        name="update_workflow",
+    workflows.update(  # overwrites the recipe, name or status
+        "update_workflow", "/workflows/{workflow_id}", update_workflow, UpdateWorkflowIn,
+        WorkflowPublic,
         summary="Update a workflow",
-        description=(
-            "Change a workflow's name, description, recipe or status; only sent fields change. "
-            "Queued runs keep their recipe."
-        ),
-        scope="workflows:write",
-        kind=Kind.write,
-        method="PATCH",
-        path="/workflows/{workflow_id}",
-        input_model=UpdateWorkflowIn,
-        output_model=WorkflowPublic,
-        handler=update_workflow,
-        destructive=True,  # overwrites the recipe, name or status
-        idempotent=True,
+        description="Change a workflow's name, description, recipe or status; only sent fields "
+        "change. Queued runs keep their recipe.",
         errors=(NotFound, Unprocessable),
-        **COMMON,
     ),
-    Operation(
-        name="trigger_workflow",
+    workflows.action(
+        "trigger_workflow", "POST", "/workflows/{workflow_id}/runs", trigger_workflow,
+        TriggerWorkflowIn, WorkflowRunSummary,
         summary="Run a workflow",
-        description=(
-            "Start a run of an active workflow; it answers at once with the queued run. Poll "
-            "get_workflow_run (wait_seconds long-polls) for the result."
-        ),
+        description="Start a run of an active workflow; it answers at once with the queued "
+        "run. Poll get_workflow_run (wait_seconds long-polls) for the result.",
         scope="workflows:run",
-        kind=Kind.write,
-        method="POST",
-        path="/workflows/{workflow_id}/runs",
-        input_model=TriggerWorkflowIn,
-        output_model=WorkflowRunSummary,
-        handler=trigger_workflow,
         success_status=202,
         idempotent=False,
         open_world=True,  # a run fires webhook events
         errors=(NotFound, Conflict, RateLimited, Unprocessable),
-        **COMMON,
     ),
-    Operation(
-        name="list_workflow_runs",
+    workflows.list(
+        "list_workflow_runs", "/workflow-runs", list_workflow_runs, ListRunsIn,
+        WorkflowRunSummary,
         summary="List workflow runs",
-        description=(
-            "List workflow runs, newest first, optionally of one workflow or in one status. "
-            "get_workflow_run has a run's step output."
-        ),
-        scope="workflows:read",
-        kind=Kind.read,
-        method="GET",
-        path="/workflow-runs",
-        input_model=ListRunsIn,
-        output_model=WorkflowRunSummary,
-        handler=list_workflow_runs,
-        paginated=True,
-        **COMMON,
+        description="List workflow runs, newest first, optionally of one workflow or in one "
+        "status. get_workflow_run has a run's step output.",
     ),
-    Operation(
-        name="list_runs_of_workflow",
+    workflows.list(
+        "list_runs_of_workflow", "/workflows/{workflow_id}/runs", list_runs_of_workflow,
+        ListRunsOfWorkflowIn, WorkflowRunSummary,
         summary="List a workflow's runs",
         description="List one workflow's runs, newest first, optionally by status.",
-        scope="workflows:read",
-        kind=Kind.read,
-        method="GET",
-        path="/workflows/{workflow_id}/runs",
-        input_model=ListRunsOfWorkflowIn,
-        output_model=WorkflowRunSummary,
-        handler=list_runs_of_workflow,
-        paginated=True,
         errors=(NotFound,),
         mcp_tool=False,  # REST alias (000); over MCP list_workflow_runs takes workflow_id
-        **COMMON,
     ),
-    Operation(
-        name="get_workflow_run",
+    workflows.get(
+        "get_workflow_run", "/workflow-runs/{run_id}", get_workflow_run, GetRunIn,
+        WorkflowRunPublic,
         summary="Get a workflow run",
-        description=(
-            "One run with its per-step output and, if it failed, the error; wait_seconds waits "
-            "for it to finish first."
-        ),
-        scope="workflows:read",
-        kind=Kind.read,
-        method="GET",
-        path="/workflow-runs/{run_id}",
-        input_model=GetRunIn,
-        output_model=WorkflowRunPublic,
-        handler=get_workflow_run,
+        description="One run with its per-step output and, if it failed, the error; "
+        "wait_seconds waits for it to finish first.",
         errors=(NotFound,),
         long_poll_seconds_field="wait_seconds",
-        **COMMON,
     ),
-]
+]  # fmt: skip
 
 TOOLSETS = (
     Toolset("workflows", "Workflows: list, create, edit, trigger and follow runs.", default=True),

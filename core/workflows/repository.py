@@ -72,9 +72,3 @@ async def increment_daily_usage(
     result = await session.execute(stmt)
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
-
-async def daily_usage(session: AsyncSession, workspace_id: WorkspaceId, day: str) -> int:
-    stmt = select(WorkflowDailyUsage.count).where(
-        WorkflowDailyUsage.workspace_id == workspace_id, WorkflowDailyUsage.day == day
-    )
-    return (await session.execute(stmt)).scalar_one_or_none() or 0

@@ -14,17 +14,11 @@ from core.errors import Conflict, NotFound, RateLimited, TierNotEntitled, Unproc
 from core.ids import new_id
 from core.platform import platform_of
 from core.workflows import recipes, repository
-from core.workflows.models import (
-    FINISHED_STATUSES,
-    RunStatus,
-    Workflow,
-    WorkflowRun,
-    WorkflowStatus,
-)
+from core.workflows.models import FINISHED_STATUSES, Workflow, WorkflowRun
+from core.workflows.schemas import MAX_WAIT_SECONDS, RunStatus, WorkflowStatus
 from core.workspaces.plans import Plan
 
 MAX_INPUT_BYTES = 64 * 1024
-MAX_WAIT_SECONDS = 25
 POLL_INTERVAL_SECONDS = 0.2
 
 
@@ -94,6 +88,7 @@ async def update_workflow(
 
 
 def summary(workflow: Workflow) -> dict[str, Any]:
+    """The fields of ``WorkflowSummary`` (the step count instead of the recipe)."""
     return {
         "id": workflow.id,
         "name": workflow.name,
@@ -128,7 +123,8 @@ async def trigger_run(
     """Queue a run of an active workflow, counted against the plan's daily cap.
 
     The counter increment and the run insert share the caller's transaction, so a run
-    exists exactly when it was counted.
+    exists exactly when it was counted. The plan check repeats the gate's for callers that
+    do not go through it yet (``patchbay workflow run``).
     """
     if not plan.workflows:
         raise TierNotEntitled(f"Workflows are not included in the {plan.name} plan.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -18,7 +19,7 @@ from core.config import Settings
 from core.jobs import Worker
 from core.ratelimit import RateLimiter
 from core.runtime import Runtime
-from core.webhooks.delivery import close_transports
+from core.webhooks import delivery
 from core.webhooks.jobs import QUEUE
 from core.webhooks.models import WebhookDelivery, WebhookEndpoint
 from tests.domains import suite_platform as platform
@@ -108,6 +109,12 @@ async def receiver() -> AsyncIterator[Receiver]:
 
 
 RunWorker = Callable[..., Awaitable[Worker]]
+
+
+async def close_transports() -> None:
+    """Close this event loop's shared delivery transports (a worker keeps them open)."""
+    for transport in delivery._transports.pop(asyncio.get_running_loop(), {}).values():
+        await transport.aclose()
 
 
 @pytest.fixture

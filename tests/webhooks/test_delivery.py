@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 from email.utils import format_datetime
+from typing import Any
 
 import anyio
 import httpx
@@ -21,6 +22,7 @@ from tests.factories import Tenant
 from tests.webhooks.conftest import (
     Receiver,
     RunWorker,
+    close_transports,
     create_endpoint,
     deliveries,
     endpoint_row,
@@ -357,3 +359,70 @@ async def test_batch_leases_are_kept_while_a_slow_endpoint_answers(
 
     await wait_until(delivered)
     assert len(receiver.at("/slow")) == 3
+
+
+async def test_a_row_whose_lease_was_lost_is_left_to_its_new_worker(
+    client: httpx.AsyncClient, tenant: Tenant, runtime: Runtime, receiver: Receiver
+) -> None:
+    """A batch records only the rows it still holds: one taken over by another worker
+    (after our lease lapsed) is recorded by that worker, never twice."""
+    from dataclasses import replace
+
+    from core.jobs.queue import claim
+    from core.webhooks.delivery import deliver
+    from core.webhooks.jobs import QUEUE
+
+    hook = await create_endpoint(client, tenant, receiver.url("/ok"))
+    first = await _test_event(client, tenant, hook["id"])
+    second = await _test_event(client, tenant, hook["id"])
+    batch = await claim(runtime.db, QUEUE, worker_id="me", lease_seconds=60, limit=10)
+    assert {job.id for job in batch} == {first, second}
+    lost = next(job for job in batch if job.id == first)
+    async with runtime.db.session() as session:  # our lease lapsed; "other" claimed it
+        await session.execute(
+            update(WebhookDelivery)
+            .where(WebhookDelivery.id == first)
+            .values(locked_by="other", attempts=WebhookDelivery.attempts + 1)
+        )
+
+    await deliver(runtime, batch)
+    taken, kept = await _delivery(runtime, first), await _delivery(runtime, second)
+    assert (taken.status, taken.locked_by, taken.last_status_code) == ("pending", "other", None)
+    assert (kept.status, kept.locked_by, kept.attempts) == ("succeeded", None, 1)
+
+    await deliver(runtime, [replace(lost, worker_id="other", attempts=2)])
+    taken = await _delivery(runtime, first)
+    assert (taken.status, taken.locked_by, taken.attempts) == ("succeeded", None, 2)
+    await close_transports()
+
+
+async def test_the_worker_claims_a_whole_batch_at_once(
+    client: httpx.AsyncClient,
+    tenant: Tenant,
+    runtime: Runtime,
+    receiver: Receiver,
+    run_worker: RunWorker,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The queue's batch contract: one claim of up to BATCH_SIZE rows by the worker, the
+    handler sends them all and claims nothing itself."""
+    from core.jobs import worker as worker_module
+    from core.webhooks.delivery import BATCH_SIZE
+
+    real_claim = worker_module.claim
+    claims: list[tuple[int, int]] = []
+
+    async def counting_claim(*args: Any, **kwargs: Any) -> Any:
+        jobs = await real_claim(*args, **kwargs)
+        if jobs:
+            claims.append((kwargs["limit"], len(jobs)))
+        return jobs
+
+    monkeypatch.setattr(worker_module, "claim", counting_claim)
+    hook = await create_endpoint(client, tenant, receiver.url("/ok"))
+    ids = [await _test_event(client, tenant, hook["id"]) for _ in range(5)]
+    await run_worker(runtime, concurrency=1)
+    for delivery_id in ids:
+        await wait_until(lambda d=delivery_id: _status_is(runtime, d, "succeeded"))
+    assert claims == [(BATCH_SIZE, 5)]
+    assert len(receiver.at("/ok")) == 5

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import base64
 import json
+from typing import Any
 
 import anyio
 import httpx
+import pytest
 from sqlmodel import func, select
 
+from core.gateway import Outcome
 from core.runtime import Runtime
 from core.webhooks.models import IntegrationEventType, WebhookDelivery, WebhookEndpoint
 from tests.factories import Tenant
@@ -171,12 +174,92 @@ async def test_url_refused_at_save(
             headers=tenant.headers,
         )
         assert r.status_code == 422 and r.json()["error"]["code"] == "url_not_allowed"
+        # The verdict counts where the rules ask for it: an unknown endpoint is a 404 and an
+        # unknown event type a 422 of its own, and resending the URL it has is no change.
+        r = await c.patch(
+            "/api/v1/webhooks/wh_unknown",
+            json={"url": "https://10.0.0.1/x"},
+            headers=tenant.headers,
+        )
+        assert r.status_code == 404, r.text
+        r = await c.post(
+            "/api/v1/webhooks",
+            json={"name": "x", "url": "https://10.0.0.1/x", "event_types": ["nope.never"]},
+            headers=tenant.headers,
+        )
+        assert r.status_code == 422 and r.json()["error"]["code"] == "event_type_unknown"
+        r = await c.patch(
+            f"/api/v1/webhooks/{created['id']}",
+            json={"url": HOOK, "name": "Same URL"},
+            headers=tenant.headers,
+        )
+        assert r.status_code == 200, r.text
     assert (await endpoint_row(runtime, created["id"])).url == HOOK
     async with runtime.db.session() as session:
         count = (
             await session.execute(select(func.count()).select_from(WebhookEndpoint))
         ).scalar_one()
     assert count == 1
+
+
+async def test_url_is_resolved_before_the_write_transaction(
+    runtime: Runtime, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Resolving a URL's host may take seconds: create and update resolve it before their
+    transaction opens, holding no connection, so other writers (on SQLite: every other
+    writer of the database) go on meanwhile."""
+    from core.gateway import call_operation
+    from core.operations import Channel
+    from core.webhooks import urls
+
+    async def call(op_name: str, **arguments: Any) -> Outcome:
+        op = runtime.registry.get(op_name)
+        assert op is not None
+        return await call_operation(
+            runtime, op, credentials=tenant.token, channel=Channel.rest, arguments=arguments
+        )
+
+    real_check = urls.check_url
+    resolving = anyio.Event()
+    answer = anyio.Event()
+    connections_held: list[int] = []
+
+    async def slow_check(url: str, **options: Any) -> Any:
+        connections_held.append(runtime.db.engine.pool.checkedout())
+        resolving.set()
+        await answer.wait()
+        return await real_check(url, **options)
+
+    async def while_resolving(op_name: str, **arguments: Any) -> Outcome:
+        """Call ``op_name`` and, while its URL resolves, another write operation."""
+        nonlocal resolving, answer
+        resolving, answer = anyio.Event(), anyio.Event()
+        outcomes: list[Outcome] = []
+
+        async def slow_write() -> None:
+            outcomes.append(await call(op_name, **arguments))
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(slow_write)
+            with anyio.fail_after(10):
+                await resolving.wait()
+            with anyio.fail_after(5):  # not queued behind the slow write's transaction
+                key = f"other.write{len(connections_held)}"
+                other = await call("register_integration_event_type", key=key)
+            assert other.status == 201, other.body
+            answer.set()
+        return outcomes[0]
+
+    monkeypatch.setattr(urls, "check_url", slow_check)
+    created = await while_resolving(
+        "create_webhook_endpoint", name="Slow DNS", url=HOOK, event_types=["*"]
+    )
+    assert created.status == 201, created.body
+    hook = created.body["data"]["id"]
+    updated = await while_resolving("update_webhook_endpoint", webhook_id=hook, url=HOOK + "/2")
+    assert updated.status == 200, updated.body
+    assert connections_held == [0, 0]
+    assert (await endpoint_row(runtime, hook)).url == HOOK + "/2"
 
 
 async def test_send_test_queues_one_delivery(
