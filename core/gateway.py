@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import re
 import secrets
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -178,49 +177,7 @@ def validate_arguments(op: Operation, raw: dict[str, Any], *, strings: bool) -> 
             f"Invalid value for '{first['field']}': {first['problem']}.",
             details={"errors": problems[:20]},
         ) from None
-    where = _multi_line_field(arguments)
-    if where is not None:
-        raise ValidationFailed(
-            f"Invalid value for '{where}': it must be a single line "
-            "(no line breaks or other control characters).",
-            details={"errors": [{"field": where, "problem": "contains a control character"}]},
-        )
     return arguments
-
-
-SINGLE_LINE_FIELDS = frozenset(
-    {
-        "name", "title", "summary", "company_name", "deal_name", "assignee", "phone",
-        "domain", "industry", "website", "code", "invoice_number", "reference", "key",
-        "category", "stage",
-    }
-)  # fmt: skip
-"""Input fields that name or label a record: they end up in lists, subjects, file names
-and headers downstream, so line breaks and control characters are refused there (free
-text such as ``notes`` or ``description``, and free-form JSON, may hold newlines)."""
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
-
-
-def _multi_line_field(model: BaseModel, prefix: str = "") -> str | None:
-    """The dotted path of the first single-line field holding a control character."""
-    for name in type(model).model_fields:
-        value = getattr(model, name)
-        path = f"{prefix}{name}"
-        if isinstance(value, str):
-            if name in SINGLE_LINE_FIELDS and _CONTROL.search(value):
-                return path
-        elif isinstance(value, BaseModel):
-            found = _multi_line_field(value, path + ".")
-            if found:
-                return found
-        elif isinstance(value, list):
-            for i, item in enumerate(value):
-                if isinstance(item, BaseModel):
-                    found = _multi_line_field(item, f"{path}.{i}.")
-                    if found:
-                        return found
-    return None
 
 
 def _problem(err: Any) -> str:
@@ -347,12 +304,12 @@ async def dispatch(runtime: Runtime, call: Call) -> Outcome:
                 principal = await _authenticate(session, call)
             rate = await _admit(runtime, call, principal)
             arguments = validate_arguments(op, await call.load_arguments(), strings=call.strings)
-            if op.prepare is not None:
-                await op.prepare(runtime.settings, arguments)
-            if key is None:
+            if key is None:  # an operation with a prepare step, no key
+                assert op.prepare is not None
+                prepared = await op.prepare(runtime.settings, arguments)
                 async with runtime.db.session(principal.workspace_id) as session:
                     outcome, resource_id = await _handle(
-                        session, runtime, call, principal, arguments, rate, None, True
+                        session, runtime, call, principal, arguments, rate, None, True, prepared
                     )
                 return outcome
             idempotency.check_key(key)
@@ -370,9 +327,12 @@ async def dispatch(runtime: Runtime, call: Call) -> Outcome:
                 body = {**claim.body, "request_id": call.request_id}
                 return Outcome(claim.status, body, call.request_id, _headers(rate))
             claimed = claim
+            prepared = None
+            if op.prepare is not None:  # not for a replay: it answers what was stored
+                prepared = await op.prepare(runtime.settings, arguments)
             async with runtime.db.session(principal.workspace_id) as session:
                 outcome, resource_id = await _handle(
-                    session, runtime, call, principal, arguments, rate, claimed, True
+                    session, runtime, call, principal, arguments, rate, claimed, True, prepared
                 )
         if audit_apart:
             await _audit(runtime, principal, call, op.success_status, "ok", resource_id)
@@ -478,6 +438,7 @@ async def _handle(
     rate: RateState,
     claimed: idempotency.Claim | None,
     audit_inline: bool,
+    prepared: Any = None,
 ) -> tuple[Outcome, str | None]:
     """The handler inside ``session``'s transaction, bound to the caller's workspace;
     returns the outcome and the resource id the handler named (for the audit row)."""
@@ -492,6 +453,7 @@ async def _handle(
         settings=runtime.settings,
         db=runtime.db,
         now=utcnow(),
+        prepared=prepared,
     )
     body = render(op, await op.handler(ctx, arguments))
     if claimed is not None:

@@ -50,6 +50,8 @@ class Context:
     db: Database
     now: datetime
     resource_id: str | None = None  # set by handlers to enrich the audit row
+    prepared: Any = None
+    """What the operation's ``prepare`` step answered (checked before the transaction)."""
 
     @property
     def workspace_id(self) -> WorkspaceId:
@@ -63,7 +65,7 @@ class Context:
 
 
 Handler = Callable[[Context, Any], Awaitable[Any]]
-Prepare = Callable[[Settings, Any], Awaitable[None]]
+Prepare = Callable[[Settings, Any], Awaitable[Any]]
 
 ANY_SCOPE = "token:any"
 """Scope value for operations every valid token may call (e.g. ``get_me``)."""
@@ -101,7 +103,8 @@ class Operation:
     """Served as an MCP tool; False for REST-only aliases of another tool."""
     prepare: Prepare | None = None
     """A slow check run by the gate after validation and before the transaction opens
-    (resolving a webhook URL's host): no write lock is held while it waits."""
+    (resolving a webhook URL's host): no write lock is held while it waits. What it
+    answers reaches the handler as ``ctx.prepared``."""
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -2,8 +2,8 @@
 enforces on every string, and links from each create to the operations taking its id.
 
 - Every input string without a format, enum or pattern of its own gets a ``pattern``
-  refusing U+0000 (PostgreSQL text cannot hold it); the name-like fields of
-  ``core.gateway.SINGLE_LINE_FIELDS`` get one refusing line breaks and control
+  refusing U+0000 (PostgreSQL text cannot hold it); a ``OneLine`` field (its schema
+  carries ``core.fields.ONE_LINE_MARKER``) gets one refusing line breaks and control
   characters. The gate refuses both with 400 ``validation_error``.
 - ``links`` (OpenAPI 3.1 §4.8.20) chain a create to every operation whose path or query
   parameter is the id it returns, so clients and stateful testers can follow
@@ -15,7 +15,6 @@ from __future__ import annotations
 from typing import Any
 
 from core.fields import ONE_LINE_MARKER
-from core.gateway import SINGLE_LINE_FIELDS
 from core.operations import Operation, Registry
 from core.related import MARKER as RELATED_MARKER
 
@@ -42,11 +41,11 @@ JSON_VALUE_SCHEMA: dict[str, Any] = {
 """The component free-form JSON (recipes, inputs, payloads, custom fields) refers to."""
 
 
-def harden_strings(schema: dict[str, Any], name: str | None = None) -> None:
+def harden_strings(schema: dict[str, Any]) -> None:
     """Add the gate's string rules to ``schema`` in place (properties, items, unions, defs)."""
-    stack: list[tuple[Any, str | None]] = [(schema, name)]
+    stack: list[Any] = [schema]
     while stack:
-        node, field = stack.pop()
+        node = stack.pop()
         if not isinstance(node, dict):
             continue
         one_line = bool(node.pop(ONE_LINE_MARKER, False))
@@ -55,21 +54,18 @@ def harden_strings(schema: dict[str, Any], name: str | None = None) -> None:
             and not {"enum", "const", "pattern", RELATED_MARKER} & set(node)
             and node.get("format") not in ("date-time", "date")  # those hold no NUL anyway
         ):
-            single = one_line or field in SINGLE_LINE_FIELDS
-            node["pattern"] = SINGLE_LINE if single else NO_NUL
-        for key, child in node.get("properties", {}).items():
-            stack.append((child, key))
-        for child in node.get("$defs", {}).values():
-            stack.append((child, None))
+            node["pattern"] = SINGLE_LINE if one_line else NO_NUL
+        stack.extend(node.get("properties", {}).values())
+        stack.extend(node.get("$defs", {}).values())
         for union in ("anyOf", "oneOf", "allOf"):
-            stack.extend((child, field) for child in node.get(union, []))
+            stack.extend(node.get(union, []))
         if "items" in node:
-            stack.append((node["items"], field))
+            stack.append(node["items"])
         if node.get("additionalProperties") is True:  # free-form JSON: no NUL inside
             node["propertyNames"] = {"pattern": NO_NUL}
             node["additionalProperties"] = dict(JSON_VALUE_REF)
         elif isinstance(node.get("additionalProperties"), dict):
-            stack.append((node["additionalProperties"], None))
+            stack.append(node["additionalProperties"])
 
 
 _LINK = ("related_type", "related_id")

@@ -46,7 +46,8 @@ BatchHandler = Callable[["Runtime", list[ClaimedJob]], Awaitable[None]]
 
 @dataclass(frozen=True)
 class Queue:
-    """A job table and how to process one of its rows.
+    """A job table and how to process its rows: one at a time (``handler``) or in batches
+    (``batch_handler``).
 
     ``batch_handler`` (optional) opts the queue in to batches: the worker claims up to
     ``batch_size`` rows at once and hands them all to it (all claimed by the same worker).
@@ -57,9 +58,13 @@ class Queue:
     name: str
     model: Any  # a table model with JobFields and WorkspaceOwned
     ready_statuses: tuple[str, ...]
-    handler: JobHandler
+    handler: JobHandler | None = None
     batch_handler: BatchHandler | None = None
     batch_size: int = 1
+
+    def __post_init__(self) -> None:
+        if (self.handler is None) == (self.batch_handler is None):
+            raise ValueError(f"queue {self.name!r}: give a handler or a batch_handler")
 
 
 async def claim(

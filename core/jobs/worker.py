@@ -166,6 +166,7 @@ class Worker:
                 try:
                     with anyio.CancelScope() as handler_scope:
                         tg.start_soon(self._cancel_when, lost, handler_scope)
+                        assert job.queue.handler is not None
                         await job.queue.handler(self.runtime, job)
                 finally:
                     tg.cancel_scope.cancel()

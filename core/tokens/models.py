@@ -7,7 +7,6 @@ from datetime import datetime
 from sqlmodel import Field, SQLModel
 
 from core.db import JSONType, UTCDateTime, WorkspaceOwned, workspace_fk
-from core.tokens.schemas import TokenPublic  # noqa: F401  (patchbay/cli.py imports it here)
 
 
 class ApiToken(SQLModel, WorkspaceOwned, table=True):

@@ -314,11 +314,6 @@ async def deliver(runtime: Runtime, jobs: list[ClaimedJob]) -> None:
         await _record(runtime.db, rows, effects, now)
 
 
-async def deliver_one(runtime: Runtime, job: ClaimedJob) -> None:
-    """The queue's single-row handler: a batch of one."""
-    await deliver(runtime, [job])
-
-
 _RECORD = (
     update(WebhookDelivery.__table__)  # type: ignore[attr-defined]
     .where(

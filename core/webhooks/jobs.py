@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from core.jobs import Queue
-from core.webhooks.delivery import BATCH_SIZE, deliver, deliver_one
+from core.webhooks.delivery import BATCH_SIZE, deliver
 from core.webhooks.models import READY_STATUSES, WebhookDelivery
 
 QUEUE = Queue(
     name="webhooks",
     model=WebhookDelivery,
     ready_statuses=READY_STATUSES,
-    handler=deliver_one,
     batch_handler=deliver,
     batch_size=BATCH_SIZE,
 )

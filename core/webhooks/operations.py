@@ -29,19 +29,21 @@ from core.webhooks.urls import CheckedUrl, check_endpoint_url
 webhooks = Declare(scope="integrations", toolset="webhooks", module="integrations")
 
 
-async def prepare_url(settings: Settings, args: CreateWebhookIn | UpdateWebhookIn) -> None:
+async def prepare_url(
+    settings: Settings, args: CreateWebhookIn | UpdateWebhookIn
+) -> CheckedUrl | None:
     """The ``prepare`` step of create and update: resolve and check the URL's host before
-    the write transaction opens (it can take seconds); the service applies the verdict."""
-    if args.url is not None:
-        args._checked_url = await check_endpoint_url(args.url, settings)
+    the write transaction opens (it can take seconds); the handler gets the verdict as
+    ``ctx.prepared`` and the service applies it."""
+    return None if args.url is None else await check_endpoint_url(args.url, settings)
 
 
-def _checked(args: CreateWebhookIn | UpdateWebhookIn) -> CheckedUrl | None:
-    """The verdict ``prepare_url`` left for ``args.url`` (None when no URL was sent)."""
+def _checked(ctx: Context, args: CreateWebhookIn | UpdateWebhookIn) -> CheckedUrl | None:
+    """The verdict ``prepare_url`` gave for ``args.url`` (None when no URL was sent)."""
     if args.url is None:
         return None
-    checked = args._checked_url
-    if checked is None or checked.url != args.url:
+    checked = ctx.prepared
+    if not isinstance(checked, CheckedUrl) or checked.url != args.url:
         raise RuntimeError("the webhook URL was not checked before the transaction")
     return checked
 
@@ -60,7 +62,7 @@ async def list_webhooks(ctx: Context, args: ListWebhooksIn) -> Page[WebhookEndpo
 
 
 async def create_webhook(ctx: Context, args: CreateWebhookIn) -> WebhookEndpointWithSecret:
-    url = _checked(args)
+    url = _checked(ctx, args)
     assert url is not None  # a create always has a URL
     endpoint, secret = await service.create_endpoint(ctx.session, ctx.workspace_id, args, url)
     ctx.resource_id = endpoint.id
@@ -74,7 +76,7 @@ async def get_webhook(ctx: Context, args: WebhookIdIn) -> WebhookEndpointPublic:
 
 async def update_webhook(ctx: Context, args: UpdateWebhookIn) -> WebhookEndpointWithSecret:
     endpoint, secret = await service.update_endpoint(
-        ctx.session, ctx.workspace_id, args, _checked(args)
+        ctx.session, ctx.workspace_id, args, _checked(ctx, args)
     )
     ctx.resource_id = endpoint.id
     return endpoint_with_secret(endpoint, secret)

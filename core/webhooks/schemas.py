@@ -6,11 +6,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import BaseModel, ConfigDict, Field
 
 from core.fields import OneLine
 from core.pagination import ListParams
-from core.webhooks.urls import CheckedUrl
 
 if TYPE_CHECKING:
     from core.webhooks.models import WebhookDelivery, WebhookEndpoint
@@ -37,13 +36,6 @@ class _List(ListParams):
     model_config = ConfigDict(extra="forbid")
 
 
-class _UrlIn(_In):
-    """An input that may carry a URL: the operation's ``prepare`` step checks it before the
-    transaction opens and leaves the verdict here for the handler."""
-
-    _checked_url: CheckedUrl | None = PrivateAttr(default=None)
-
-
 # ------------------------------------------------------------------ inputs
 
 
@@ -65,7 +57,7 @@ class ListWebhooksIn(_List):
     )
 
 
-class CreateWebhookIn(_UrlIn):
+class CreateWebhookIn(_In):
     name: OneLine = Field(min_length=1, max_length=200, description="A name for the endpoint.")
     url: str = Field(
         min_length=1,
@@ -82,7 +74,7 @@ class CreateWebhookIn(_UrlIn):
     )
 
 
-class UpdateWebhookIn(_UrlIn):
+class UpdateWebhookIn(_In):
     webhook_id: str = Field(max_length=40, description="Webhook endpoint id (wh_...).")
     name: OneLine | None = Field(
         default=None, min_length=1, max_length=200, description="New name."

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from core.jobs import Queue
-from core.workflows.engine import BATCH_SIZE, handle, handle_batch
+from core.workflows.engine import BATCH_SIZE, handle_batch
 from core.workflows.models import READY_STATUSES, WorkflowRun
 
 QUEUE = Queue(
     name="workflow_runs",
     model=WorkflowRun,
     ready_statuses=READY_STATUSES,
-    handler=handle,
     batch_handler=handle_batch,
     batch_size=BATCH_SIZE,
 )

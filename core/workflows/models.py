@@ -12,12 +12,6 @@ from core.db import JSONType, UTCDateTime, WorkspaceOwned, workspace_fk
 from core.jobs import JobFields
 from core.workflows.schemas import RunStatus, WorkflowStatus
 
-# The public shapes live in schemas.py; patchbay/cli.py still imports these three from here
-# (until the CLI goes through the gate).
-from core.workflows.schemas import WorkflowPublic as WorkflowPublic
-from core.workflows.schemas import WorkflowRunPublic as WorkflowRunPublic
-from core.workflows.schemas import WorkflowSummary as WorkflowSummary
-
 READY_STATUSES: tuple[str, ...] = (RunStatus.queued, RunStatus.running)
 FINISHED_STATUSES: frozenset[str] = frozenset({RunStatus.succeeded, RunStatus.failed})
 

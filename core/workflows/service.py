@@ -10,7 +10,7 @@ import anyio
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import Database, WorkspaceId, utcnow
-from core.errors import Conflict, NotFound, RateLimited, TierNotEntitled, Unprocessable
+from core.errors import Conflict, NotFound, RateLimited, Unprocessable
 from core.ids import new_id
 from core.platform import platform_of
 from core.workflows import recipes, repository
@@ -123,11 +123,9 @@ async def trigger_run(
     """Queue a run of an active workflow, counted against the plan's daily cap.
 
     The counter increment and the run insert share the caller's transaction, so a run
-    exists exactly when it was counted. The plan check repeats the gate's for callers that
-    do not go through it yet (``patchbay workflow run``).
+    exists exactly when it was counted. Whether the plan includes workflows is the gate's
+    check (every caller goes through it).
     """
-    if not plan.workflows:
-        raise TierNotEntitled(f"Workflows are not included in the {plan.name} plan.")
     now = now or utcnow()
     if len(json.dumps(run_input, separators=(",", ":"))) > MAX_INPUT_BYTES:
         raise Unprocessable(
