@@ -25,6 +25,13 @@ def rpc(method: str, params: dict[str, Any] | None = None) -> bytes:
     ).encode()
 
 
+def refusal(response: httpx.Response) -> dict[str, Any]:
+    """The SPEC §3 error object of a refusal of ``/mcp`` (a JSON-RPC error's ``data``;
+    REST answers the envelope itself)."""
+    body = response.json()["error"]
+    return body.get("data", body)
+
+
 def headers(authorization: str) -> dict[str, str]:
     return {
         "Authorization": authorization,
@@ -47,7 +54,7 @@ async def test_tools_list_counts_against_the_shared_limit(
         ]
         assert statuses == [200] * LIMIT + [429] * (25 - LIMIT)
         over = await http.post("/mcp", content=rpc("tools/list"))
-        assert over.json()["error"]["code"] == "rate_limited"
+        assert refusal(over)["code"] == "rate_limited"
         assert int(over.headers["Retry-After"]) >= 1
         assert over.headers["X-RateLimit-Remaining"] == "0"
         # The same budget as REST: the token is over it there too.
@@ -104,5 +111,5 @@ async def test_an_unreachable_limiter_store_is_503(runtime: Runtime, tenant: Ten
             ),
         ):
             assert response.status_code == 503, response.text
-            assert response.json()["error"]["code"] == "rate_limiter_unavailable"
+            assert refusal(response)["code"] == "rate_limiter_unavailable"
             assert int(response.headers["Retry-After"]) >= 1
