@@ -16,7 +16,7 @@ from core.operations import Operation
 from core.registry import default_registry
 from core.runtime import Runtime
 from tests.factories import Tenant
-from tests.mcp_server.helpers import error_code, memory_client
+from tests.mcp_server.helpers import error_code, error_of, memory_client
 from tests.op_samples import PATH_PARAM_TYPES, call, create_record, sample_args
 from tests.rest.test_bad_input import snapshot
 
@@ -122,7 +122,7 @@ async def test_mcp_refuses_naive_and_out_of_range_datetimes(
     async with memory_client(runtime, tenant.token) as mcp:
         result = await mcp.call_tool(op.name, _with(arguments, field, BAD_VALUES[bad]))
     assert error_code(result) == "validation_error"
-    _assert_names_field(result.structured_content["error"], field)  # type: ignore[index]
+    _assert_names_field(error_of(result), field)
     assert await snapshot(runtime) == before
 
 

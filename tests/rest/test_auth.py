@@ -249,7 +249,7 @@ async def test_minted_token_inherits_abilities_and_expiry_over_mcp(
 ) -> None:
     """An api:mcp-only token expiring in a day mints no api:rest token and none that
     outlives it (issue 14: the minted token had both abilities and no expiry)."""
-    from tests.mcp_server.helpers import error_code, memory_client
+    from tests.mcp_server.helpers import error_code, error_of, memory_client
 
     creator, creator_id = await make_token(
         runtime,
@@ -280,7 +280,7 @@ async def test_minted_token_inherits_abilities_and_expiry_over_mcp(
             {"name": "wider", "scopes": ["crm:read"], "abilities": ["api:rest", "api:mcp"]},
         )
         assert error_code(wider) == "ability_escalation"
-        assert "api:rest" in wider.structured_content["error"]["message"]  # type: ignore[index]
+        assert "api:rest" in error_of(wider)["message"]
         assert await count(runtime, ApiToken) == before
 
 
