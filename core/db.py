@@ -240,8 +240,12 @@ class Database:
                 raise
 
     async def dispose(self) -> None:
-        """Close every pooled connection."""
+        """Close every pooled connection and wait for the ones terminated before (SQLite:
+        their threads may still be finishing a cancelled statement)."""
         await self.engine.dispose()
+        join_closing = getattr(self.engine.dialect.dbapi, "join_closing", None)
+        if join_closing is not None:
+            await join_closing()
 
 
 __all__ = [

@@ -17,9 +17,12 @@ Registered as ``sqlite+patchbay``; ``core.db.create_engine`` picks it for SQLite
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections import deque
 from typing import Any
 
+import anyio
+from aiosqlite.core import _STOP_RUNNING_SENTINEL
 from sqlalchemy.dialects import registry
 from sqlalchemy.dialects.sqlite.aiosqlite import (
     AsyncAdapt_aiosqlite_connection,
@@ -108,15 +111,42 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
         invalidated), also calls ``stop()``. aiosqlite's ``close()`` then queues its own
         stop behind the first one, which ends the connection's thread: the orphaned close
         task waits forever and ``asyncio.Runner`` hangs in ``_cancel_all_tasks`` at
-        shutdown. ``stop()`` alone queues the close behind the statement in flight (closing
-        rolls back an open transaction) and ends the thread; nothing awaits it.
+        shutdown. Here the close is queued behind the statement in flight (closing rolls
+        back an open transaction) and ends the thread; nothing awaits it. Unlike
+        ``stop()``, it carries no future: the thread may get to it after the event loop
+        closed, and resolving a future then raises in the thread ("Event loop is closed").
+        The connection is marked closed at once, so a later ``close()`` returns at once.
         """
-        connection = self._connection
-        if connection._running:
-            connection.stop()
+        connection = self._connection  # aiosqlite.Connection
+        if not connection._running:
+            return
+        sqlite_connection = connection._connection
+        connection._running = False
+        connection._connection = None
+
+        def close_and_stop() -> object:
+            if sqlite_connection is not None:
+                sqlite_connection.close()
+            return _STOP_RUNNING_SENTINEL
+
+        connection._tx.put_nowait((None, close_and_stop))
+        self.dbapi.closing.add(connection._thread)
 
 
 class OneHopDBAPI(AsyncAdapt_aiosqlite_dbapi):
+    def __init__(self, aiosqlite: Any, sqlite: Any) -> None:
+        super().__init__(aiosqlite, sqlite)
+        self.closing: set[threading.Thread] = set()
+        """Threads of terminated connections, still finishing their statement and close."""
+
+    async def join_closing(self, timeout: float = 30.0) -> None:
+        """Wait (up to ``timeout`` s each) for the threads of terminated connections: a
+        statement a cancelled task left running answers its future when it ends, which
+        raises in the thread once the event loop is closed ("Event loop is closed")."""
+        threads, self.closing = [t for t in self.closing if t.is_alive()], set()
+        for thread in threads:
+            await anyio.to_thread.run_sync(thread.join, timeout)
+
     def connect(self, *arg: Any, **kw: Any) -> Any:
         adapted = super().connect(*arg, **kw)
         return OneHopConnection(self, adapted._connection)

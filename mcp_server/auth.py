@@ -11,9 +11,9 @@
   metadata) without a valid token and 403 when the token may not use MCP (ability,
   plan, workspace status), as JSON-RPC errors carrying the SPEC §3 error object (see
   ``send_domain_error``), and 400 for an unknown toolset in ``X-MCP-Toolsets``. Every
-  authenticated request
-  counts against the token's rate limit (``tools/list`` and ``initialize`` too, shared
-  with REST): over it, 429 with ``Retry-After``; without the limiter's Redis, 503.
+  authenticated request counts against the token's rate limit (``tools/list`` and
+  ``initialize`` too, shared with REST): over it, 429 with ``Retry-After``; without the
+  limiter's Redis, 503.
 """
 
 from __future__ import annotations

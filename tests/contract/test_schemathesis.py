@@ -56,8 +56,12 @@ def schemathesis_command(base_url: str, token: str, per_operation: int, report: 
         "--no-shrink",
         "--request-timeout",
         "120",
+        # One worker thread: on CPython < 3.13 the ast module's recursion counter is shared
+        # by threads (gh-106905), and hypothesis parses lambda sources while describing
+        # strategies, so two workers sometimes die of "AST constructor recursion depth
+        # mismatch" (a tool error, seen here 1 run in 2 under load).
         "--workers",
-        "2",
+        "1",
         "--continue-on-failure",
         "--no-color",
         "--output-truncate",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -93,3 +94,35 @@ async def test_a_session_cancelled_mid_statement_leaves_no_task_behind(
         await session.execute(sa.text("INSERT INTO t (v) VALUES ('kept')"))
     async with db.session(read_only=True) as session:
         assert list((await session.execute(sa.text("SELECT v FROM t"))).scalars()) == ["kept"]
+
+
+def test_a_terminated_connection_closes_quietly_after_its_loop(tmp_path: Path) -> None:
+    """A terminated connection's thread may still run the cancelled statement; disposing
+    the database waits for it, so nothing reaches a closed loop (it raised "Event loop is
+    closed" in the connection's thread, and that failed the next test)."""
+    slow = (
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3000000) "
+        "SELECT count(*) FROM c"
+    )
+    errors: list[BaseException | None] = []
+    threads: list[threading.Thread] = []
+
+    async def main() -> None:
+        db = Database(f"sqlite:///{tmp_path / 'late.db'}")
+        before = set(threading.enumerate())
+        with anyio.move_on_after(0.2):
+            async with db.session(read_only=True) as session:
+                await session.execute(sa.text(slow))
+        threads.extend(set(threading.enumerate()) - before)
+        await db.dispose()  # as Runtime.close() does before the loop ends
+
+    hook = threading.excepthook
+    threading.excepthook = lambda args: errors.append(args.exc_value)
+    try:
+        anyio.run(main)  # the loop closes right after dispose()
+        for thread in threads:
+            thread.join(timeout=30)
+    finally:
+        threading.excepthook = hook
+    assert threads and not any(t.is_alive() for t in threads)
+    assert errors == []
