@@ -39,7 +39,15 @@ from mcp.server.lowlevel import Server
 
 from core.config import Settings
 from core.errors import DomainError, InternalError, ValidationFailed
-from core.gateway import Call, Outcome, authorize, check_channel, dispatch, new_request_id
+from core.gateway import (
+    Call,
+    Outcome,
+    authorize,
+    check_channel,
+    count_request,
+    dispatch,
+    new_request_id,
+)
 from core.operations import Channel, Kind, Operation, Registry, ToolFilter
 from core.principal import Principal
 from core.runtime import Runtime
@@ -294,7 +302,11 @@ def build_server(
             if isinstance(cached, Principal) and token is None:
                 check_channel(cached, Channel.mcp)  # authenticated for this very request
                 return cached
-            return await authorize(runtime, credentials(), Channel.mcp)
+            found = await authorize(runtime, credentials(), Channel.mcp)
+            # over HTTP the transport counted the request; over stdio (a fixed token) a
+            # tools/list counts here, like a tool call does in the gate
+            await count_request(runtime, found)
+            return found
         except DomainError as error:
             raise _protocol_error(error) from None
 

@@ -253,3 +253,18 @@ async def test_daily_cap_error_says_when_to_retry(runtime: Runtime) -> None:
         assert error_code(capped) == "daily_workflow_cap_reached"
         retry = error_of(capped)["retry_after_seconds"]
         assert 1 <= retry <= 86_400
+
+
+async def test_a_fixed_token_session_counts_tools_list_too(
+    runtime: Runtime, tenant: Tenant
+) -> None:
+    """Over stdio (and in memory) the token is fixed: each tools/list counts against its
+    limit like a tool call, as every HTTP request does on /mcp."""
+    limited, _ = await make_token(runtime, tenant.workspace_id, rate_limit_per_minute=3)
+    async with memory_client(runtime, limited) as client:
+        for _ in range(2):  # the third request of the minute is the call below
+            await client.list_tools()
+        assert not (await client.call_tool("get_me", {})).is_error
+        with pytest.raises(MCPError) as caught:
+            await client.list_tools()
+        assert "rate_limited" in str(caught.value)
