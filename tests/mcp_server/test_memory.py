@@ -221,9 +221,11 @@ async def test_internal_errors_are_sanitized(tmp_path: Path, mode: str) -> None:
 
 async def test_rate_limit_error_says_when_to_retry(runtime: Runtime, tenant: Tenant) -> None:
     """A 429 over MCP is a tool error with the code and retry_after_seconds (SPEC §3)."""
-    token, _ = await make_token(runtime, tenant.workspace_id, rate_limit_per_minute=1)
+    # a tools/list counts too (the client lists once to learn the output schemas)
+    token, _ = await make_token(runtime, tenant.workspace_id, rate_limit_per_minute=2)
     server = build_server(runtime, token=token, policy=ALL_TOOLS)
     async with Client(server) as client:
+        await client.list_tools()
         assert not (await client.call_tool("get_me", {})).is_error
         limited = await client.call_tool("get_me", {})
         assert error_code(limited) == "rate_limited"
