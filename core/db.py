@@ -72,9 +72,7 @@ class WorkspaceOwned:
 def workspace_fk() -> Any:
     """The ``workspace_id`` column of a workspace-owned table: the first column of its
     primary key (``tenant_pk``), so it needs no index of its own."""
-    return Field(
-        primary_key=True, foreign_key="workspaces.id", max_length=40, ondelete="CASCADE"
-    )
+    return Field(primary_key=True, foreign_key="workspaces.id", max_length=40, ondelete="CASCADE")
 
 
 def tenant_pk(table: str, *columns: str) -> sa.PrimaryKeyConstraint:
@@ -330,14 +328,14 @@ class Database:
 
 
 __all__ = [
+    "APP_ROLE",
+    "TENANT_SETTING",
     "Database",
     "JSONType",
     "SQLModel",
     "UTCDateTime",
     "WorkspaceId",
     "WorkspaceOwned",
-    "APP_ROLE",
-    "TENANT_SETTING",
     "create_engine",
     "flush_unique",
     "serialize",

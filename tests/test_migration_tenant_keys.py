@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import command
 
 from core.migrate import alembic_config
-from tests.test_migrations import current_heads, empty_database, inspect_database  # noqa: F401
+from tests.test_migrations import current_heads, inspect_database
 
 BEFORE, AFTER = "0006_merge_domains", "0007_tenant_keys"
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC).replace(tzinfo=None)

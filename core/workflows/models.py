@@ -36,8 +36,8 @@ class WorkflowRun(JobFields, WorkspaceOwned, table=True):
 
     Indexes are kept few (each is written on every non-HOT update of a run):
     ``run_after`` and ``workspace_id`` carry no single-column index of their own (the
-    partial due index and the primary key ``(workspace_id, id)`` cover them); on PostgreSQL the table has
-    fillfactor 70 (migration 0005) so lease updates can be HOT."""
+    partial due index and the primary key ``(workspace_id, id)`` cover them); on
+    PostgreSQL the table has fillfactor 70 (migration 0005) so lease updates can be HOT."""
 
     __tablename__ = "workflow_runs"
     __table_args__ = (

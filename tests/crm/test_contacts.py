@@ -12,7 +12,7 @@ from core.runtime import Runtime
 from core.search import text_filter
 from patchbay.domains import platform
 from tests.crm.helpers import created, events, get, patch
-from tests.factories import Tenant
+from tests.factories import Tenant, owner_session
 
 API = "/api/v1"
 
@@ -41,7 +41,7 @@ async def test_erasure_removes_personal_fields_and_keeps_stub(
     for field in ("name", "email", "phone", "title", "notes"):
         assert field not in stub
     assert stub["company_id"] == company["id"]
-    async with runtime.db.session() as s:
+    async with owner_session(runtime) as s:
         row = (
             (await s.execute(sa.text("SELECT * FROM contacts WHERE id = :i"), {"i": contact["id"]}))
             .mappings()
@@ -96,7 +96,7 @@ async def test_erasure_scrubs_every_copy_of_the_person(
     r = await client.delete(f"{API}/contacts/{contact_id}", headers=tenant.headers)
     assert r.status_code == 200, r.text
 
-    async with runtime.db.session() as s:
+    async with owner_session(runtime) as s:
         events_ = list((await s.execute(sa.select(DomainEvent))).scalars())
         payloads = [d.payload for d in (await s.execute(sa.select(WebhookDelivery))).scalars()]
         replays = [
@@ -199,7 +199,7 @@ async def test_erasure_reaches_linked_tasks_and_activities(
     assert by_id[kept["id"]]["summary"] == "Bob likes jazz"
     found = await get(client, tenant, "/activities", query="jane")
     assert found.json()["data"] == []
-    async with runtime.db.session() as s:
+    async with owner_session(runtime) as s:
         copies = [e.data for e in (await s.execute(sa.select(DomainEvent))).scalars()]
         copies += [d.payload for d in (await s.execute(sa.select(WebhookDelivery))).scalars()]
         copies += [
@@ -264,7 +264,7 @@ async def test_search_by_name_email_company_and_notes(
 
 async def test_search_uses_the_index(runtime: Runtime, tenant: Tenant) -> None:
     """The query plan goes through the FTS5 table (SQLite) or the trigram index (PostgreSQL)."""
-    async with runtime.db.session() as session:
+    async with owner_session(runtime) as session:
         condition = text_filter(session, Contact, "jane")
         assert condition is not None
         stmt = sa.select(Contact.id).where(condition)
