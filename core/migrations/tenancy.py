@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-APP_ROLE = "patchbay_app"
-TENANT_SETTING = "patchbay.workspace_id"
+from core.db import APP_ROLE, TENANT_SETTING
+
 POLICY = "tenant_isolation"
 
 

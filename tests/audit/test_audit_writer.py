@@ -48,7 +48,7 @@ async def test_concurrent_rows_share_commits_and_all_land(runtime: Runtime, tena
     assert await _count(runtime) == before + 40
     assert writer.commits < 40  # batched: rows that arrived during a commit shared the next
     async with owner_session(runtime) as session:
-        token = await session.get(ApiToken, tenant.token_id)
+        token = await session.get(ApiToken, (tenant.workspace_id, tenant.token_id))
         assert token is not None and token.last_used_at is not None
 
 

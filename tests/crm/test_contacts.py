@@ -265,6 +265,7 @@ async def test_search_by_name_email_company_and_notes(
 async def test_search_uses_the_index(runtime: Runtime, tenant: Tenant) -> None:
     """The query plan goes through the FTS5 table (SQLite) or the trigram index (PostgreSQL)."""
     async with owner_session(runtime) as session:
+        await session.connection()  # the dialect learns the server's string escaping
         condition = text_filter(session, Contact, "jane")
         assert condition is not None
         stmt = sa.select(Contact.id).where(condition)

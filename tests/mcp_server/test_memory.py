@@ -29,7 +29,7 @@ from tests.mcp_server.helpers import (
 
 
 async def _tokens_of(runtime: Runtime, workspace_id: WorkspaceId) -> list[str]:
-    async with runtime.db.session(read_only=True) as session:
+    async with runtime.db.session(workspace_id, read_only=True) as session:
         return [t.id for t in await token_repository.list_for_workspace(session, workspace_id)]
 
 

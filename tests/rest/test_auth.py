@@ -259,20 +259,21 @@ async def test_minted_token_inherits_abilities_and_expiry_over_mcp(
         expires_in_days=1,
     )
     async with owner_session(runtime) as session:
-        creator_expiry = (await session.get(ApiToken, creator_id)).expires_at  # type: ignore[union-attr]
+        creator_expiry = (await session.get(ApiToken, (tenant.workspace_id, creator_id))).expires_at  # type: ignore[union-attr]
     async with memory_client(runtime, creator) as mcp:
         minted = await mcp.call_tool("create_token", {"name": "minted", "scopes": ["crm:read"]})
         assert not minted.is_error, minted.structured_content
         data = minted.structured_content["data"]  # type: ignore[index]
         assert data["abilities"] == ["api:mcp"]
         async with owner_session(runtime) as session:
-            row = await session.get(ApiToken, data["id"])
+            row = await session.get(ApiToken, (tenant.workspace_id, data["id"]))
         assert row is not None and row.expires_at == creator_expiry
         longer = await mcp.call_tool(
             "create_token", {"name": "longer", "scopes": ["crm:read"], "expires_in_days": 30}
         )
         async with owner_session(runtime) as session:
-            row = await session.get(ApiToken, longer.structured_content["data"]["id"])  # type: ignore[index]
+            longer_id = longer.structured_content["data"]["id"]  # type: ignore[index]
+            row = await session.get(ApiToken, (tenant.workspace_id, longer_id))
         assert row is not None and row.expires_at == creator_expiry
         before = await count(runtime, ApiToken)
         wider = await mcp.call_tool(
@@ -381,11 +382,11 @@ async def test_last_used_at_is_set_after_use(
 ) -> None:
     token, token_id = await make_token(runtime, tenant.workspace_id)
     async with owner_session(runtime) as session:
-        assert (await session.get(ApiToken, token_id)).last_used_at is None  # type: ignore[union-attr]
+        assert (await session.get(ApiToken, (tenant.workspace_id, token_id))).last_used_at is None  # type: ignore[union-attr]
     before = utcnow()
     assert (await client.get(ME, headers=bearer(token))).status_code == 200
     async with owner_session(runtime) as session:
-        used = (await session.get(ApiToken, token_id)).last_used_at  # type: ignore[union-attr]
+        used = (await session.get(ApiToken, (tenant.workspace_id, token_id))).last_used_at  # type: ignore[union-attr]
     assert used is not None and used >= before - timedelta(seconds=1)
     me = (await client.get(ME, headers=bearer(token))).json()["data"]
     assert me["token"]["last_used_at"]

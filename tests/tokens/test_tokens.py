@@ -101,7 +101,7 @@ async def test_plaintext_is_never_stored(runtime: Runtime) -> None:
         )
     plaintext = created.token
     async with owner_session(runtime) as session:
-        row = await session.get(ApiToken, created.id)
+        row = await session.get(ApiToken, (workspace_id, created.id))
         assert row is not None
         assert row.token_hash == hashlib.sha256(plaintext.encode()).hexdigest()
         assert plaintext.split("_", 2)[2] not in row.preview
@@ -170,7 +170,7 @@ async def test_revoke_is_scoped_to_the_workspace(
             await service.revoke_token(session, tenant.workspace_id, other_tenant.token_id)
     assert info.value.code == "token_not_found"
     async with owner_session(runtime) as session:
-        row = await session.get(ApiToken, other_tenant.token_id)
+        row = await session.get(ApiToken, (other_tenant.workspace_id, other_tenant.token_id))
         assert row is not None and row.revoked_at is None
 
 
@@ -179,7 +179,7 @@ async def test_touch_last_used(runtime: Runtime, tenant: Tenant) -> None:
         principal = await service.authenticate(session, tenant.token)
         await service.touch_last_used(session, principal)
     async with owner_session(runtime) as session:
-        row = await session.get(ApiToken, tenant.token_id)
+        row = await session.get(ApiToken, (tenant.workspace_id, tenant.token_id))
         assert row is not None and row.last_used_at is not None
 
 

@@ -172,7 +172,8 @@ async def deliveries(runtime: Runtime, endpoint_id: str | None = None) -> list[W
 
 async def endpoint_row(runtime: Runtime, endpoint_id: str) -> WebhookEndpoint:
     async with owner_session(runtime) as session:
-        return await session.get_one(WebhookEndpoint, endpoint_id)
+        found = select(WebhookEndpoint).where(WebhookEndpoint.id == endpoint_id)
+        return (await session.execute(found)).scalar_one()
 
 
 async def create_endpoint(

@@ -39,7 +39,8 @@ async def _test_event(client: httpx.AsyncClient, tenant: Tenant, hook_id: str) -
 
 async def _delivery(runtime: Runtime, delivery_id: str) -> WebhookDelivery:
     async with owner_session(runtime) as session:
-        return await session.get_one(WebhookDelivery, delivery_id)
+        found = select(WebhookDelivery).where(WebhookDelivery.id == delivery_id)
+        return (await session.execute(found)).scalar_one()
 
 
 async def _status_is(runtime: Runtime, delivery_id: str, *statuses: str) -> bool:
