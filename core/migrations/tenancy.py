@@ -34,6 +34,31 @@ def enable_tenant_isolation(execute: Callable[[str], Any], table: str, *, dialec
     execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO {APP_ROLE}")
 
 
+def create_search_view(execute: Callable[[str], Any], table: str, *, dialect: str) -> None:
+    """``<table>_search``: the table's ``(workspace_id, id, search_text)`` in the current
+    workspace, for free-text search (``core.search``; PostgreSQL only).
+
+    Under row-level security the planner will not use ``search_text ILIKE …`` (not a
+    leakproof operator) as a trigram index condition, and search would scan the whole
+    workspace. The view runs as its owner (to whom the policy does not apply) and filters
+    by the same setting itself, so a search still sees one workspace only, through the
+    index. It is not a security barrier: the ILIKE may be evaluated on other workspaces'
+    rows before the filter, which has no visible effect (no error, no output)."""
+    if dialect != "postgresql":
+        return
+    execute(
+        f"CREATE OR REPLACE VIEW {table}_search AS SELECT workspace_id, id, search_text "
+        f"FROM {table} WHERE workspace_id = current_setting('{TENANT_SETTING}', true)"
+    )
+    execute(f"GRANT SELECT ON {table}_search TO {APP_ROLE}")
+
+
+def drop_search_view(execute: Callable[[str], Any], table: str, *, dialect: str) -> None:
+    """Undo ``create_search_view``."""
+    if dialect == "postgresql":
+        execute(f"DROP VIEW IF EXISTS {table}_search")
+
+
 def disable_tenant_isolation(execute: Callable[[str], Any], table: str, *, dialect: str) -> None:
     """Undo ``enable_tenant_isolation``."""
     if dialect != "postgresql":

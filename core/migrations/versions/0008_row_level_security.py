@@ -16,6 +16,7 @@ PostgreSQL only (SQLite is the embedded single-process default; nothing changes 
   ``patchbay_token_workspace`` (the workspace of a token id: operator revocation),
   ``patchbay_claim_jobs`` (lease due rows of one job table, all of one workspace) and
   ``patchbay_purge_idempotency`` (delete expired idempotency records).
+- ``<table>_search`` views for free-text search (``core/migrations/tenancy.py`` says why).
 
 Revision ID: 0008_row_level_security
 Revises: 0007_tenant_keys
@@ -30,7 +31,9 @@ from alembic import op
 
 from core.migrations.tenancy import (
     APP_ROLE,
+    create_search_view,
     disable_tenant_isolation,
+    drop_search_view,
     enable_tenant_isolation,
 )
 
@@ -63,6 +66,8 @@ OWNED = (
     "workflow_runs",
     "workflows",
 )
+
+SEARCHABLE = ("contacts", "companies", "leads", "activities")
 
 FUNCTIONS = {
     "patchbay_authenticate(text, text)": """
@@ -154,6 +159,8 @@ END $$"""
         "ALTER DEFAULT PRIVILEGES IN SCHEMA public "
         f"GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {APP_ROLE}"
     )
+    for table in SEARCHABLE:  # free-text search through the trigram index (core.search)
+        create_search_view(op.execute, table, dialect="postgresql")
     for signature, definition in FUNCTIONS.items():
         op.execute(f"DROP FUNCTION IF EXISTS {signature}")
         op.execute(definition)
@@ -167,6 +174,8 @@ def downgrade() -> None:
         return
     for signature in FUNCTIONS:
         op.execute(f"DROP FUNCTION IF EXISTS {signature}")
+    for table in SEARCHABLE:
+        drop_search_view(op.execute, table, dialect="postgresql")
     for table in OWNED:
         disable_tenant_isolation(op.execute, table, dialect="postgresql")
         op.execute(f"REVOKE ALL ON {table} FROM {APP_ROLE}")
