@@ -117,9 +117,10 @@ _SET_TENANT = sa.text(f"SELECT set_config('{TENANT_SETTING}', :ws, true)")
 async def use_tenant(session: AsyncSession, workspace_id: str) -> None:
     """Bind ``session`` to a workspace: the ORM tenant filter applies from now on and, on
     PostgreSQL, every transaction of the session sets ``patchbay.workspace_id`` (``SET
-    LOCAL``; the row-level security policies read it). Called by ``Database.session`` for
-    a session opened for a workspace, and by the few paths that learn the workspace on the
-    way (a job's row, the audit writer's batches)."""
+    LOCAL``; the row-level security policies read it). ``Database.session(workspace_id)``
+    binds its session the same way from the start; this is for the paths that learn the
+    workspace on the way (the gate after authentication, a new workspace, the audit
+    writer's batches)."""
     session.info["workspace_id"] = workspace_id
     if session.in_transaction() and session.get_bind().dialect.name == "postgresql":
         await session.execute(_SET_TENANT, {"ws": workspace_id})

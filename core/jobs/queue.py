@@ -1,8 +1,11 @@
 """Claiming and leasing job rows.
 
-PostgreSQL: ``UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) RETURNING`` so any
-number of workers share a table without blocking each other. SQLite: the same atomic
-``UPDATE … RETURNING`` (writers are serialised by the database lock).
+PostgreSQL: ``UPDATE … FROM (SELECT … FOR UPDATE SKIP LOCKED) RETURNING`` inside the
+``patchbay_claim_jobs`` function (migration 0008: the claim is the one query that looks
+across workspaces, which row-level security forbids the application role), so any number
+of workers share a table without blocking each other. SQLite: the same atomic ``UPDATE …
+RETURNING`` (writers are serialised by the database lock). Either way one claim takes
+rows of one workspace only, and everything after it runs bound to that workspace.
 
 Leases. A claim sets ``locked_by`` to the worker and ``lease_until`` to now + the lease,
 and counts the attempt, in its own (committed) transaction. While a handler runs, the
@@ -51,7 +54,8 @@ class Queue:
     (``batch_handler``).
 
     ``batch_handler`` (optional) opts the queue in to batches: the worker claims up to
-    ``batch_size`` rows at once and hands them all to it (all claimed by the same worker).
+    ``batch_size`` rows at once and hands them all to it (all claimed by the same worker,
+    all of one workspace).
     The handler must record or release every row; rows it leaves leased are released by
     the worker when it returns with an error or is cancelled.
     """
