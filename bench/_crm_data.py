@@ -245,3 +245,12 @@ def summary(latencies: list[float]) -> dict[str, float]:
 
 def run(main: Callable[[], Awaitable[None]]) -> None:
     anyio.run(main)
+
+
+async def analyze(url: str) -> None:
+    """Refresh the planner's statistics of the contacts table (as its owner)."""
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute("ANALYZE contacts")
+    finally:
+        await conn.close()

@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from core.config import Settings
+from core.db import create_engine
 from core.runtime import Runtime
 from patchbay.domains import platform
 from rest.app import build_app
@@ -36,8 +37,11 @@ def create_app() -> Any:
     op = runtime.registry.get("search_contacts")
     fields = list(op.output_model.model_fields) if op else ["id", "name", "email"]
 
+    # the baseline reads as the tables' owner (no row-level security), as before issue 13
+    owner = create_engine(runtime.settings.database_url, role=None)
+
     async def bare(request: Request) -> Response:
-        async with runtime.db.engine.connect() as conn:
+        async with owner.connect() as conn:
             result = await conn.execute(
                 sa.text("SELECT * FROM contacts WHERE workspace_id = :w ORDER BY id DESC LIMIT 25"),
                 {"w": workspace_id},

@@ -18,6 +18,7 @@ import time
 import sqlalchemy as sa
 
 from bench._crm_data import (
+    analyze,
     contact_rows,
     copy_contacts,
     make_workspace,
@@ -59,8 +60,7 @@ async def bench(url: str, rows: int, depth: int, repeat: int) -> dict:
                         await session.execute(sa.insert(Contact.__table__), data[i : i + 20_000])
             else:
                 await copy_contacts(db_url, data)
-                async with db.session() as session:
-                    await session.execute(sa.text("ANALYZE contacts"))
+                await analyze(db_url)
             load_s = time.perf_counter() - started
             ids_desc = sorted((r["id"] for r in data if r["workspace_id"] == ws), reverse=True)
             deep_cursor = encode_cursor(ids_desc[depth - 1], cursor_scope("", Contact.id))
@@ -86,7 +86,7 @@ async def bench(url: str, rows: int, depth: int, repeat: int) -> dict:
 
             settings = Settings(database_url=db_url, _env_file=None)  # type: ignore[call-arg]
             runtime = Runtime(settings, db, RateLimiter(None), platform())
-            async with db.session() as session:
+            async with db.session(ws) as session:
                 token = (
                     await tokens.issue_token(
                         session,

@@ -65,7 +65,7 @@ async def setup(url: str) -> tuple[WorkspaceId, str]:
     from core.workflows import service
     from core.workspaces import service as workspaces
 
-    db = Database(url)
+    db = Database(url, role=None)
     db.platform = platform()  # the services read the event catalogue off the platform
     try:
         async with db.session() as session:
@@ -86,7 +86,7 @@ async def enqueue(url: str, ws: WorkspaceId, wf: str, count: int) -> float:
 
     from core.workflows.models import WorkflowRun
 
-    db = Database(url)
+    db = Database(url, role=None)
     now = utcnow()
     rows = [
         {
@@ -124,7 +124,7 @@ _UNFINISHED = text(
 
 
 async def count_unfinished(url: str) -> tuple[int, int]:
-    db = Database(url)
+    db = Database(url, role=None)
     try:
         async with db.session() as session:
             row = (await session.execute(_UNFINISHED)).one()
@@ -136,7 +136,7 @@ async def count_unfinished(url: str) -> tuple[int, int]:
 async def wait_all_finished(url: str, interval: float, deadline: float | None = None) -> int:
     """Poll on one connection (a new connection per poll would cost the server a fork)
     until no run is queued or running; returns how many failed."""
-    db = Database(url, pool_size=1)
+    db = Database(url, pool_size=1, role=None)
     try:
         while True:
             async with db.session() as session:
@@ -188,7 +188,7 @@ def bench_engine(url: str, runs: int, workers: int, concurrency: int) -> float:
 async def backend_cpu(url: str) -> dict[int, float]:
     """CPU seconds of every server process connected to the scratch database (only when
     the server runs on this machine; empty otherwise)."""
-    db = Database(url)
+    db = Database(url, role=None)
     try:
         async with db.session() as session:
             pids = (
@@ -214,7 +214,7 @@ async def backend_cpu(url: str) -> dict[int, float]:
 
 
 async def hot_updates(url: str) -> list[int]:
-    db = Database(url)
+    db = Database(url, role=None)
     try:
         async with db.session() as session:
             row = (
@@ -319,7 +319,7 @@ COMPLETE = text(
 
 
 async def bare_worker(url: str, tasks: int) -> None:
-    db = Database(url)
+    db = Database(url, role=None)
     me = secrets.token_hex(4)
 
     async def loop() -> None:

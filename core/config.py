@@ -24,6 +24,11 @@ class Settings(BaseSettings):
     )
 
     database_url: str = Field(default_factory=default_database_url)
+    database_role: str = "patchbay_app"
+    """PostgreSQL: the role every connection of the application runs as (``SET ROLE``),
+    created by migration 0008 and subject to row-level security; the login role of
+    ``database_url`` must be a member. Empty: run as the login role itself (only for a
+    database whose tables that role does not own; the owner bypasses the policies)."""
     redis_url: str | None = None
     token: str | None = Field(default=None, description="Token used by `patchbay mcp` (stdio).")
     allow_private_network: bool = False

@@ -70,8 +70,69 @@ class WorkspaceOwned:
 
 
 def workspace_fk() -> Any:
-    """The ``workspace_id`` column of a workspace-owned table."""
-    return Field(foreign_key="workspaces.id", index=True, max_length=40, ondelete="CASCADE")
+    """The ``workspace_id`` column of a workspace-owned table: the first column of its
+    primary key (``tenant_pk``), so it needs no index of its own."""
+    return Field(primary_key=True, foreign_key="workspaces.id", max_length=40, ondelete="CASCADE")
+
+
+def tenant_pk(table: str, *columns: str) -> sa.PrimaryKeyConstraint:
+    """The primary key of a workspace-owned table: ``(workspace_id, id)`` (or
+    ``(workspace_id, *columns)``). The tenant column leads every key, so a row is
+    addressed within its workspace and the table can be sharded by workspace (Citus)."""
+    return sa.PrimaryKeyConstraint("workspace_id", *(columns or ("id",)), name=f"{table}_pkey")
+
+
+def tenant_fk(
+    table: str, column: str, target: str, *, ondelete: str | None = None
+) -> sa.ForeignKeyConstraint:
+    """A foreign key from ``column`` to the workspace-owned ``target`` table, on
+    ``(workspace_id, column)`` → ``(workspace_id, id)``: a reference to another
+    workspace's row is impossible in the database. A nullable ``column`` is checked only
+    when set (MATCH SIMPLE). ``SET NULL`` cannot be used (it would null ``workspace_id``
+    too): the service clears optional links itself before deleting the target."""
+    return sa.ForeignKeyConstraint(
+        ["workspace_id", column],
+        [f"{target}.workspace_id", f"{target}.id"],
+        name=f"fk_{table}_{column}_{target}",
+        ondelete=ondelete,
+    )
+
+
+def tenant_unique(table: str, *columns: str) -> sa.UniqueConstraint:
+    """A unique constraint within a workspace: ``(workspace_id, *columns)``."""
+    return sa.UniqueConstraint("workspace_id", *columns, name=f"uq_{table}_{'_'.join(columns)}")
+
+
+APP_ROLE = "patchbay_app"
+"""The PostgreSQL role the application runs as: not the tables' owner, not a superuser,
+no BYPASSRLS, so row-level security (migration 0008) applies to every query it makes."""
+
+TENANT_SETTING = "patchbay.workspace_id"
+"""The transaction-local PostgreSQL setting the row-level security policies compare
+``workspace_id`` with."""
+
+_SET_TENANT = sa.text(f"SELECT set_config('{TENANT_SETTING}', :ws, true)")
+
+
+async def use_tenant(session: AsyncSession, workspace_id: str) -> None:
+    """Bind ``session`` to a workspace: the ORM tenant filter applies from now on and, on
+    PostgreSQL, every transaction of the session sets ``patchbay.workspace_id`` (``SET
+    LOCAL``; the row-level security policies read it). ``Database.session(workspace_id)``
+    binds its session the same way from the start; this is for the paths that learn the
+    workspace on the way (the gate after authentication, a new workspace, the audit
+    writer's batches)."""
+    session.info["workspace_id"] = workspace_id
+    if session.in_transaction() and session.get_bind().dialect.name == "postgresql":
+        await session.execute(_SET_TENANT, {"ws": workspace_id})
+
+
+@event.listens_for(Session, "after_begin")
+def _set_tenant_on_begin(session: Session, _transaction: Any, connection: sa.Connection) -> None:
+    """Each PostgreSQL transaction of a workspace-bound session starts by setting the
+    tenant (transaction-local: a pooled connection never carries it to the next user)."""
+    workspace_id = session.info.get("workspace_id")
+    if workspace_id is not None and connection.dialect.name == "postgresql":
+        connection.execute(_SET_TENANT, {"ws": workspace_id})
 
 
 _TENANT: ContextVar[str] = ContextVar("patchbay_tenant")
@@ -119,12 +180,12 @@ def _tenant_criteria() -> Any:
     return _tenant_option
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any, *, foreign_keys: bool = True) -> None:
     # Let SQLAlchemy's "begin" event issue BEGIN itself (see _sqlite_begin_immediate).
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute(f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
@@ -140,9 +201,18 @@ def _sqlite_begin(conn: sa.Connection) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+def create_engine(
+    url: str, *, pool_size: int = 10, foreign_keys: bool = True, role: str | None = None
+) -> AsyncEngine:
     """Create the async engine for ``url`` (plain or driver-qualified); ``pool_size`` sizes
-    the PostgreSQL pool (SQLite keeps a small fixed one, see below)."""
+    the PostgreSQL pool (SQLite keeps a small fixed one, see below).
+
+    ``role``: on PostgreSQL, every connection runs as this role (``SET ROLE`` at connect;
+    the login role must be a member). The application uses ``APP_ROLE``, which row-level
+    security applies to; migrations run as the login role, which owns the tables.
+    ``foreign_keys=False`` (SQLite): enforcement off, for migrations that rebuild tables
+    (they check ``PRAGMA foreign_key_check`` before committing).
+    """
     async_url = to_async_url(url)
     if async_url.startswith("sqlite"):
         path = async_url.split(":///", 1)[-1]
@@ -161,11 +231,20 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         engine = create_async_engine(
             one_hop, connect_args={"timeout": 30}, pool_size=4, max_overflow=4
         )
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(
+            engine.sync_engine,
+            "connect",
+            lambda conn, record: _sqlite_pragmas(conn, record, foreign_keys=foreign_keys),
+        )
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine
+    connect_args = {"server_settings": {"role": role}} if role else {}
     return create_async_engine(
-        async_url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+        async_url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        connect_args=connect_args,
     )
 
 
@@ -198,12 +277,12 @@ async def serialize(session: AsyncSession, key: str) -> None:
 class Database:
     """One engine and its session factory."""
 
-    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+    def __init__(self, url: str, *, pool_size: int = 10, role: str | None = APP_ROLE) -> None:
         self.url = url
         self.platform: Any = None
         """The assembled domains (``core.platform.Platform``); the runtime sets it and every
         session carries it in ``info`` for the kernel's hooks (events, related records)."""
-        self.engine = create_engine(url, pool_size=pool_size)
+        self.engine = create_engine(url, pool_size=pool_size, role=role)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         self._sessions = async_sessionmaker(
             self.engine, expire_on_commit=False, class_=AsyncSession
@@ -219,7 +298,8 @@ class Database:
     ) -> AsyncIterator[AsyncSession]:
         """A session in a transaction, committed on success and rolled back on error.
 
-        ``workspace_id`` turns on the tenant filter for workspace-owned models;
+        ``workspace_id`` binds the session to that workspace (``use_tenant``: the ORM
+        filter, and PostgreSQL's row-level security);
         ``read_only`` runs SQLite statements without a transaction (each reads the latest
         committed snapshot, as under PostgreSQL's READ COMMITTED); it must not write.
         """
@@ -249,6 +329,8 @@ class Database:
 
 
 __all__ = [
+    "APP_ROLE",
+    "TENANT_SETTING",
     "Database",
     "JSONType",
     "SQLModel",
@@ -258,6 +340,10 @@ __all__ = [
     "create_engine",
     "flush_unique",
     "serialize",
+    "tenant_fk",
+    "tenant_pk",
+    "tenant_unique",
+    "use_tenant",
     "utcnow",
     "workspace_fk",
 ]

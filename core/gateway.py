@@ -21,7 +21,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from core import idempotency
 from core.audit import service as audit
-from core.db import WorkspaceId, utcnow
+from core.db import WorkspaceId, use_tenant, utcnow
 from core.errors import (
     AbilityMissing,
     DomainError,
@@ -443,7 +443,8 @@ async def _handle(
     """The handler inside ``session``'s transaction, bound to the caller's workspace;
     returns the outcome and the resource id the handler named (for the audit row)."""
     op = call.operation
-    session.info["workspace_id"] = principal.workspace_id  # the tenant safety net
+    # the tenant safety net (ORM filter) and, on PostgreSQL, row-level security
+    await use_tenant(session, principal.workspace_id)
     session.info[CURSOR_SCOPE] = list_scope(op.name, principal.workspace_id)  # binds cursors
     ctx = Context(
         session=session,

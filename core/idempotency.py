@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, update
+from sqlalchemy import bindparam, delete, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.db import Database, utcnow
+from core.db import Database, UTCDateTime, utcnow
 from core.errors import IdempotencyKeyInFlight, IdempotencyKeyReused, ValidationFailed
 from core.idempotency_models import IdempotencyRecord
 from core.principal import Principal
@@ -94,7 +94,9 @@ async def _claim(
 ) -> Replay | Claim:
     now = utcnow()
     stamp = now + timedelta(seconds=lock_seconds)
-    existing = await session.get(IdempotencyRecord, (principal.token_id, key))
+    existing = await session.get(
+        IdempotencyRecord, (principal.workspace_id, principal.token_id, key)
+    )
     if existing is not None and existing.expires_at <= now:
         await session.delete(existing)
         await session.flush()
@@ -138,7 +140,8 @@ async def _claim(
 
 def _held(principal: Principal, claim: Claim) -> Any:
     return (
-        (IdempotencyRecord.token_id == principal.token_id)
+        (IdempotencyRecord.workspace_id == principal.workspace_id)
+        & (IdempotencyRecord.token_id == principal.token_id)
         & (IdempotencyRecord.key == claim.key)
         & (IdempotencyRecord.state == "in_flight")
         & (IdempotencyRecord.locked_until == claim.stamp)
@@ -175,6 +178,14 @@ async def release(db: Database, principal: Principal, claim: Claim) -> None:
 async def purge_expired(db: Database) -> int:
     """Delete records past their 24 h window; returns how many."""
     async with db.session() as session:
+        if not db.is_sqlite:  # every workspace's records: the narrow function (0008)
+            purged = await session.execute(
+                text("SELECT patchbay_purge_idempotency(:now)").bindparams(
+                    bindparam("now", type_=UTCDateTime())
+                ),
+                {"now": utcnow()},
+            )
+            return int(purged.scalar_one())
         result = await session.execute(
             delete(IdempotencyRecord).where(IdempotencyRecord.expires_at <= utcnow())
         )

@@ -35,7 +35,7 @@ class Runtime:
         """The runtime for ``settings`` serving ``platform``."""
         return cls(
             settings=settings,
-            db=Database(settings.database_url),
+            db=Database(settings.database_url, role=settings.database_role or None),
             limiter=RateLimiter(settings.redis_url),
             platform=platform,
         )

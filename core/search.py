@@ -4,7 +4,9 @@ Searchable tables keep ``search_text``: the lower-cased concatenation of their s
 fields, written by the service on every insert or update (``build_search_text``).
 
 - PostgreSQL: a pg_trgm GIN index on ``search_text``; every query token becomes
-  ``search_text ILIKE '%token%'`` (ANDed), which the trigram index serves.
+  ``search_text ILIKE '%token%'`` (ANDed), which the trigram index serves. The condition
+  is asked of the ``<table>_search`` view (migration 0008), not of the table: under
+  row-level security the planner would not use the index for it.
 - SQLite: an FTS5 external-content table ``<table>_fts(search_text)`` keyed by the base
   table's rowid and kept in sync by triggers (see migration ``0002_crm``); every token
   becomes a prefix query ``"token"*`` (ANDed) through ``MATCH``.
@@ -71,5 +73,10 @@ def text_filter(
             .where(sa.literal_column(f"{table}_fts").op("MATCH")(sa.literal(match)))
         )
         return sa.literal_column(f"{table}.rowid").in_(rowids)
-    column = model.search_text
-    return sa.and_(*(column.ilike(f"%{_like_escape(t)}%", escape="\\") for t in tokens))
+    view = sa.table(f"{table}_search", sa.column("id"), sa.column("search_text"))
+    matches = (
+        sa.select(view.c.id)
+        .where(*(view.c.search_text.ilike(f"%{_like_escape(t)}%", escape="\\") for t in tokens))
+        .offset(0)  # a fence: pulled up into the query, the condition would lose the index
+    )
+    return model.id.in_(matches.scalar_subquery())

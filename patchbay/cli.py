@@ -253,10 +253,10 @@ def token_revoke(token_id: str, as_json: JsonOpt = False) -> None:
 
     async def go(rt: Runtime) -> dict[str, Any]:
         async with rt.db.session(read_only=True) as session:
-            token = await repository.get_unscoped(session, token_id)
-        if token is None:
+            workspace_id = await repository.workspace_of(session, token_id)
+        if workspace_id is None:
             raise NotFound("token", token_id)
-        return (await gate(rt, token.workspace_id, "revoke_token", token_id=token_id))["data"]
+        return (await gate(rt, workspace_id, "revoke_token", token_id=token_id))["data"]
 
     emit(run_with_runtime(go), as_json, ["id", "name", "revoked_at"], "Token revoked")
 

@@ -157,3 +157,18 @@ async def tenant(runtime: Runtime) -> Tenant:
 async def other_tenant(runtime: Runtime) -> Tenant:
     """A second pro workspace, for isolation tests."""
     return await make_tenant(runtime, name="Globex")
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A brand-new, empty database (not the shared migrated one)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
+        return
+    admin_url = need_service(PG_URL, "database")
+    name = f"pbmig_{secrets.token_hex(4)}"
+    _admin_execute(admin_url, f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{admin_url.rsplit('/', 1)[0]}/{name}"
+    finally:
+        _admin_execute(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -6,6 +6,7 @@ import asyncio
 from functools import cache
 
 from core.db import create_engine
+from core.migrations.tenancy import enable_tenant_isolation
 from core.platform import Platform
 from patchbay.domains import DOMAINS
 from tests.kit.toy.manifest import DOMAIN as TOY
@@ -30,6 +31,10 @@ def create_suite_tables(database_url: str) -> None:
         try:
             async with engine.begin() as connection:
                 await connection.run_sync(SUITE_TABLES.create_all)
+                for table in SUITE_TABLES.sorted_tables:  # as a domain's migration does
+                    enable_tenant_isolation(
+                        connection.exec_driver_sql, table.name, dialect=engine.dialect.name
+                    )
         finally:
             await engine.dispose()
 

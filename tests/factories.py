@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from core.db import WorkspaceId
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.db import Database, WorkspaceId
 from core.runtime import Runtime
 from core.scopes import ALL_ABILITIES, ALL_SCOPES
 from core.tokens import service as tokens
@@ -41,7 +45,7 @@ async def make_token(
     rate_limit_per_minute: int | None = None,
 ) -> tuple[str, str]:
     """Issue a token; returns (plaintext, token id)."""
-    async with runtime.db.session() as session:
+    async with runtime.db.session(workspace_id) as session:
         created = await tokens.issue_token(
             session,
             workspace_id,
@@ -73,3 +77,17 @@ async def token_for(
     """Another token for ``tenant``'s workspace with exactly ``scopes``."""
     token, _ = await make_token(runtime, tenant.workspace_id, scopes=scopes, **kw)  # type: ignore[arg-type]
     return token
+
+
+@asynccontextmanager
+async def owner_session(runtime: Runtime) -> AsyncIterator[AsyncSession]:
+    """A session as the database's login role (the tables' owner, which row-level
+    security does not bind): for tests that arrange or inspect rows across workspaces.
+    The application never runs this way."""
+    owner = Database(runtime.db.url, pool_size=1, role=None)
+    owner.platform = runtime.db.platform
+    try:
+        async with owner.session() as session:
+            yield session
+    finally:
+        await owner.dispose()

@@ -207,13 +207,15 @@ async def audit_rows(database_url: str, workspace_id: str) -> list[dict[str, Any
     import sqlalchemy as sa
 
     from core.audit.models import AuditEntry
+    from core.db import WorkspaceId
 
     runtime = Runtime.create(
         Settings(database_url=database_url, redis_url=None, _env_file=None),  # type: ignore[call-arg]
         platform(),
     )
     try:
-        async with runtime.db.session(read_only=True) as session:
+        ws = WorkspaceId(workspace_id)
+        async with runtime.db.session(ws, read_only=True) as session:
             rows = await session.execute(
                 sa.select(AuditEntry).where(AuditEntry.workspace_id == workspace_id)
             )

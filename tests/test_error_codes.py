@@ -18,7 +18,7 @@ from core.runtime import Runtime
 from core.webhooks import service as webhooks
 from core.webhooks.service import MAX_CUSTOM_EVENT_TYPES
 from core.workflows.service import MAX_INPUT_BYTES
-from tests.factories import Tenant
+from tests.factories import Tenant, owner_session
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPE = {"steps": [{"type": "log", "message": "hello"}]}
@@ -59,7 +59,7 @@ async def test_payment_on_void_invoice(
         headers=tenant.headers,
     )
     invoice_id = created.json()["data"]["id"]
-    async with runtime.db.session() as session:  # no API voids invoices yet: test setup
+    async with owner_session(runtime) as session:  # no API voids invoices yet: test setup
         await session.execute(
             sa.update(Invoice).where(Invoice.id == invoice_id).values(status="void")
         )

@@ -7,12 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import re
-import secrets
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -21,22 +17,6 @@ from sqlmodel import SQLModel
 
 from core.db import create_engine
 from core.migrate import alembic_config, upgrade
-from tests.conftest import PG_URL, _admin_execute, need_service
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A brand-new, empty database (not the shared migrated one)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'empty.db'}"
-        return
-    admin_url = need_service(PG_URL, "database")
-    name = f"pbmig_{secrets.token_hex(4)}"
-    _admin_execute(admin_url, f'CREATE DATABASE "{name}"')
-    try:
-        yield f"{admin_url.rsplit('/', 1)[0]}/{name}"
-    finally:
-        _admin_execute(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def inspect_database(url: str, fn: Any) -> Any:

@@ -16,7 +16,7 @@ from sqlmodel import SQLModel
 
 from core.runtime import Runtime
 from tests.domains import suite_platform as platform
-from tests.factories import Tenant
+from tests.factories import Tenant, owner_session
 from tests.op_samples import call, create_record, record_type, record_types, sample_args
 
 REGISTRY = platform().registry
@@ -27,7 +27,7 @@ LISTS = [op for op in REGISTRY if op.paginated and not op.path_params]  # others
 async def row_counts(runtime: Runtime, workspace_id: str) -> dict[str, int]:
     """Rows per workspace-owned table for one workspace."""
     counts: dict[str, int] = {}
-    async with runtime.db.session() as session:
+    async with owner_session(runtime) as session:
         for table in SQLModel.metadata.sorted_tables:
             if "workspace_id" not in table.c:
                 continue

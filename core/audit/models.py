@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from core.db import UTCDateTime, WorkspaceOwned, workspace_fk
+from core.db import UTCDateTime, WorkspaceOwned, tenant_pk, workspace_fk
 
 
 class AuditEntry(SQLModel, WorkspaceOwned, table=True):
     __tablename__ = "audit_log"
-    __table_args__ = (sa.Index("ix_audit_log_workspace_id_id", "workspace_id", "id"),)
+    __table_args__ = (tenant_pk("audit_log"),)
 
     id: str = Field(primary_key=True, max_length=40)
     workspace_id: str = workspace_fk()

@@ -20,7 +20,7 @@ import anyio
 
 from core.audit import repository
 from core.audit.service import entry
-from core.db import Database, utcnow
+from core.db import Database, use_tenant, utcnow
 from core.tokens import repository as tokens
 
 log = logging.getLogger("patchbay.audit")
@@ -33,7 +33,8 @@ class AuditWriteFailed(RuntimeError):
 @dataclass
 class _Batch:
     rows: list[dict[str, Any]] = field(default_factory=list)
-    touches: dict[str, datetime] = field(default_factory=dict)
+    touches: dict[tuple[str, str], datetime] = field(default_factory=dict)
+    """(workspace id, token id) → when."""
     done: bool = False
     failed: bool = False
 
@@ -56,7 +57,7 @@ class AuditWriter:
         batch = self._open
         batch.rows.append(row)
         if touch_token and row["token_id"] is not None:
-            batch.touches[row["token_id"]] = utcnow()
+            batch.touches[(row["workspace_id"], row["token_id"])] = utcnow()
         async with self._lock:
             if not batch.done:
                 self._open = _Batch()
@@ -70,8 +71,16 @@ class AuditWriter:
     async def _commit(self, batch: _Batch) -> None:
         try:
             async with self._db.session() as session:
-                await repository.insert(session, batch.rows)
-                await tokens.touch_many(session, batch.touches)
+                # one transaction, bound to each workspace in turn (row-level security)
+                for workspace_id in dict.fromkeys(row["workspace_id"] for row in batch.rows):
+                    await use_tenant(session, workspace_id)
+                    await repository.insert(
+                        session, [r for r in batch.rows if r["workspace_id"] == workspace_id]
+                    )
+                    uses = {
+                        token: at for (ws, token), at in batch.touches.items() if ws == workspace_id
+                    }
+                    await tokens.touch_many(session, workspace_id, uses)
         except Exception:
             batch.failed = True
             log.exception("could not write %d audit rows", len(batch.rows))

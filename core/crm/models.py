@@ -13,21 +13,23 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from core.db import JSONType, UTCDateTime, WorkspaceOwned, workspace_fk
+from core.db import JSONType, UTCDateTime, WorkspaceOwned, tenant_fk, tenant_pk, workspace_fk
 
 
 def _ts() -> Any:
     return Field(sa_type=UTCDateTime)
 
 
-def _fk(target: str) -> Any:
-    return Field(default=None, max_length=40, foreign_key=target, ondelete="SET NULL")
+def _ref() -> Any:
+    """An optional link to another record of the workspace (its ``tenant_fk`` is declared
+    in ``__table_args__``; deleting the target clears the link in the service)."""
+    return Field(default=None, max_length=40)
 
 
 class Company(SQLModel, WorkspaceOwned, table=True):
     __tablename__ = "companies"
     __table_args__ = (
-        sa.Index("ix_companies_workspace_id_id", "workspace_id", "id"),
+        tenant_pk("companies"),
         sa.Index("ix_companies_workspace_id_name", "workspace_id", "name"),
     )
 
@@ -47,7 +49,8 @@ class Company(SQLModel, WorkspaceOwned, table=True):
 class Contact(SQLModel, WorkspaceOwned, table=True):
     __tablename__ = "contacts"
     __table_args__ = (
-        sa.Index("ix_contacts_workspace_id_id", "workspace_id", "id"),
+        tenant_pk("contacts"),
+        tenant_fk("contacts", "company_id", "companies"),
         sa.Index("ix_contacts_workspace_id_company_id_id", "workspace_id", "company_id", "id"),
     )
 
@@ -57,7 +60,7 @@ class Contact(SQLModel, WorkspaceOwned, table=True):
     email: str | None = Field(default=None, max_length=320)
     phone: str | None = Field(default=None, max_length=50)
     title: str | None = Field(default=None, max_length=200)
-    company_id: str | None = _fk("companies.id")
+    company_id: str | None = _ref()
     company_name: str | None = Field(default=None, max_length=200)
     notes: str | None = Field(default=None, max_length=10_000)
     search_text: str = Field(default="", max_length=12_000)
@@ -69,7 +72,10 @@ class Contact(SQLModel, WorkspaceOwned, table=True):
 class Lead(SQLModel, WorkspaceOwned, table=True):
     __tablename__ = "leads"
     __table_args__ = (
-        sa.Index("ix_leads_workspace_id_id", "workspace_id", "id"),
+        tenant_pk("leads"),
+        tenant_fk("leads", "converted_contact_id", "contacts"),
+        tenant_fk("leads", "converted_company_id", "companies"),
+        tenant_fk("leads", "converted_deal_id", "deals"),
         sa.Index("ix_leads_workspace_id_status_id", "workspace_id", "status", "id"),
     )
 
@@ -85,9 +91,9 @@ class Lead(SQLModel, WorkspaceOwned, table=True):
     notes: str | None = Field(default=None, max_length=10_000)
     custom_fields: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
     converted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    converted_contact_id: str | None = _fk("contacts.id")
-    converted_company_id: str | None = _fk("companies.id")
-    converted_deal_id: str | None = _fk("deals.id")
+    converted_contact_id: str | None = _ref()
+    converted_company_id: str | None = _ref()
+    converted_deal_id: str | None = _ref()
     search_text: str = Field(default="", max_length=12_000)
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
@@ -96,6 +102,7 @@ class Lead(SQLModel, WorkspaceOwned, table=True):
 class DealStage(SQLModel, WorkspaceOwned, table=True):
     __tablename__ = "deal_stages"
     __table_args__ = (
+        tenant_pk("deal_stages"),
         sa.UniqueConstraint("workspace_id", "key", name="uq_deal_stages_workspace_id_key"),
     )
 
@@ -110,7 +117,9 @@ class DealStage(SQLModel, WorkspaceOwned, table=True):
 class Deal(SQLModel, WorkspaceOwned, table=True):
     __tablename__ = "deals"
     __table_args__ = (
-        sa.Index("ix_deals_workspace_id_id", "workspace_id", "id"),
+        tenant_pk("deals"),
+        tenant_fk("deals", "company_id", "companies"),
+        tenant_fk("deals", "contact_id", "contacts"),
         sa.Index("ix_deals_workspace_id_stage_id", "workspace_id", "stage", "id"),
     )
 
@@ -121,8 +130,8 @@ class Deal(SQLModel, WorkspaceOwned, table=True):
     status: str = Field(max_length=10)
     amount_cents: int = Field(default=0, sa_type=sa.BigInteger)
     currency: str = Field(max_length=3)
-    company_id: str | None = _fk("companies.id")
-    contact_id: str | None = _fk("contacts.id")
+    company_id: str | None = _ref()
+    contact_id: str | None = _ref()
     lead_id: str | None = Field(default=None, max_length=40)
     expected_close_date: date | None = None
     notes: str | None = Field(default=None, max_length=10_000)
@@ -137,7 +146,10 @@ class Invoice(SQLModel, WorkspaceOwned, table=True):
         sa.UniqueConstraint(
             "workspace_id", "invoice_number", name="uq_invoices_workspace_id_invoice_number"
         ),
-        sa.Index("ix_invoices_workspace_id_id", "workspace_id", "id"),
+        tenant_pk("invoices"),
+        tenant_fk("invoices", "company_id", "companies"),
+        tenant_fk("invoices", "contact_id", "contacts"),
+        tenant_fk("invoices", "deal_id", "deals"),
     )
 
     id: str = Field(primary_key=True, max_length=40)
@@ -145,9 +157,9 @@ class Invoice(SQLModel, WorkspaceOwned, table=True):
     invoice_number: str = Field(max_length=60)
     status: str = Field(max_length=20)
     currency: str = Field(max_length=3)
-    company_id: str | None = _fk("companies.id")
-    contact_id: str | None = _fk("contacts.id")
-    deal_id: str | None = _fk("deals.id")
+    company_id: str | None = _ref()
+    contact_id: str | None = _ref()
+    deal_id: str | None = _ref()
     line_items: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSONType)
     subtotal_cents: int = Field(default=0, sa_type=sa.BigInteger)
     tax_cents: int = Field(default=0, sa_type=sa.BigInteger)
@@ -165,13 +177,14 @@ class Invoice(SQLModel, WorkspaceOwned, table=True):
 class Payment(SQLModel, WorkspaceOwned, table=True):
     __tablename__ = "payments"
     __table_args__ = (
-        sa.Index("ix_payments_workspace_id_id", "workspace_id", "id"),
+        tenant_pk("payments"),
+        tenant_fk("payments", "invoice_id", "invoices", ondelete="CASCADE"),
         sa.Index("ix_payments_workspace_id_invoice_id_id", "workspace_id", "invoice_id", "id"),
     )
 
     id: str = Field(primary_key=True, max_length=40)
     workspace_id: str = workspace_fk()
-    invoice_id: str = Field(max_length=40, foreign_key="invoices.id", ondelete="CASCADE")
+    invoice_id: str = Field(max_length=40)
     amount_cents: int = Field(sa_type=sa.BigInteger)
     currency: str = Field(max_length=3)
     method: str = Field(max_length=20)
@@ -186,7 +199,7 @@ class AccountingAccount(SQLModel, WorkspaceOwned, table=True):
         sa.UniqueConstraint(
             "workspace_id", "code", name="uq_accounting_accounts_workspace_id_code"
         ),
-        sa.Index("ix_accounting_accounts_workspace_id_id", "workspace_id", "id"),
+        tenant_pk("accounting_accounts"),
     )
 
     id: str = Field(primary_key=True, max_length=40)
@@ -200,7 +213,7 @@ class AccountingAccount(SQLModel, WorkspaceOwned, table=True):
 
 class JournalEntry(SQLModel, WorkspaceOwned, table=True):
     __tablename__ = "journal_entries"
-    __table_args__ = (sa.Index("ix_journal_entries_workspace_id_id", "workspace_id", "id"),)
+    __table_args__ = (tenant_pk("journal_entries"),)
 
     id: str = Field(primary_key=True, max_length=40)
     workspace_id: str = workspace_fk()
@@ -216,13 +229,17 @@ class JournalEntry(SQLModel, WorkspaceOwned, table=True):
 
 class JournalLine(SQLModel, WorkspaceOwned, table=True):
     __tablename__ = "journal_lines"
+    __table_args__ = (
+        tenant_pk("journal_lines"),
+        tenant_fk("journal_lines", "entry_id", "journal_entries", ondelete="CASCADE"),
+        tenant_fk("journal_lines", "account_id", "accounting_accounts"),
+        sa.Index("ix_journal_lines_workspace_id_entry_id", "workspace_id", "entry_id"),
+    )
 
     id: str = Field(primary_key=True, max_length=40)
     workspace_id: str = workspace_fk()
-    entry_id: str = Field(
-        max_length=40, foreign_key="journal_entries.id", ondelete="CASCADE", index=True
-    )
-    account_id: str = Field(max_length=40, foreign_key="accounting_accounts.id")
+    entry_id: str = Field(max_length=40)
+    account_id: str = Field(max_length=40)
     position: int
     debit_cents: int = Field(default=0, sa_type=sa.BigInteger)
     credit_cents: int = Field(default=0, sa_type=sa.BigInteger)

@@ -7,11 +7,12 @@ from typing import Any
 
 from sqlmodel import Field, SQLModel
 
-from core.db import JSONType, UTCDateTime, WorkspaceOwned, workspace_fk
+from core.db import JSONType, UTCDateTime, WorkspaceOwned, tenant_pk, workspace_fk
 
 
 class DomainEvent(SQLModel, WorkspaceOwned, table=True):
     __tablename__ = "domain_events"
+    __table_args__ = (tenant_pk("domain_events"),)
 
     id: str = Field(primary_key=True, max_length=40)
     workspace_id: str = workspace_fk()

@@ -1,8 +1,11 @@
 """Claiming and leasing job rows.
 
-PostgreSQL: ``UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) RETURNING`` so any
-number of workers share a table without blocking each other. SQLite: the same atomic
-``UPDATE … RETURNING`` (writers are serialised by the database lock).
+PostgreSQL: ``UPDATE … FROM (SELECT … FOR UPDATE SKIP LOCKED) RETURNING`` inside the
+``patchbay_claim_jobs`` function (migration 0008: the claim is the one query that looks
+across workspaces, which row-level security forbids the application role), so any number
+of workers share a table without blocking each other. SQLite: the same atomic ``UPDATE …
+RETURNING`` (writers are serialised by the database lock). Either way one claim takes
+rows of one workspace only, and everything after it runs bound to that workspace.
 
 Leases. A claim sets ``locked_by`` to the worker and ``lease_until`` to now + the lease,
 and counts the attempt, in its own (committed) transaction. While a handler runs, the
@@ -21,9 +24,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+import sqlalchemy as sa
 from sqlalchemy import bindparam, or_, select, update
 
-from core.db import Database, WorkspaceId, utcnow
+from core.db import Database, UTCDateTime, WorkspaceId, utcnow
 
 if TYPE_CHECKING:
     from core.runtime import Runtime
@@ -50,7 +54,8 @@ class Queue:
     (``batch_handler``).
 
     ``batch_handler`` (optional) opts the queue in to batches: the worker claims up to
-    ``batch_size`` rows at once and hands them all to it (all claimed by the same worker).
+    ``batch_size`` rows at once and hands them all to it (all claimed by the same worker,
+    all of one workspace).
     The handler must record or release every row; rows it leaves leased are released by
     the worker when it returns with an error or is cancelled.
     """
@@ -70,15 +75,61 @@ class Queue:
 async def claim(
     db: Database, queue: Queue, *, worker_id: str, lease_seconds: float, limit: int = 1
 ) -> list[ClaimedJob]:
-    """Atomically lease up to ``limit`` due rows of ``queue`` for ``worker_id``."""
-    model = queue.model
+    """Atomically lease up to ``limit`` due rows of ``queue`` for ``worker_id``, all of
+    one workspace (that of the earliest due row): the handler then runs bound to it.
+
+    The claim is the one query that looks across workspaces. On PostgreSQL it goes
+    through ``patchbay_claim_jobs`` (migration 0008), a ``SECURITY DEFINER`` function
+    that can only lease due rows of a job table: the application role itself sees no
+    row of a workspace it is not bound to (row-level security).
+    """
     now = utcnow()
-    due = (
-        select(model.id)
-        .where(
-            # Inline the statuses: a bound parameter would hide them from the planner, and
-            # a generic (prepared) plan could then not use a partial index on "ready" rows
-            # and would walk every finished row on each claim.
+    lease_until = now + timedelta(seconds=lease_seconds)
+    async with db.session() as session:
+        if db.is_sqlite:
+            rows = (
+                await session.execute(
+                    _sqlite_claim(queue, limit),
+                    {
+                        "now": now,
+                        "lease_until": lease_until,
+                        "worker": worker_id,
+                    },
+                )
+            ).all()
+        else:
+            rows = (
+                await session.execute(
+                    _CLAIM,
+                    {
+                        "table": queue.model.__tablename__,
+                        "statuses": list(queue.ready_statuses),
+                        "worker": worker_id,
+                        "now": now,
+                        "lease_until": lease_until,
+                        "limit": limit,
+                    },
+                )
+            ).all()
+    return [ClaimedJob(queue, r[0], WorkspaceId(r[1]), worker_id, r[2]) for r in rows]
+
+
+_CLAIM = sa.text(
+    "SELECT id, workspace_id, attempts FROM patchbay_claim_jobs("
+    "CAST(:table AS regclass), CAST(:statuses AS text[]), :worker, :now, :lease_until, :limit)"
+).bindparams(
+    sa.bindparam("now", type_=UTCDateTime()), sa.bindparam("lease_until", type_=UTCDateTime())
+)
+
+
+def _sqlite_claim(queue: Queue, limit: int) -> Any:
+    """SQLite: the same claim as one ``UPDATE … RETURNING`` (writers are serialised)."""
+    model = queue.model
+    now = sa.bindparam("now", type_=UTCDateTime())
+
+    def due(q: Any) -> Any:
+        return q.where(
+            # Inlined statuses: the planner then uses the partial index on ready rows.
             model.status.in_(
                 bindparam(
                     "ready_statuses",
@@ -89,35 +140,30 @@ async def claim(
             ),
             model.run_after <= now,
             or_(model.lease_until.is_(None), model.lease_until < now),
-        )
-        .order_by(model.run_after, model.id)
-        .limit(limit)
-    )
-    if not db.is_sqlite:
-        due = due.with_for_update(skip_locked=True)
-    stmt = (
+        ).order_by(model.run_after, model.id)
+
+    first = due(select(model.workspace_id)).limit(1).scalar_subquery()
+    batch = due(select(model.id).where(model.workspace_id == first)).limit(limit)
+    return (
         update(model)
-        .where(model.id.in_(due.scalar_subquery()))
+        .where(model.workspace_id == first, model.id.in_(batch.scalar_subquery()))
         .values(
-            lease_until=now + timedelta(seconds=lease_seconds),
-            locked_by=worker_id,
+            lease_until=sa.bindparam("lease_until", type_=UTCDateTime()),
+            locked_by=sa.bindparam("worker"),
             attempts=model.attempts + 1,
         )
         .returning(model.id, model.workspace_id, model.attempts)
         .execution_options(synchronize_session=False)
     )
-    async with db.session() as session:
-        rows = (await session.execute(stmt)).all()
-    return [ClaimedJob(queue, r[0], WorkspaceId(r[1]), worker_id, r[2]) for r in rows]
 
 
 async def extend_lease(db: Database, job: ClaimedJob, lease_seconds: float) -> bool:
     """Push the lease forward; False if another worker took the row over."""
     model = job.queue.model
-    async with db.session() as session:
+    async with db.session(job.workspace_id) as session:
         result = await session.execute(
             update(model)
-            .where(model.id == job.id, model.locked_by == job.worker_id)
+            .where(owned(job))
             .values(lease_until=utcnow() + timedelta(seconds=lease_seconds))
             .execution_options(synchronize_session=False)
         )
@@ -129,10 +175,10 @@ async def extend_leases(db: Database, jobs: list[ClaimedJob], lease_seconds: flo
     if not jobs:
         return set()
     model = jobs[0].queue.model
-    async with db.session() as session:
+    async with db.session(jobs[0].workspace_id) as session:
         rows = await session.execute(
             update(model)
-            .where(model.id.in_([job.id for job in jobs]), model.locked_by == jobs[0].worker_id)
+            .where(_held(jobs))
             .values(lease_until=utcnow() + timedelta(seconds=lease_seconds))
             .returning(model.id)
             .execution_options(synchronize_session=False)
@@ -145,10 +191,10 @@ async def release_many(db: Database, jobs: list[ClaimedJob]) -> None:
     if not jobs:
         return
     model = jobs[0].queue.model
-    async with db.session() as session:
+    async with db.session(jobs[0].workspace_id) as session:
         await session.execute(
             update(model)
-            .where(model.id.in_([job.id for job in jobs]), model.locked_by == jobs[0].worker_id)
+            .where(_held(jobs))
             .values(lease_until=None, locked_by=None)
             .execution_options(synchronize_session=False)
         )
@@ -157,7 +203,22 @@ async def release_many(db: Database, jobs: list[ClaimedJob]) -> None:
 def owned(job: ClaimedJob) -> Any:
     """The WHERE condition "this row is still leased by this worker"."""
     model = job.queue.model
-    return (model.id == job.id) & (model.locked_by == job.worker_id)
+    return (
+        (model.workspace_id == job.workspace_id)
+        & (model.id == job.id)
+        & (model.locked_by == job.worker_id)
+    )
+
+
+def _held(jobs: list[ClaimedJob]) -> Any:
+    """The WHERE condition "these rows (one claim: one workspace, one worker) are still
+    leased by their worker"."""
+    model = jobs[0].queue.model
+    return (
+        (model.workspace_id == jobs[0].workspace_id)
+        & model.id.in_([job.id for job in jobs])
+        & (model.locked_by == jobs[0].worker_id)
+    )
 
 
 async def finish(session: Any, job: ClaimedJob, **values: Any) -> bool:
@@ -177,5 +238,5 @@ async def release(db: Database, job: ClaimedJob, *, run_after: datetime | None =
     values: dict[str, Any] = {}
     if run_after is not None:
         values["run_after"] = run_after
-    async with db.session() as session:
+    async with db.session(job.workspace_id) as session:
         return await finish(session, job, **values)

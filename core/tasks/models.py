@@ -7,13 +7,13 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from core.db import UTCDateTime, WorkspaceOwned, workspace_fk
+from core.db import UTCDateTime, WorkspaceOwned, tenant_pk, workspace_fk
 
 
 class Task(SQLModel, WorkspaceOwned, table=True):
     __tablename__ = "tasks"
     __table_args__ = (
-        sa.Index("ix_tasks_workspace_id_id", "workspace_id", "id"),
+        tenant_pk("tasks"),
         sa.Index("ix_tasks_workspace_id_status_id", "workspace_id", "status", "id"),
         sa.Index(
             "ix_tasks_workspace_id_related", "workspace_id", "related_type", "related_id", "id"

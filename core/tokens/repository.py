@@ -1,5 +1,7 @@
-"""Token queries: by ``WorkspaceId``, except those that run before any workspace is
-known (authentication, operator revocation, the audit writer's use stamps)."""
+"""Token queries: by ``WorkspaceId``, except the two that run before any workspace is
+known (authentication, operator revocation), which on PostgreSQL go through the narrow
+``SECURITY DEFINER`` functions of migration 0008 (row-level security hides every token
+from a session bound to no workspace)."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from sqlalchemy import func, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
-from core.db import UTCDateTime, WorkspaceId
+from core.db import JSONType, UTCDateTime, WorkspaceId
 from core.pagination import Page, paginate
 from core.tokens.models import ApiToken
 from core.workspaces.models import Workspace
@@ -37,32 +39,63 @@ _CREDENTIALS = (
         _workspaces.c.enabled_modules,
     )
     .join(_workspaces, _workspaces.c.id == _tokens.c.workspace_id)
-    .where(_tokens.c.id == sa.bindparam("token_id"))
+    .where(
+        _tokens.c.id == sa.bindparam("token_id"), _tokens.c.token_hash == sa.bindparam("token_hash")
+    )
 )
 """Built once: authentication runs on every call, so no per-call statement building."""
 
+_AUTHENTICATE = sa.text("SELECT * FROM patchbay_authenticate(:token_id, :token_hash)").columns(
+    sa.column("token_hash"),
+    sa.column("revoked_at", UTCDateTime()),
+    sa.column("expires_at", UTCDateTime()),
+    sa.column("name"),
+    sa.column("scopes", JSONType),
+    sa.column("abilities", JSONType),
+    sa.column("rate_limit_per_minute"),
+    sa.column("last_used_at", UTCDateTime()),
+    sa.column("created_at", UTCDateTime()),
+    sa.column("workspace_id"),
+    sa.column("workspace_name"),
+    sa.column("workspace_status"),
+    sa.column("plan"),
+    sa.column("enabled_modules", JSONType),
+)
+"""PostgreSQL: the same row through the ``SECURITY DEFINER`` function (migration 0008)."""
+
 _TOUCH_MANY = (
     sa.update(_tokens)
-    .where(_tokens.c.id == sa.bindparam("b_token"))
+    .where(_tokens.c.workspace_id == sa.bindparam("b_ws"), _tokens.c.id == sa.bindparam("b_token"))
     .values(last_used_at=sa.bindparam("b_at", type_=UTCDateTime()))
 )
 
 
-async def credentials(session: AsyncSession, token_id: str) -> sa.Row[Any] | None:
-    """A token's secret hash, state and grants with its workspace, in one query, before
-    any workspace is known (authentication only)."""
-    return (await session.execute(_CREDENTIALS, {"token_id": token_id})).first()
+async def credentials(session: AsyncSession, token_id: str, token_hash: str) -> sa.Row[Any] | None:
+    """The token with this id and secret hash: its state and grants with its workspace,
+    in one query, before any workspace is known (authentication only)."""
+    postgres = session.get_bind().dialect.name == "postgresql"
+    statement = _AUTHENTICATE if postgres else _CREDENTIALS
+    params = {"token_id": token_id, "token_hash": token_hash}
+    return (await session.execute(statement, params)).first()
 
 
-async def get_unscoped(session: AsyncSession, token_id: str) -> ApiToken | None:
-    """Look a token up by id whatever its workspace (operator revocation only)."""
-    return await session.get(ApiToken, token_id)
+async def workspace_of(session: AsyncSession, token_id: str) -> WorkspaceId | None:
+    """The workspace a token id belongs to, whatever it is (operator revocation only)."""
+    if session.get_bind().dialect.name == "postgresql":
+        found = await session.execute(
+            sa.text("SELECT patchbay_token_workspace(:id)"), {"id": token_id}
+        )
+    else:
+        found = await session.execute(
+            sa.select(_tokens.c.workspace_id).where(_tokens.c.id == token_id)
+        )
+    workspace_id = found.scalar()
+    return WorkspaceId(workspace_id) if workspace_id is not None else None
 
 
 async def get(session: AsyncSession, workspace_id: WorkspaceId, token_id: str) -> ApiToken | None:
     """The workspace's token with this id, or None."""
-    token = await session.get(ApiToken, token_id)
-    return token if token is not None and token.workspace_id == workspace_id else None
+    return await session.get(ApiToken, (workspace_id, token_id))
 
 
 async def count_active(session: AsyncSession, workspace_id: WorkspaceId, now: datetime) -> int:
@@ -102,12 +135,24 @@ async def list_for_workspace(session: AsyncSession, workspace_id: WorkspaceId) -
     return list((await session.execute(stmt)).scalars())
 
 
-async def touch(session: AsyncSession, token_id: str, at: datetime) -> None:
+async def touch(
+    session: AsyncSession, workspace_id: WorkspaceId, token_id: str, at: datetime
+) -> None:
     """Set the token's ``last_used_at``."""
-    await session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=at))
+    await session.execute(
+        update(ApiToken)
+        .where(ApiToken.workspace_id == workspace_id, ApiToken.id == token_id)
+        .values(last_used_at=at)
+    )
 
 
-async def touch_many(session: AsyncSession, uses: Mapping[str, datetime]) -> None:
-    """Set ``last_used_at`` of several tokens (token id → when) in one statement."""
+async def touch_many(
+    session: AsyncSession, workspace_id: str, uses: Mapping[str, datetime]
+) -> None:
+    """Set ``last_used_at`` of several tokens of one workspace (token id → when) in one
+    statement."""
     if uses:
-        await session.execute(_TOUCH_MANY, [{"b_token": t, "b_at": at} for t, at in uses.items()])
+        await session.execute(
+            _TOUCH_MANY,
+            [{"b_ws": workspace_id, "b_token": t, "b_at": at} for t, at in uses.items()],
+        )

@@ -120,11 +120,6 @@ async def revoke_token(session: AsyncSession, workspace_id: WorkspaceId, token_i
     return await _revoke(session, await repository.get(session, workspace_id, token_id), token_id)
 
 
-async def revoke_token_any(session: AsyncSession, token_id: str) -> ApiToken:
-    """Operator revocation by id (CLI), whatever the workspace."""
-    return await _revoke(session, await repository.get_unscoped(session, token_id), token_id)
-
-
 async def _revoke(session: AsyncSession, token: ApiToken | None, token_id: str) -> ApiToken:
     if token is None:
         raise NotFound("token", token_id)
@@ -142,7 +137,11 @@ async def authenticate(session: AsyncSession, plaintext: str | None) -> Principa
     if not plaintext:
         raise Unauthenticated("A bearer token is required (Authorization: Bearer <token>).")
     token_id = secrets.parse_token_id(plaintext)
-    row = await repository.credentials(session, token_id) if token_id else None
+    row = (
+        await repository.credentials(session, token_id, secrets.hash_token(plaintext))
+        if token_id
+        else None
+    )
     if (
         row is None
         or not secrets.matches(plaintext, row.token_hash)
@@ -178,4 +177,4 @@ def needs_touch(principal: Principal) -> bool:
 async def touch_last_used(session: AsyncSession, principal: Principal) -> None:
     """Record use in the session's transaction, if ``needs_touch``."""
     if needs_touch(principal):
-        await repository.touch(session, principal.token_id, utcnow())
+        await repository.touch(session, principal.workspace_id, principal.token_id, utcnow())

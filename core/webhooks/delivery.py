@@ -160,8 +160,10 @@ class _Effects:
 
 
 async def _load(db: Database, jobs: list[ClaimedJob]) -> list[_Work]:
-    """The deliveries and their endpoints in one query (rows deleted meanwhile are absent)."""
+    """The deliveries and their endpoints in one query (rows deleted meanwhile are absent);
+    a claim is of one workspace."""
     by_id = {job.id: job for job in jobs}
+    workspace_id = jobs[0].workspace_id
     stmt = (
         sa.select(
             WebhookDelivery.id,
@@ -179,11 +181,9 @@ async def _load(db: Database, jobs: list[ClaimedJob]) -> list[_Work]:
             (WebhookEndpoint.id == WebhookDelivery.endpoint_id)
             & (WebhookEndpoint.workspace_id == WebhookDelivery.workspace_id),
         )
-        .where(WebhookDelivery.id.in_(list(by_id)))
+        .where(WebhookDelivery.workspace_id == workspace_id, WebhookDelivery.id.in_(list(by_id)))
     )
-    # Not bound to one workspace (a batch may span several): rows are addressed by the
-    # ids this worker leased, and the join keeps endpoint and delivery in one workspace.
-    async with db.session(read_only=True) as session:
+    async with db.session(workspace_id, read_only=True) as session:
         rows = (await session.execute(stmt)).all()
     return [_Work(by_id[row[0]], *row[1:]) for row in rows]
 
@@ -309,14 +309,22 @@ async def deliver(runtime: Runtime, jobs: list[ClaimedJob]) -> None:
     rows = []
     for work in works:
         values = _outcome(work, results.get(work.job.id), now, schedule, effects)
-        rows.append({"b_id": work.job.id, "b_worker": work.job.worker_id, **values})
+        rows.append(
+            {
+                "b_ws": work.job.workspace_id,
+                "b_id": work.job.id,
+                "b_worker": work.job.worker_id,
+                **values,
+            }
+        )
     if rows:
-        await _record(runtime.db, rows, effects, now)
+        await _record(runtime.db, jobs[0].workspace_id, rows, effects, now)
 
 
 _RECORD = (
     update(WebhookDelivery.__table__)  # type: ignore[attr-defined]
     .where(
+        WebhookDelivery.__table__.c.workspace_id == sa.bindparam("b_ws"),  # type: ignore[attr-defined]
         WebhookDelivery.__table__.c.id == sa.bindparam("b_id"),  # type: ignore[attr-defined]
         WebhookDelivery.__table__.c.locked_by == sa.bindparam("b_worker"),  # type: ignore[attr-defined]
     )
@@ -326,18 +334,23 @@ _RECORD = (
 
 
 async def _record(
-    db: Database, rows: list[dict[str, Any]], effects: _Effects, now: datetime
+    db: Database,
+    workspace_id: WorkspaceId,
+    rows: list[dict[str, Any]],
+    effects: _Effects,
+    now: datetime,
 ) -> None:
     """Record every attempt of the batch (dropping the leases) and the endpoint effects."""
     for row in rows:
         row["updated_at"] = now
-    async with db.session() as session:
+    async with db.session(workspace_id) as session:
         # Rows whose lease was lost meanwhile (another worker holds them) are not matched.
         await session.execute(_RECORD, rows)
         if effects.reset:
             await session.execute(
                 update(WebhookEndpoint)
                 .where(
+                    WebhookEndpoint.workspace_id == workspace_id,
                     WebhookEndpoint.id.in_(effects.reset),
                     WebhookEndpoint.first_failure_at.is_not(None),
                 )
@@ -348,6 +361,7 @@ async def _record(
             await session.execute(
                 update(WebhookEndpoint)
                 .where(
+                    WebhookEndpoint.workspace_id == workspace_id,
                     WebhookEndpoint.id.in_(effects.mark_failing),
                     WebhookEndpoint.first_failure_at.is_(None),
                 )

@@ -85,7 +85,7 @@ async def insert_deliveries(
     stmt = (
         insert(table)
         .values(rows)
-        .on_conflict_do_nothing(index_elements=["endpoint_id", "event_id"])
+        .on_conflict_do_nothing(index_elements=["workspace_id", "endpoint_id", "event_id"])
     )
     await session.execute(stmt)
 

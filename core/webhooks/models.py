@@ -14,7 +14,15 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from core.db import JSONType, UTCDateTime, WorkspaceOwned, workspace_fk
+from core.db import (
+    JSONType,
+    UTCDateTime,
+    WorkspaceOwned,
+    tenant_fk,
+    tenant_pk,
+    tenant_unique,
+    workspace_fk,
+)
 from core.jobs import JobFields
 from core.webhooks.schemas import DeliveryStatus, EndpointStatus
 
@@ -24,7 +32,7 @@ READY_STATUSES = (DeliveryStatus.pending.value, DeliveryStatus.retrying.value)
 class WebhookEndpoint(SQLModel, WorkspaceOwned, table=True):
     __tablename__ = "webhook_endpoints"
     __table_args__ = (
-        sa.Index("ix_webhook_endpoints_workspace_id_id", "workspace_id", "id"),
+        tenant_pk("webhook_endpoints"),
         sa.Index("ix_webhook_endpoints_workspace_id_status", "workspace_id", "status"),
     )
 
@@ -48,7 +56,9 @@ class WebhookDelivery(JobFields, WorkspaceOwned, table=True):
 
     __tablename__ = "webhook_deliveries"
     __table_args__ = (
-        sa.UniqueConstraint("endpoint_id", "event_id", name="uq_webhook_deliveries_event"),
+        tenant_pk("webhook_deliveries"),
+        tenant_fk("webhook_deliveries", "endpoint_id", "webhook_endpoints", ondelete="CASCADE"),
+        tenant_unique("webhook_deliveries", "endpoint_id", "event_id"),
         sa.Index(
             "ix_webhook_deliveries_workspace_endpoint_id", "workspace_id", "endpoint_id", "id"
         ),
@@ -63,7 +73,7 @@ class WebhookDelivery(JobFields, WorkspaceOwned, table=True):
 
     id: str = Field(primary_key=True, max_length=40)
     workspace_id: str = workspace_fk()
-    endpoint_id: str = Field(foreign_key="webhook_endpoints.id", max_length=40, ondelete="CASCADE")
+    endpoint_id: str = Field(max_length=40)
     event_id: str = Field(max_length=80)
     event_type: str = Field(max_length=120)
     payload: dict[str, Any] = Field(sa_type=JSONType)
@@ -83,6 +93,7 @@ class IntegrationEventType(SQLModel, WorkspaceOwned, table=True):
 
     __tablename__ = "integration_event_types"
     __table_args__ = (
+        tenant_pk("integration_event_types"),
         sa.UniqueConstraint("workspace_id", "key", name="uq_integration_event_types_key"),
     )
 

@@ -124,25 +124,39 @@ _COLUMNS = (
 # Prebuilt statements: SQLAlchemy computes their cache keys once, not per execution.
 _LOCK_ONE = (
     update(_RUNS)
-    .where(_RUNS.c.id == bindparam("run_id"), _RUNS.c.locked_by == bindparam("me"))
+    .where(
+        _RUNS.c.workspace_id == bindparam("ws"),
+        _RUNS.c.id == bindparam("run_id"),
+        _RUNS.c.locked_by == bindparam("me"),
+    )
     .values(lease_until=bindparam("lease"))
     .returning(*_COLUMNS)
 )
 _LOCK_MANY = (
     select(*_COLUMNS)
-    .where(_RUNS.c.id.in_(bindparam("ids", expanding=True)), _RUNS.c.locked_by == bindparam("me"))
+    .where(
+        _RUNS.c.workspace_id == bindparam("ws"),
+        _RUNS.c.id.in_(bindparam("ids", expanding=True)),
+        _RUNS.c.locked_by == bindparam("me"),
+    )
     .with_for_update()
 )
 """Row locks (PostgreSQL; SQLite's BEGIN IMMEDIATE holds the database lock) instead of
 an UPDATE: the claim set the lease moments ago, no other worker can take a locked row,
 and one tuple version fewer per run keeps the table small."""
 _SAVE = update(_RUNS).where(
-    _RUNS.c.id == bindparam("b_id"), _RUNS.c.locked_by == bindparam("b_worker")
+    _RUNS.c.workspace_id == bindparam("b_ws"),
+    _RUNS.c.id == bindparam("b_id"),
+    _RUNS.c.locked_by == bindparam("b_worker"),
 )
 """Executed with one parameter set per run; the other keys of a set form its SET clause."""
 _DROP = (
     update(_RUNS)
-    .where(_RUNS.c.id.in_(bindparam("ids", expanding=True)), _RUNS.c.locked_by == bindparam("me"))
+    .where(
+        _RUNS.c.workspace_id == bindparam("ws"),
+        _RUNS.c.id.in_(bindparam("ids", expanding=True)),
+        _RUNS.c.locked_by == bindparam("me"),
+    )
     .values(lease_until=None, locked_by=None)
 )
 
@@ -151,7 +165,7 @@ async def lock_run(session: AsyncSession, job: ClaimedJob, lease_seconds: float)
     """Refresh our lease and load the run, row-locking it; ``LeaseLost`` if not ours."""
     # Core statements on the table (not ORM-enabled): the same SQL, less Python per run.
     lease = utcnow() + timedelta(seconds=lease_seconds)
-    params = {"run_id": job.id, "me": job.worker_id, "lease": lease}
+    params = {"ws": job.workspace_id, "run_id": job.id, "me": job.worker_id, "lease": lease}
     row = (await session.execute(_LOCK_ONE, params)).first()
     if row is None:
         raise LeaseLost(job.id)
@@ -388,7 +402,11 @@ async def _save(
     if not advances:
         return
     await session.execute(
-        _SAVE, [{"b_id": run.id, "b_worker": worker_id, **adv.values} for run, adv in advances]
+        _SAVE,
+        [
+            {"b_ws": run.workspace_id, "b_id": run.id, "b_worker": worker_id, **adv.values}
+            for run, adv in advances
+        ],
     )
     events = [(run.workspace_id, *adv.event) for run, adv in advances if adv.event is not None]
     await emit_many(session, events)
@@ -417,7 +435,7 @@ async def _segment(
     db: Any, job: ClaimedJob, lease_seconds: float, known_failures: dict[int, StepResult]
 ) -> bool:
     """One transaction: lock the run, execute steps; True when the handler is done."""
-    async with db.session() as session:  # explicit ids; no tenant-filter overhead
+    async with db.session(job.workspace_id) as session:
         _cache_lookups(session)
         run = await lock_run(session, job, lease_seconds)
         run.known_failures = known_failures
@@ -436,15 +454,17 @@ async def _batch_segment(
     lease_seconds: float,
     known: dict[str, dict[int, StepResult]],
 ) -> list[ClaimedJob]:
-    """One transaction for a segment of every run in ``jobs`` (all claimed by one worker);
-    returns the runs that need another segment. Runs no longer ours are skipped."""
-    worker_id = jobs[0].worker_id
+    """One transaction for a segment of every run in ``jobs`` (claimed together: one
+    worker, one workspace); returns the runs that need another segment. Runs no longer
+    ours are skipped."""
+    worker_id, workspace_id = jobs[0].worker_id, jobs[0].workspace_id
+    assert all(job.workspace_id == workspace_id for job in jobs), "a claim is one workspace"
     by_id = {job.id: job for job in jobs}
     lease_until = utcnow() + timedelta(seconds=lease_seconds)
     continuing: list[ClaimedJob] = []
-    async with db.session() as session:
+    async with db.session(workspace_id) as session:
         _cache_lookups(session)
-        params = {"ids": list(by_id), "me": worker_id}
+        params = {"ws": workspace_id, "ids": list(by_id), "me": worker_id}
         rows = {row[0]: row for row in (await session.execute(_LOCK_MANY, params)).all()}
         advances: list[tuple[RunState, Advance]] = []
         drop: list[str] = []
@@ -468,7 +488,7 @@ async def _batch_segment(
                 continuing.append(job)
         await _save(session, worker_id, advances)
         if drop:
-            await session.execute(_DROP, {"ids": drop, "me": worker_id})
+            await session.execute(_DROP, {"ws": workspace_id, "ids": drop, "me": worker_id})
     return continuing
 
 
@@ -513,7 +533,7 @@ async def handle_batch(runtime: Runtime, jobs: list[ClaimedJob]) -> None:
 
 
 async def _give_up(runtime: Runtime, job: ClaimedJob) -> None:
-    async with runtime.db.session() as session:
+    async with runtime.db.session(job.workspace_id) as session:
         run = await lock_run(session, job, runtime.settings.job_lease_seconds)
         if run.status not in READY_STATUSES:
             await finish(session, job)

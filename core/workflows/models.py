@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from core.db import JSONType, UTCDateTime, WorkspaceOwned, workspace_fk
+from core.db import JSONType, UTCDateTime, WorkspaceOwned, tenant_fk, tenant_pk, workspace_fk
 from core.jobs import JobFields
 from core.workflows.schemas import RunStatus, WorkflowStatus
 
@@ -18,7 +18,7 @@ FINISHED_STATUSES: frozenset[str] = frozenset({RunStatus.succeeded, RunStatus.fa
 
 class Workflow(SQLModel, WorkspaceOwned, table=True):
     __tablename__ = "workflows"
-    __table_args__ = (sa.Index("ix_workflows_workspace_id_id", "workspace_id", "id"),)
+    __table_args__ = (tenant_pk("workflows"),)
 
     id: str = Field(primary_key=True, max_length=40)
     workspace_id: str = workspace_fk()
@@ -36,12 +36,13 @@ class WorkflowRun(JobFields, WorkspaceOwned, table=True):
 
     Indexes are kept few (each is written on every non-HOT update of a run):
     ``run_after`` and ``workspace_id`` carry no single-column index of their own (the
-    partial due index and ``(workspace_id, id)`` cover them); on PostgreSQL the table has
-    fillfactor 70 (migration 0005) so lease updates can be HOT."""
+    partial due index and the primary key ``(workspace_id, id)`` cover them); on
+    PostgreSQL the table has fillfactor 70 (migration 0005) so lease updates can be HOT."""
 
     __tablename__ = "workflow_runs"
     __table_args__ = (
-        sa.Index("ix_workflow_runs_workspace_id_id", "workspace_id", "id"),
+        tenant_pk("workflow_runs"),
+        tenant_fk("workflow_runs", "workflow_id", "workflows", ondelete="CASCADE"),
         sa.Index("ix_workflow_runs_workspace_workflow_id", "workspace_id", "workflow_id", "id"),
         sa.Index(
             "ix_workflow_runs_due",
@@ -53,8 +54,8 @@ class WorkflowRun(JobFields, WorkspaceOwned, table=True):
     )
 
     id: str = Field(primary_key=True, max_length=40)
-    workspace_id: str = Field(foreign_key="workspaces.id", max_length=40, ondelete="CASCADE")
-    workflow_id: str = Field(foreign_key="workflows.id", max_length=40, ondelete="CASCADE")
+    workspace_id: str = workspace_fk()
+    workflow_id: str = Field(max_length=40)
     run_after: datetime = Field(sa_type=UTCDateTime)  # indexed by ix_workflow_runs_due
     status: str = Field(default=RunStatus.queued, max_length=20)
     input: dict[str, Any] = Field(sa_type=JSONType)
@@ -78,9 +79,8 @@ class WorkflowDailyUsage(SQLModel, WorkspaceOwned, table=True):
     """Runs triggered per workspace per UTC day (the daily cap's counter)."""
 
     __tablename__ = "workflow_daily_usage"
+    __table_args__ = (tenant_pk("workflow_daily_usage", "day"),)
 
-    workspace_id: str = Field(
-        primary_key=True, foreign_key="workspaces.id", max_length=40, ondelete="CASCADE"
-    )
+    workspace_id: str = workspace_fk()
     day: str = Field(primary_key=True, max_length=10, description="YYYY-MM-DD (UTC)")
     count: int = 0

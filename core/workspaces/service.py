@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.db import utcnow
+from core.db import use_tenant, utcnow
 from core.errors import NotFound, ValidationFailed
 from core.ids import new_id
 from core.principal import Principal
@@ -31,7 +31,9 @@ async def _require(session: AsyncSession, workspace_id: str) -> Workspace:
 async def create_workspace(
     session: AsyncSession, name: str, plan: str = PlanName.starter, modules: list[str] | None = None
 ) -> Workspace:
-    """Create an active workspace on ``plan`` with ``modules`` (default: all) enabled."""
+    """Create an active workspace on ``plan`` with ``modules`` (default: all) enabled;
+    ``session`` is bound to it from then on (``use_tenant``), so the caller can add the
+    workspace's first records (its tokens, sample data) in the same transaction."""
     name = name.strip()
     if not name or len(name) > 200:
         raise ValidationFailed("Workspace name must be 1-200 characters.")
@@ -50,6 +52,7 @@ async def create_workspace(
     )
     session.add(workspace)
     await session.flush()
+    await use_tenant(session, workspace.id)
     return workspace
 
 

@@ -9,7 +9,7 @@ from sqlmodel import select
 
 from core.events.models import DomainEvent
 from core.runtime import Runtime
-from tests.factories import Tenant
+from tests.factories import Tenant, owner_session
 
 API = "/api/v1"
 
@@ -33,7 +33,7 @@ async def created(
 
 
 async def events(runtime: Runtime, workspace_id: str, type_: str) -> list[dict[str, Any]]:
-    async with runtime.db.session() as session:
+    async with owner_session(runtime) as session:
         stmt = select(DomainEvent.data).where(
             DomainEvent.workspace_id == workspace_id, DomainEvent.type == type_
         )

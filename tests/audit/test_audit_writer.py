@@ -9,7 +9,7 @@ from core.audit.models import AuditEntry
 from core.audit.writer import AuditWriteFailed, AuditWriter
 from core.runtime import Runtime
 from core.tokens.models import ApiToken
-from tests.factories import Tenant
+from tests.factories import Tenant, owner_session
 
 
 def _fields(tenant: Tenant, i: int) -> dict[str, object]:
@@ -26,7 +26,7 @@ def _fields(tenant: Tenant, i: int) -> dict[str, object]:
 
 
 async def _count(runtime: Runtime) -> int:
-    async with runtime.db.session() as session:
+    async with owner_session(runtime) as session:
         return (await session.execute(select(func.count()).select_from(AuditEntry))).scalar_one()
 
 
@@ -37,7 +37,7 @@ async def test_concurrent_rows_share_commits_and_all_land(runtime: Runtime, tena
     async def write(i: int) -> None:
         await writer.write(touch_token=True, **_fields(tenant, i))
         # Returned: the row is already committed (visible to a new session).
-        async with runtime.db.session() as session:
+        async with owner_session(runtime) as session:
             stmt = select(AuditEntry).where(AuditEntry.request_id == f"req_{i}")
             assert (await session.execute(stmt)).scalar_one_or_none() is not None
 
@@ -47,8 +47,8 @@ async def test_concurrent_rows_share_commits_and_all_land(runtime: Runtime, tena
                 tg.start_soon(write, i)
     assert await _count(runtime) == before + 40
     assert writer.commits < 40  # batched: rows that arrived during a commit shared the next
-    async with runtime.db.session() as session:
-        token = await session.get(ApiToken, tenant.token_id)
+    async with owner_session(runtime) as session:
+        token = await session.get(ApiToken, (tenant.workspace_id, tenant.token_id))
         assert token is not None and token.last_used_at is not None
 
 
@@ -75,7 +75,7 @@ async def test_a_failed_commit_fails_every_caller_of_its_batch(
             tg.start_soon(write, fields)
     assert sorted(results) == ["failed", "failed", "failed", "ok"]
     await writer.write(**_fields(tenant, 4))  # the writer keeps working afterwards
-    async with runtime.db.session() as session:
+    async with owner_session(runtime) as session:
         stmt = select(AuditEntry.request_id).where(AuditEntry.operation.like("op_%"))
         assert set((await session.execute(stmt)).scalars()) == {"req_1", "req_4"}
 
@@ -92,7 +92,7 @@ async def test_a_read_is_audited_by_the_time_it_returns(runtime: Runtime, tenant
         runtime, op, credentials=tenant.token, channel=Channel.mcp, arguments={}
     )
     assert outcome.ok
-    async with runtime.db.session() as session:
+    async with owner_session(runtime) as session:
         stmt = select(AuditEntry).where(AuditEntry.request_id == outcome.request_id)
         row = (await session.execute(stmt)).scalar_one()
     assert (row.operation, row.outcome, row.channel) == ("search_contacts", "ok", "mcp")

@@ -28,7 +28,7 @@ from core.runtime import Runtime
 from core.workspaces import service as workspaces
 from core.workspaces.models import WorkspaceStatus
 from patchbay.domains import DOMAINS
-from tests.factories import Tenant, make_tenant, make_token
+from tests.factories import Tenant, make_tenant, make_token, owner_session
 
 
 class ProbeIn(BaseModel):
@@ -116,7 +116,7 @@ async def call(
 
 
 async def count(rt: Runtime, model: Any, *where: Any) -> int:
-    async with rt.db.session() as session:
+    async with owner_session(rt) as session:
         stmt = select(func.count()).select_from(model)
         for cond in where:
             stmt = stmt.where(cond)
@@ -129,7 +129,7 @@ async def test_success_commits_write_and_audit_together(rt: Runtime) -> None:
     assert outcome.ok and outcome.status == 200
     assert outcome.body == {"data": {"emitted": 3}, "request_id": outcome.request_id}
     assert await count(rt, DomainEvent) == 3
-    async with rt.db.session() as session:
+    async with owner_session(rt) as session:
         (row,) = (await session.execute(select(AuditEntry))).scalars()
     assert (row.channel, row.operation, row.status, row.outcome) == (
         "mcp",
@@ -157,7 +157,7 @@ async def test_failing_handler_rolls_back_and_is_audited(
     assert outcome.body["error"]["request_id"] == outcome.request_id
     assert "hunter2" not in str(outcome.body) and "RuntimeError" not in str(outcome.body)
     assert await count(rt, DomainEvent) == 0  # the handler's writes were rolled back
-    async with rt.db.session() as session:
+    async with owner_session(rt) as session:
         rows = list((await session.execute(select(AuditEntry))).scalars())
     assert [(r.status, r.outcome, r.resource_id) for r in rows] == [(status, code, None)]
 
@@ -208,7 +208,7 @@ async def test_feature_is_gated_by_plan(rt: Runtime, plan: str, status: int) -> 
 
 
 async def test_module_must_be_enabled(rt: Runtime) -> None:
-    async with rt.db.session() as session:
+    async with owner_session(rt) as session:
         ws = await workspaces.create_workspace(session, "No CRM", "pro", modules=["tasks"])
     token, _ = await make_token(rt, ws.id)  # type: ignore[arg-type]
     outcome = await call(rt, "probe_crm_module", token)
@@ -220,7 +220,7 @@ async def test_module_must_be_enabled(rt: Runtime) -> None:
 async def test_inactive_workspace_is_refused(
     rt: Runtime, tenant: Tenant, status: WorkspaceStatus
 ) -> None:
-    async with rt.db.session() as session:
+    async with owner_session(rt) as session:
         await workspaces.set_status(session, tenant.workspace_id, status)
     outcome = await call(rt, "probe_write", tenant.token)
     assert outcome.status == 403 and outcome.body["error"]["code"] == "workspace_inactive"

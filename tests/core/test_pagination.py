@@ -16,11 +16,11 @@ from core.errors import InvalidCursor
 from core.ids import new_id
 from core.pagination import cursor_scope, decode_cursor, encode_cursor, paginate
 from core.runtime import Runtime
-from tests.factories import Tenant
+from tests.factories import Tenant, owner_session
 
 
 async def seed_audit(runtime: Runtime, workspace_id: WorkspaceId, n: int) -> list[str]:
-    async with runtime.db.session() as session:
+    async with owner_session(runtime) as session:
         for i in range(n):
             await audit.record(
                 session,
@@ -33,7 +33,7 @@ async def seed_audit(runtime: Runtime, workspace_id: WorkspaceId, n: int) -> lis
                 outcome="ok",
                 request_id=f"req_seed{i}",
             )
-    async with runtime.db.session() as session:
+    async with owner_session(runtime) as session:
         stmt = select(AuditEntry.id).where(AuditEntry.workspace_id == workspace_id)
         return list((await session.execute(stmt)).scalars())
 

@@ -13,7 +13,7 @@ from core.db import WorkspaceId
 from core.runtime import Runtime
 from core.tokens.models import ApiToken
 from core.workspaces.models import Workspace
-from tests.factories import Tenant, make_token
+from tests.factories import Tenant, make_token, owner_session
 
 
 async def seed(runtime: Runtime, tenant: Tenant, other: Tenant) -> None:
@@ -36,7 +36,7 @@ async def test_select_without_workspace_condition_is_scoped(
     runtime: Runtime, tenant: Tenant, other_tenant: Tenant
 ) -> None:
     await seed(runtime, tenant, other_tenant)
-    async with runtime.db.session() as session:
+    async with owner_session(runtime) as session:  # across workspaces, as the owner
         everything = list((await session.execute(select(ApiToken))).scalars())
     assert {t.workspace_id for t in everything} == {tenant.workspace_id, other_tenant.workspace_id}
     async with runtime.db.session(workspace_id=tenant.workspace_id) as session:
@@ -65,8 +65,9 @@ async def test_count_and_get_are_scoped(
     await seed(runtime, tenant, other_tenant)
     async with runtime.db.session(workspace_id=tenant.workspace_id) as session:
         count = (await session.execute(select(func.count(ApiToken.id)))).scalar_one()
-        foreign = await session.get(ApiToken, other_tenant.token_id)
-        own = await session.get(ApiToken, tenant.token_id)
+        # (the key names the other workspace: only the filter stands in the way)
+        foreign = await session.get(ApiToken, (other_tenant.workspace_id, other_tenant.token_id))
+        own = await session.get(ApiToken, (tenant.workspace_id, tenant.token_id))
     assert count == 2
     assert foreign is None
     assert own is not None
@@ -81,7 +82,7 @@ async def test_orm_update_and_delete_without_condition_touch_only_the_workspace(
         assert updated.rowcount == 2  # type: ignore[attr-defined]
         deleted = await session.execute(sa.delete(AuditEntry))
         assert deleted.rowcount == 1  # type: ignore[attr-defined]
-    async with runtime.db.session() as session:
+    async with owner_session(runtime) as session:
         rows = list((await session.execute(select(ApiToken))).scalars())
         audit = list((await session.execute(select(AuditEntry))).scalars())
     names = {(t.workspace_id, t.name) for t in rows}
@@ -100,7 +101,10 @@ async def test_skip_option_and_unowned_tables(
         ).scalars()
         # Workspaces are not workspace-owned rows: the filter leaves them alone.
         workspaces = list((await session.execute(select(Workspace))).scalars())
-    assert {t.workspace_id for t in all_tokens} == {tenant.workspace_id, other_tenant.workspace_id}
+    # the ORM filter is skipped; on PostgreSQL row-level security still applies
+    both = {tenant.workspace_id, other_tenant.workspace_id}
+    expected = both if runtime.db.is_sqlite else {tenant.workspace_id}
+    assert {t.workspace_id for t in all_tokens} == expected
     assert len(workspaces) == 2
 
 

@@ -8,7 +8,7 @@ import httpx
 import sqlalchemy as sa
 
 from core.runtime import Runtime
-from tests.factories import Tenant
+from tests.factories import Tenant, owner_session
 
 API = "/api/v1"
 
@@ -38,13 +38,13 @@ async def created(
 
 
 async def count(runtime: Runtime, table: str, workspace_id: str, where: str = "") -> int:
-    async with runtime.db.session() as s:
+    async with owner_session(runtime) as s:
         sql = f"SELECT count(*) FROM {table} WHERE workspace_id = :w {where}"
         return (await s.execute(sa.text(sql), {"w": workspace_id})).scalar_one()
 
 
 async def events(runtime: Runtime, workspace_id: str, type_: str) -> list[dict[str, Any]]:
-    async with runtime.db.session() as s:
+    async with owner_session(runtime) as s:
         rows = await s.execute(
             sa.text(
                 "SELECT data FROM domain_events WHERE workspace_id = :w AND type = :t ORDER BY id"

@@ -12,7 +12,7 @@ from core.runtime import Runtime
 from core.search import text_filter
 from patchbay.domains import platform
 from tests.crm.helpers import created, events, get, patch
-from tests.factories import Tenant
+from tests.factories import Tenant, owner_session
 
 API = "/api/v1"
 
@@ -41,7 +41,7 @@ async def test_erasure_removes_personal_fields_and_keeps_stub(
     for field in ("name", "email", "phone", "title", "notes"):
         assert field not in stub
     assert stub["company_id"] == company["id"]
-    async with runtime.db.session() as s:
+    async with owner_session(runtime) as s:
         row = (
             (await s.execute(sa.text("SELECT * FROM contacts WHERE id = :i"), {"i": contact["id"]}))
             .mappings()
@@ -96,7 +96,7 @@ async def test_erasure_scrubs_every_copy_of_the_person(
     r = await client.delete(f"{API}/contacts/{contact_id}", headers=tenant.headers)
     assert r.status_code == 200, r.text
 
-    async with runtime.db.session() as s:
+    async with owner_session(runtime) as s:
         events_ = list((await s.execute(sa.select(DomainEvent))).scalars())
         payloads = [d.payload for d in (await s.execute(sa.select(WebhookDelivery))).scalars()]
         replays = [
@@ -199,7 +199,7 @@ async def test_erasure_reaches_linked_tasks_and_activities(
     assert by_id[kept["id"]]["summary"] == "Bob likes jazz"
     found = await get(client, tenant, "/activities", query="jane")
     assert found.json()["data"] == []
-    async with runtime.db.session() as s:
+    async with owner_session(runtime) as s:
         copies = [e.data for e in (await s.execute(sa.select(DomainEvent))).scalars()]
         copies += [d.payload for d in (await s.execute(sa.select(WebhookDelivery))).scalars()]
         copies += [
@@ -263,8 +263,23 @@ async def test_search_by_name_email_company_and_notes(
 
 
 async def test_search_uses_the_index(runtime: Runtime, tenant: Tenant) -> None:
-    """The query plan goes through the FTS5 table (SQLite) or the trigram index (PostgreSQL)."""
-    async with runtime.db.session() as session:
+    """The query plan goes through the FTS5 table (SQLite) or the trigram index (PostgreSQL,
+    under row-level security too)."""
+    if not runtime.db.is_sqlite:  # enough rows that a scan of the workspace would cost
+        async with runtime.db.session(tenant.workspace_id) as session:
+            await session.execute(
+                sa.text(
+                    "INSERT INTO contacts (workspace_id, id, search_text, created_at, "
+                    "updated_at) SELECT :w, 'ct_' || g, md5(g::text), now(), now() "
+                    "FROM generate_series(1, 50000) g"
+                ),
+                {"w": tenant.workspace_id},
+            )
+        async with owner_session(runtime) as session:
+            await session.execute(sa.text("ANALYZE contacts"))
+    # as the application runs: its role, bound to the workspace (row-level security on)
+    async with runtime.db.session(tenant.workspace_id) as session:
+        await session.connection()  # the dialect learns the server's string escaping
         condition = text_filter(session, Contact, "jane")
         assert condition is not None
         stmt = sa.select(Contact.id).where(condition)
@@ -276,7 +291,8 @@ async def test_search_uses_the_index(runtime: Runtime, tenant: Tenant) -> None:
         else:
             await session.execute(sa.text("SET LOCAL enable_seqscan = off"))
             plan = (await session.execute(sa.text(f"EXPLAIN {compiled}"))).all()
-            assert any("ix_contacts_search_trgm" in str(row) for row in plan), plan
+            text = "\n".join(row[0] for row in plan)
+            assert "ix_contacts_search_trgm" in text, text
 
 
 @pytest.mark.parametrize("limit", [7])

@@ -135,7 +135,7 @@ async def count_tokens(runtime: Runtime, workspace_id: str) -> int:
     from core.db import WorkspaceId
     from core.tokens import repository
 
-    async with runtime.db.session(read_only=True) as session:
+    async with runtime.db.session(WorkspaceId(workspace_id), read_only=True) as session:
         return len(await repository.list_for_workspace(session, WorkspaceId(workspace_id)))
 
 

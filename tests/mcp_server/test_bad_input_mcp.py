@@ -27,7 +27,7 @@ from sqlmodel import SQLModel
 from core.config import Settings
 from core.idempotency import MAX_KEY_LENGTH
 from core.runtime import Runtime
-from tests.factories import Tenant
+from tests.factories import Tenant, owner_session
 from tests.mcp_server.helpers import error_code, error_of, http_server, memory_client
 
 MB = 1024 * 1024
@@ -39,7 +39,7 @@ DEPTH = 60
 async def row_counts(runtime: Runtime) -> dict[str, int]:
     """Rows of every table (all workspaces)."""
     counts: dict[str, int] = {}
-    async with runtime.db.session() as session:
+    async with owner_session(runtime) as session:
         for table in SQLModel.metadata.sorted_tables:
             stmt = sa.select(sa.func.count()).select_from(table)
             counts[table.name] = (await session.execute(stmt)).scalar_one()
@@ -50,7 +50,7 @@ async def audited_outcomes(runtime: Runtime, since: int) -> list[str]:
     """``outcome`` of the audit rows past the first ``since`` (oldest first)."""
     table = SQLModel.metadata.tables[AUDIT]
     stmt = sa.select(table.c.outcome).order_by(table.c.id)
-    async with runtime.db.session() as session:
+    async with owner_session(runtime) as session:
         return list((await session.execute(stmt)).scalars().all())[since:]
 
 

@@ -17,7 +17,7 @@ from core.workspaces import service as workspaces
 from core.workspaces.models import WorkspaceStatus
 from mcp_server.server import ToolPolicy, build_server, instructions
 from tests.domains import suite_platform as platform
-from tests.factories import Tenant, make_tenant, make_token
+from tests.factories import Tenant, make_tenant, make_token, owner_session
 from tests.mcp_server.helpers import (
     ALL_TOOLS,
     all_tools,
@@ -29,7 +29,7 @@ from tests.mcp_server.helpers import (
 
 
 async def _tokens_of(runtime: Runtime, workspace_id: WorkspaceId) -> list[str]:
-    async with runtime.db.session(read_only=True) as session:
+    async with runtime.db.session(workspace_id, read_only=True) as session:
         return [t.id for t in await token_repository.list_for_workspace(session, workspace_id)]
 
 
@@ -150,7 +150,7 @@ async def test_plan_hides_feature_tools(runtime: Runtime) -> None:
 
 
 async def test_disabled_module_hides_its_tools(runtime: Runtime) -> None:
-    async with runtime.db.session() as session:
+    async with owner_session(runtime) as session:
         workspace = await workspaces.create_workspace(session, "CRM only", "pro", ["crm"])
     token, _ = await make_token(runtime, WorkspaceId(workspace.id))
     async with memory_client(runtime, token) as client:
@@ -179,7 +179,7 @@ async def test_inactive_workspace_and_revoked_token(runtime: Runtime, tenant: Te
             await client.list_tools()
         assert caught.value.message.startswith("unauthenticated")
         assert error_code(await client.call_tool("get_me", {})) == "unauthenticated"
-    async with runtime.db.session() as session:
+    async with owner_session(runtime) as session:
         await workspaces.set_status(session, tenant.workspace_id, WorkspaceStatus.archived)
     async with memory_client(runtime, tenant.token) as client:
         assert error_code(await client.call_tool("get_me", {})) == "workspace_inactive"
@@ -249,7 +249,7 @@ async def test_daily_cap_error_says_when_to_retry(runtime: Runtime) -> None:
         workflow_id = (created.structured_content or {})["data"]["id"]
         first = await client.call_tool("trigger_workflow", {"workflow_id": workflow_id})
         assert not first.is_error
-        async with runtime.db.session() as session:  # use up the rest of today's runs
+        async with owner_session(runtime) as session:  # use up the rest of today's runs
             await session.execute(update(WorkflowDailyUsage).values(count=100))
         capped = await client.call_tool("trigger_workflow", {"workflow_id": workflow_id})
         assert error_code(capped) == "daily_workflow_cap_reached"

@@ -16,6 +16,7 @@ import pytest
 import sqlalchemy as sa
 from jsonschema import Draft7Validator, Draft202012Validator
 
+from core.db import WorkspaceId
 from core.events.models import DomainEvent
 from core.runtime import Runtime
 from mcp_server.adapter import tool_for
@@ -30,7 +31,7 @@ LAST = ("erase_contact", "revoke_token")
 
 
 async def _events(runtime: Runtime, workspace_id: str) -> int:
-    async with runtime.db.session(read_only=True) as session:
+    async with runtime.db.session(WorkspaceId(workspace_id), read_only=True) as session:
         stmt = sa.select(sa.func.count()).where(DomainEvent.workspace_id == workspace_id)
         return (await session.execute(stmt)).scalar_one()
 

@@ -16,7 +16,7 @@ from sqlmodel import SQLModel
 
 from core.runtime import Runtime
 from tests.domains import suite_platform as platform
-from tests.factories import Tenant
+from tests.factories import Tenant, owner_session
 from tests.mcp_server.helpers import error_code, mcp_caller, memory_client
 from tests.op_samples import create as create_record
 from tests.op_samples import record_type, record_types, sample_args
@@ -27,7 +27,7 @@ WITH_PATH_IDS = [op for op in platform().registry if op.path_params and op.mcp_t
 async def row_counts(runtime: Runtime, workspace_id: str) -> dict[str, Any]:
     """Rows (and revocation state of tokens) per workspace-owned table."""
     counts: dict[str, Any] = {}
-    async with runtime.db.session() as session:
+    async with owner_session(runtime) as session:
         for table in SQLModel.metadata.sorted_tables:
             if "workspace_id" not in table.c:
                 continue

@@ -17,7 +17,7 @@ from core.audit.models import AuditEntry
 from core.db import utcnow
 from core.runtime import Runtime
 from core.tokens.models import ApiToken
-from tests.factories import Tenant, make_tenant, make_token, token_for
+from tests.factories import Tenant, make_tenant, make_token, owner_session, token_for
 
 ME = "/api/v1/me"
 TOKENS = "/api/v1/tokens"
@@ -29,7 +29,7 @@ def bearer(token: str) -> dict[str, str]:
 
 
 async def count(runtime: Runtime, model: Any, *where: Any) -> int:
-    async with runtime.db.session() as session:
+    async with owner_session(runtime) as session:
         stmt = select(func.count()).select_from(model)
         for cond in where:
             stmt = stmt.where(cond)
@@ -136,7 +136,7 @@ async def test_expired_token_is_401_on_next_request(
     r = await client.get(ME, headers=bearer(token))
     assert r.status_code == 200, r.text
     assert r.json()["data"]["token"]["expires_at"]
-    async with runtime.db.session() as session:
+    async with owner_session(runtime) as session:
         await session.execute(
             sa.update(ApiToken)
             .where(ApiToken.id == token_id)
@@ -258,21 +258,22 @@ async def test_minted_token_inherits_abilities_and_expiry_over_mcp(
         abilities=["api:mcp"],
         expires_in_days=1,
     )
-    async with runtime.db.session() as session:
-        creator_expiry = (await session.get(ApiToken, creator_id)).expires_at  # type: ignore[union-attr]
+    async with owner_session(runtime) as session:
+        creator_expiry = (await session.get(ApiToken, (tenant.workspace_id, creator_id))).expires_at  # type: ignore[union-attr]
     async with memory_client(runtime, creator) as mcp:
         minted = await mcp.call_tool("create_token", {"name": "minted", "scopes": ["crm:read"]})
         assert not minted.is_error, minted.structured_content
         data = minted.structured_content["data"]  # type: ignore[index]
         assert data["abilities"] == ["api:mcp"]
-        async with runtime.db.session() as session:
-            row = await session.get(ApiToken, data["id"])
+        async with owner_session(runtime) as session:
+            row = await session.get(ApiToken, (tenant.workspace_id, data["id"]))
         assert row is not None and row.expires_at == creator_expiry
         longer = await mcp.call_tool(
             "create_token", {"name": "longer", "scopes": ["crm:read"], "expires_in_days": 30}
         )
-        async with runtime.db.session() as session:
-            row = await session.get(ApiToken, longer.structured_content["data"]["id"])  # type: ignore[index]
+        async with owner_session(runtime) as session:
+            longer_id = longer.structured_content["data"]["id"]  # type: ignore[index]
+            row = await session.get(ApiToken, (tenant.workspace_id, longer_id))
         assert row is not None and row.expires_at == creator_expiry
         before = await count(runtime, ApiToken)
         wider = await mcp.call_tool(
@@ -380,12 +381,12 @@ async def test_last_used_at_is_set_after_use(
     client: httpx.AsyncClient, runtime: Runtime, tenant: Tenant
 ) -> None:
     token, token_id = await make_token(runtime, tenant.workspace_id)
-    async with runtime.db.session() as session:
-        assert (await session.get(ApiToken, token_id)).last_used_at is None  # type: ignore[union-attr]
+    async with owner_session(runtime) as session:
+        assert (await session.get(ApiToken, (tenant.workspace_id, token_id))).last_used_at is None  # type: ignore[union-attr]
     before = utcnow()
     assert (await client.get(ME, headers=bearer(token))).status_code == 200
-    async with runtime.db.session() as session:
-        used = (await session.get(ApiToken, token_id)).last_used_at  # type: ignore[union-attr]
+    async with owner_session(runtime) as session:
+        used = (await session.get(ApiToken, (tenant.workspace_id, token_id))).last_used_at  # type: ignore[union-attr]
     assert used is not None and used >= before - timedelta(seconds=1)
     me = (await client.get(ME, headers=bearer(token))).json()["data"]
     assert me["token"]["last_used_at"]
@@ -395,7 +396,7 @@ async def test_last_used_at_is_set_after_use(
 
 
 async def audit_rows(runtime: Runtime, workspace_id: str) -> list[AuditEntry]:
-    async with runtime.db.session() as session:
+    async with owner_session(runtime) as session:
         stmt = select(AuditEntry).where(AuditEntry.workspace_id == workspace_id)
         return list((await session.execute(stmt.order_by(AuditEntry.id))).scalars())
 

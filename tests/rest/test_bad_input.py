@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlmodel import SQLModel
 
 from core.runtime import Runtime
-from tests.factories import Tenant
+from tests.factories import Tenant, owner_session
 
 TOKENS = "/api/v1/tokens"
 AUDIT = "/api/v1/audit"
@@ -25,7 +25,7 @@ NOT_COUNTED = {"audit_log"}  # every request, refused or not, is audited
 async def snapshot(runtime: Runtime) -> dict[str, int]:
     """Row counts of every table (all workspace data) except the audit log."""
     counts = {}
-    async with runtime.db.session() as session:
+    async with owner_session(runtime) as session:
         for table in SQLModel.metadata.sorted_tables:
             if table.name in NOT_COUNTED:
                 continue

@@ -19,21 +19,21 @@ from core.runtime import Runtime
 from core.tokens import service as tokens
 from core.tokens.models import ApiToken
 from core.tokens.operations import CreateTokenIn
-from tests.factories import Tenant, make_tenant, make_token
+from tests.factories import Tenant, make_tenant, make_token, owner_session
 
 TOKENS = "/api/v1/tokens"
 BODY = {"name": "idem", "scopes": ["crm:read"]}
 
 
 async def token_count(runtime: Runtime, workspace_id: str) -> int:
-    async with runtime.db.session() as session:
+    async with owner_session(runtime) as session:
         stmt = select(func.count()).select_from(ApiToken)
         stmt = stmt.where(ApiToken.workspace_id == workspace_id)
         return int((await session.execute(stmt)).scalar_one())
 
 
 async def records(runtime: Runtime) -> list[IdempotencyRecord]:
-    async with runtime.db.session() as session:
+    async with owner_session(runtime) as session:
         return list((await session.execute(select(IdempotencyRecord))).scalars())
 
 
@@ -65,7 +65,7 @@ async def test_replay_returns_stored_response_and_writes_nothing(
     )
     assert third.status_code == 201 and third.json()["data"]["id"] == first.json()["data"]["id"]
     assert await token_count(runtime, tenant.workspace_id) == 2
-    async with runtime.db.session() as session:
+    async with owner_session(runtime) as session:
         outcomes = (
             await session.execute(
                 select(AuditEntry.outcome).where(AuditEntry.operation == "create_token")
@@ -96,7 +96,7 @@ async def test_same_key_different_body_is_422(
 async def test_key_in_flight_is_409(
     client: httpx.AsyncClient, runtime: Runtime, tenant: Tenant
 ) -> None:
-    async with runtime.db.session() as session:
+    async with owner_session(runtime) as session:
         principal = await tokens.authenticate(session, tenant.token)
     fingerprint = idempotency.request_hash(
         "create_token", CreateTokenIn.model_validate(BODY).model_dump(mode="json")
@@ -119,7 +119,7 @@ async def test_key_in_flight_is_409(
     (record,) = await records(runtime)
     assert record.state == "in_flight" and record.key == "k-3"
     # Once the owner's lock lapses (its process died), a retry takes the key over.
-    async with runtime.db.session() as session:
+    async with owner_session(runtime) as session:
         await session.execute(
             sa.update(IdempotencyRecord).values(locked_until=utcnow() - timedelta(seconds=1))
         )
@@ -165,7 +165,7 @@ async def test_a_request_that_outlived_its_lock_cannot_also_write(
     claim alone; only the retry's response is stored."""
     from core.errors import IdempotencyKeyInFlight
 
-    async with runtime.db.session() as session:
+    async with owner_session(runtime) as session:
         principal = await tokens.authenticate(session, tenant.token)
     claim_args = {
         "key": "slow",
@@ -175,7 +175,7 @@ async def test_a_request_that_outlived_its_lock_cannot_also_write(
         "lock_seconds": 60,
     }
     first = await idempotency.begin(runtime.db, principal, **claim_args)  # type: ignore[arg-type]
-    async with runtime.db.session() as session:  # the first request runs past its lock
+    async with owner_session(runtime) as session:  # the first request runs past its lock
         await session.execute(
             sa.update(IdempotencyRecord).values(locked_until=utcnow() - timedelta(seconds=1))
         )
@@ -204,7 +204,7 @@ async def test_expired_record_is_not_replayed(
     client: httpx.AsyncClient, runtime: Runtime, tenant: Tenant
 ) -> None:
     first = await client.post(TOKENS, headers=with_key(tenant, "old"), json=BODY)
-    async with runtime.db.session() as session:
+    async with owner_session(runtime) as session:
         await session.execute(
             sa.update(IdempotencyRecord).values(expires_at=utcnow() - timedelta(seconds=1))
         )
@@ -266,7 +266,7 @@ async def test_workers_purge_expired_records(
 
     await client.post(TOKENS, headers=with_key(tenant, "kept"), json=BODY)
     await client.post(TOKENS, headers=with_key(tenant, "stale"), json=BODY)
-    async with runtime.db.session() as session:
+    async with owner_session(runtime) as session:
         await session.execute(
             sa.update(IdempotencyRecord)
             .where(IdempotencyRecord.key == "stale")

@@ -22,7 +22,7 @@ from core.runtime import Runtime
 from rest.app import build_app
 from tests.conftest import REDIS_URL, need_service
 from tests.domains import suite_platform as platform
-from tests.factories import Tenant, make_token
+from tests.factories import Tenant, make_token, owner_session
 
 ME = "/api/v1/me"
 LIMIT = 5
@@ -59,7 +59,7 @@ async def test_headers_count_down_then_429(
     assert_rate_limited(over, LIMIT)
     assert int(over.headers["Retry-After"]) <= 61
     # The refusal is audited, and nothing ran.
-    async with runtime.db.session() as session:
+    async with owner_session(runtime) as session:
         row = (
             await session.execute(
                 select(AuditEntry).where(AuditEntry.request_id == over.headers["X-Request-Id"])

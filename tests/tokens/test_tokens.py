@@ -21,11 +21,11 @@ from core.errors import NotFound, TokenLimitReached, Unauthenticated, Validation
 from core.runtime import Runtime
 from core.tokens import secrets, service
 from core.tokens.models import ApiToken
-from tests.factories import Tenant, make_token, make_workspace
+from tests.factories import Tenant, make_token, make_workspace, owner_session
 
 
 async def active_count(runtime: Runtime, workspace_id: str) -> int:
-    async with runtime.db.session() as session:
+    async with owner_session(runtime) as session:
         stmt = (
             select(func.count())
             .select_from(ApiToken)
@@ -37,7 +37,7 @@ async def active_count(runtime: Runtime, workspace_id: str) -> int:
 async def all_text_in_database(runtime: Runtime) -> list[str]:
     """Every value of every column of every table, as text."""
     values: list[str] = []
-    async with runtime.db.session() as session:
+    async with owner_session(runtime) as session:
         for table in SQLModel.metadata.sorted_tables:
             for row in (await session.execute(sa.select(table))).all():
                 for value in row:
@@ -95,13 +95,13 @@ def test_parse_token_id_rejects_other_shapes(value: str) -> None:
 
 async def test_plaintext_is_never_stored(runtime: Runtime) -> None:
     workspace_id = await make_workspace(runtime, plan="pro")
-    async with runtime.db.session() as session:
+    async with owner_session(runtime) as session:
         created = await service.issue_token(
             session, workspace_id, name="scan me", scopes=["crm:read"], expires_in_days=5
         )
     plaintext = created.token
-    async with runtime.db.session() as session:
-        row = await session.get(ApiToken, created.id)
+    async with owner_session(runtime) as session:
+        row = await session.get(ApiToken, (workspace_id, created.id))
         assert row is not None
         assert row.token_hash == hashlib.sha256(plaintext.encode()).hexdigest()
         assert plaintext.split("_", 2)[2] not in row.preview
@@ -133,7 +133,7 @@ async def test_token_created_over_rest_with_idempotency_key_is_not_stored(
 
 
 async def test_authenticate_resolves_principal(runtime: Runtime, tenant: Tenant) -> None:
-    async with runtime.db.session() as session:
+    async with owner_session(runtime) as session:
         principal = await service.authenticate(session, tenant.token)
     assert principal.token_id == tenant.token_id
     assert principal.workspace_id == tenant.workspace_id
@@ -146,7 +146,7 @@ async def test_revoked_and_expired_tokens_fail_authentication(
 ) -> None:
     expiring, expiring_id = await make_token(runtime, tenant.workspace_id, expires_in_days=1)
     revoked, revoked_id = await make_token(runtime, tenant.workspace_id)
-    async with runtime.db.session() as session:
+    async with owner_session(runtime) as session:
         await service.authenticate(session, expiring)
         await service.authenticate(session, revoked)
         await service.revoke_token(session, tenant.workspace_id, revoked_id)
@@ -155,7 +155,7 @@ async def test_revoked_and_expired_tokens_fail_authentication(
             .where(ApiToken.id == expiring_id)
             .values(expires_at=utcnow() - timedelta(seconds=1))
         )
-    async with runtime.db.session() as session:
+    async with owner_session(runtime) as session:
         for token in (expiring, revoked, None, "", "pbt_garbage"):
             with pytest.raises(Unauthenticated):
                 await service.authenticate(session, token)
@@ -165,21 +165,21 @@ async def test_revoked_and_expired_tokens_fail_authentication(
 async def test_revoke_is_scoped_to_the_workspace(
     runtime: Runtime, tenant: Tenant, other_tenant: Tenant
 ) -> None:
-    async with runtime.db.session() as session:
+    async with owner_session(runtime) as session:
         with pytest.raises(NotFound) as info:
             await service.revoke_token(session, tenant.workspace_id, other_tenant.token_id)
     assert info.value.code == "token_not_found"
-    async with runtime.db.session() as session:
-        row = await session.get(ApiToken, other_tenant.token_id)
+    async with owner_session(runtime) as session:
+        row = await session.get(ApiToken, (other_tenant.workspace_id, other_tenant.token_id))
         assert row is not None and row.revoked_at is None
 
 
 async def test_touch_last_used(runtime: Runtime, tenant: Tenant) -> None:
-    async with runtime.db.session() as session:
+    async with owner_session(runtime) as session:
         principal = await service.authenticate(session, tenant.token)
         await service.touch_last_used(session, principal)
-    async with runtime.db.session() as session:
-        row = await session.get(ApiToken, tenant.token_id)
+    async with owner_session(runtime) as session:
+        row = await session.get(ApiToken, (tenant.workspace_id, tenant.token_id))
         assert row is not None and row.last_used_at is not None
 
 
@@ -195,14 +195,14 @@ async def test_touch_last_used(runtime: Runtime, tenant: Tenant) -> None:
 async def test_issue_token_validates(runtime: Runtime, kwargs: dict[str, Any]) -> None:
     workspace_id = await make_workspace(runtime)
     kwargs.setdefault("name", "x")
-    async with runtime.db.session() as session:
+    async with owner_session(runtime) as session:
         with pytest.raises(ValidationFailed):
             await service.issue_token(session, workspace_id, **kwargs)
     assert await active_count(runtime, workspace_id) == 0
 
 
 async def test_issue_token_for_unknown_workspace(runtime: Runtime) -> None:
-    async with runtime.db.session() as session:
+    async with owner_session(runtime) as session:
         with pytest.raises(NotFound):
             await service.issue_token(
                 session, WorkspaceId(f"wrk_{'0' * 26}"), name="x", scopes=["crm:read"]
@@ -220,7 +220,7 @@ async def test_active_token_limit_per_plan(runtime: Runtime, plan: str, limit: i
         await make_token(runtime, workspace_id)
     assert info.value.code == "token_limit_reached" and info.value.status == 409
     assert await active_count(runtime, workspace_id) == limit
-    async with runtime.db.session() as session:
+    async with owner_session(runtime) as session:
         await service.revoke_token(session, workspace_id, ids[0])
     await make_token(runtime, workspace_id)  # the revoked token freed a slot
     assert await active_count(runtime, workspace_id) == limit
@@ -232,7 +232,7 @@ async def test_expired_tokens_do_not_count_against_the_limit(runtime: Runtime) -
         await make_token(runtime, workspace_id, expires_in_days=1)
     with pytest.raises(TokenLimitReached):
         await make_token(runtime, workspace_id)
-    async with runtime.db.session() as session:
+    async with owner_session(runtime) as session:
         await session.execute(
             sa.update(ApiToken)
             .where(ApiToken.workspace_id == workspace_id)

@@ -23,7 +23,7 @@ from core.webhooks import delivery
 from core.webhooks.jobs import QUEUE
 from core.webhooks.models import WebhookDelivery, WebhookEndpoint
 from tests.domains import suite_platform as platform
-from tests.factories import Tenant
+from tests.factories import Tenant, owner_session
 
 
 @dataclass
@@ -163,7 +163,7 @@ async def wait_until(check: Callable[[], Awaitable[bool]], timeout: float = 20) 
 
 
 async def deliveries(runtime: Runtime, endpoint_id: str | None = None) -> list[WebhookDelivery]:
-    async with runtime.db.session() as session:
+    async with owner_session(runtime) as session:
         stmt = select(WebhookDelivery).order_by(WebhookDelivery.id)
         if endpoint_id is not None:
             stmt = stmt.where(WebhookDelivery.endpoint_id == endpoint_id)
@@ -171,8 +171,9 @@ async def deliveries(runtime: Runtime, endpoint_id: str | None = None) -> list[W
 
 
 async def endpoint_row(runtime: Runtime, endpoint_id: str) -> WebhookEndpoint:
-    async with runtime.db.session() as session:
-        return await session.get_one(WebhookEndpoint, endpoint_id)
+    async with owner_session(runtime) as session:
+        found = select(WebhookEndpoint).where(WebhookEndpoint.id == endpoint_id)
+        return (await session.execute(found)).scalar_one()
 
 
 async def create_endpoint(

@@ -18,7 +18,7 @@ from core.db import utcnow
 from core.events.models import DomainEvent
 from core.runtime import Runtime
 from core.webhooks.models import WebhookDelivery, WebhookEndpoint
-from tests.factories import Tenant
+from tests.factories import Tenant, owner_session
 from tests.webhooks.conftest import (
     Receiver,
     RunWorker,
@@ -38,8 +38,9 @@ async def _test_event(client: httpx.AsyncClient, tenant: Tenant, hook_id: str) -
 
 
 async def _delivery(runtime: Runtime, delivery_id: str) -> WebhookDelivery:
-    async with runtime.db.session() as session:
-        return await session.get_one(WebhookDelivery, delivery_id)
+    async with owner_session(runtime) as session:
+        found = select(WebhookDelivery).where(WebhookDelivery.id == delivery_id)
+        return (await session.execute(found)).scalar_one()
 
 
 async def _status_is(runtime: Runtime, delivery_id: str, *statuses: str) -> bool:
@@ -127,7 +128,7 @@ async def test_gone_disables_endpoint(
     assert row.attempts == 1 and row.last_status_code == 410
     endpoint = await endpoint_row(runtime, hook["id"])
     assert endpoint.status == "disabled" and "410" in (endpoint.disabled_reason or "")
-    async with runtime.db.session() as session:
+    async with owner_session(runtime) as session:
         events = (
             await session.execute(
                 select(DomainEvent).where(DomainEvent.type == "webhook_endpoint.disabled")
@@ -222,7 +223,7 @@ async def test_failing_for_five_days_disables(
 ) -> None:
     receiver.on("/broken", 500)
     hook = await create_endpoint(client, tenant, receiver.url("/broken"))
-    async with runtime.db.session() as session:
+    async with owner_session(runtime) as session:
         await session.execute(
             update(WebhookEndpoint)
             .where(WebhookEndpoint.id == hook["id"])
@@ -378,7 +379,7 @@ async def test_a_row_whose_lease_was_lost_is_left_to_its_new_worker(
     batch = await claim(runtime.db, QUEUE, worker_id="me", lease_seconds=60, limit=10)
     assert {job.id for job in batch} == {first, second}
     lost = next(job for job in batch if job.id == first)
-    async with runtime.db.session() as session:  # our lease lapsed; "other" claimed it
+    async with owner_session(runtime) as session:  # our lease lapsed; "other" claimed it
         await session.execute(
             update(WebhookDelivery)
             .where(WebhookDelivery.id == first)

@@ -14,7 +14,7 @@ from sqlmodel import func, select
 from core.gateway import Outcome
 from core.runtime import Runtime
 from core.webhooks.models import IntegrationEventType, WebhookDelivery, WebhookEndpoint
-from tests.factories import Tenant
+from tests.factories import Tenant, owner_session
 from tests.webhooks.conftest import create_endpoint, deliveries, endpoint_row, runtime_with
 
 HOOK = "http://127.0.0.1:9/hook"
@@ -112,7 +112,7 @@ async def test_register_and_list_event_types(
     assert [i["key"] for i in custom["data"]] == ["campaign.kickoff"]
     crm = (await client.get(url, params={"category": "crm"}, headers=tenant.headers)).json()
     assert crm["data"] and all(i["category"] == "crm" for i in crm["data"])
-    async with runtime.db.session() as session:
+    async with owner_session(runtime) as session:
         count = (
             await session.execute(select(func.count()).select_from(IntegrationEventType))
         ).scalar_one()
@@ -195,7 +195,7 @@ async def test_url_refused_at_save(
         )
         assert r.status_code == 200, r.text
     assert (await endpoint_row(runtime, created["id"])).url == HOOK
-    async with runtime.db.session() as session:
+    async with owner_session(runtime) as session:
         count = (
             await session.execute(select(func.count()).select_from(WebhookEndpoint))
         ).scalar_one()
@@ -324,7 +324,7 @@ async def test_other_workspace_sees_nothing(
     assert listed.json()["data"] == []
     row = await endpoint_row(runtime, hook["id"])
     assert (row.name, row.status, row.secret) == ("Mine", "active", hook["secret"])
-    async with runtime.db.session() as session:
+    async with owner_session(runtime) as session:
         count = (
             await session.execute(select(func.count()).select_from(WebhookDelivery))
         ).scalar_one()
@@ -367,7 +367,7 @@ async def test_custom_event_type_cap_is_exact_under_concurrency(
                 tg.start_soon(register, i)
     assert outcomes.count((201, None)) == 30
     assert outcomes.count((409, "event_type_limit_reached")) == 70
-    async with runtime.db.session() as session:
+    async with owner_session(runtime) as session:
         count = (
             await session.execute(select(func.count()).select_from(IntegrationEventType))
         ).scalar_one()
@@ -395,7 +395,7 @@ async def test_secret_is_neither_replayed_nor_stored_for_replays(
     replayed = await client.patch(url, json={"rotate_secret": True}, headers=rotate)
     assert rotated.json()["data"]["secret"].startswith("whsec_")
     assert replayed.status_code == 200 and "secret" not in replayed.json()["data"]
-    async with runtime.db.session() as session:
+    async with owner_session(runtime) as session:
         bodies = (await session.execute(select(IdempotencyRecord.response_body))).scalars().all()
     assert len(bodies) == 2
     assert all("secret" not in b["data"] for b in bodies)  # (previews are kept)

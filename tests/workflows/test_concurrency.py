@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from core.runtime import Runtime
 from core.workflows import engine
 from core.workflows.models import WorkflowDailyUsage, WorkflowRun
-from tests.factories import make_tenant
+from tests.factories import make_tenant, owner_session
 from tests.workflows.helpers import (
     LOG_ONLY,
     create_workflow,
@@ -49,7 +49,7 @@ async def test_daily_cap_holds_under_200_concurrent_triggers(runtime: Runtime) -
             for _ in range(200):
                 tg.start_soon(one)
     assert Counter(statuses) == {202: 100, 429: 100}
-    async with runtime.db.session() as session:
+    async with owner_session(runtime) as session:
         runs = (await session.execute(select(func.count()).select_from(WorkflowRun))).scalar_one()
         usage = (await session.execute(select(WorkflowDailyUsage.count))).scalar_one()
     assert runs == 100 and usage == 100

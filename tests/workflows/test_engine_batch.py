@@ -15,7 +15,7 @@ from core.runtime import Runtime
 from core.workflows import engine
 from core.workflows.jobs import QUEUE
 from core.workflows.models import WorkflowRun
-from tests.factories import Tenant
+from tests.factories import Tenant, owner_session
 from tests.workflows.helpers import (
     FIRED,
     create_workflow,
@@ -39,7 +39,7 @@ async def claim_all(runtime: Runtime, limit: int = 50) -> list[Any]:
 
 
 async def load(runtime: Runtime, run_ids: list[str]) -> dict[str, WorkflowRun]:
-    async with runtime.db.session(read_only=True) as session:
+    async with owner_session(runtime) as session:
         rows = (
             await session.execute(select(WorkflowRun).where(WorkflowRun.id.in_(run_ids)))
         ).scalars()

@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 from core.runtime import Runtime
 from core.workflows.models import WorkflowRun
 from patchbay.cli import app
-from tests.factories import Tenant
+from tests.factories import Tenant, owner_session
 from tests.workflows.helpers import create_workflow, run_events, trigger, wait_finished
 
 pytestmark = pytest.mark.slow
@@ -78,7 +78,7 @@ async def test_killed_worker_loses_no_run(runtime: Runtime, tenant: Tenant) -> N
     with worker_process(url) as first:
         with anyio.fail_after(30):  # wait until several runs are part-way through
             while True:
-                async with runtime.db.session(read_only=True) as session:
+                async with owner_session(runtime) as session:
                     mid = (
                         await session.execute(
                             select(WorkflowRun.id).where(
@@ -93,7 +93,7 @@ async def test_killed_worker_loses_no_run(runtime: Runtime, tenant: Tenant) -> N
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=10)
 
-    async with runtime.db.session(read_only=True) as session:
+    async with owner_session(runtime) as session:
         unfinished = (
             await session.execute(
                 select(WorkflowRun.id).where(WorkflowRun.status.in_(("queued", "running")))

@@ -15,7 +15,7 @@ from core.operations import Channel
 from core.runtime import Runtime
 from core.workflows.models import WorkflowDailyUsage, WorkflowRun
 from core.workflows.service import seconds_until_next_utc_day
-from tests.factories import Tenant, make_tenant
+from tests.factories import Tenant, make_tenant, owner_session
 from tests.workflows.helpers import (
     FIRED,
     LOG_ONLY,
@@ -312,7 +312,7 @@ async def test_invalid_stored_recipe_fails_the_run(
 ) -> None:
     wf = await create_workflow(runtime, tenant.workspace_id, LOG_ONLY)
     (run_id,) = await trigger(runtime, tenant.workspace_id, wf)
-    async with runtime.db.session() as session:  # corrupt the run's recipe snapshot
+    async with owner_session(runtime) as session:  # corrupt the run's recipe snapshot
         await session.execute(
             update(WorkflowRun).where(WorkflowRun.id == run_id).values(recipe=bad_recipe)
         )
@@ -363,7 +363,7 @@ async def test_inactive_workflow_cannot_run(
     wf = await create_workflow(runtime, tenant.workspace_id, LOG_ONLY, status="inactive")
     r = await client.post(f"{API}/workflows/{wf}/runs", json={}, headers=tenant.headers)
     assert r.status_code == 409 and r.json()["error"]["code"] == "workflow_inactive"
-    async with runtime.db.session() as session:
+    async with owner_session(runtime) as session:
         assert (await session.execute(select(WorkflowRun))).first() is None
         assert (await session.execute(select(WorkflowDailyUsage))).first() is None
 
@@ -391,7 +391,7 @@ async def test_daily_cap_growth_plan(runtime: Runtime) -> None:
     assert outcome.body["error"]["code"] == "daily_workflow_cap_reached"
     retry_after = int(outcome.headers["Retry-After"])
     assert 1 <= retry_after <= seconds_until_next_utc_day(utcnow()) + 1
-    async with runtime.db.session() as session:
+    async with owner_session(runtime) as session:
         runs = (await session.execute(select(WorkflowRun.id))).all()
         usage = (await session.execute(select(WorkflowDailyUsage.count))).scalar_one()
     assert len(runs) == 100 and usage == 100
@@ -436,7 +436,7 @@ async def test_cross_workspace_ids_are_not_found(
     r = await client.get(f"{API}/workflows", headers=h)
     assert r.json()["data"] == []
     # Nothing was written for the foreign workspace, and the owner's workflow is unchanged.
-    async with runtime.db.session() as session:
+    async with owner_session(runtime) as session:
         assert len((await session.execute(select(WorkflowRun.id))).all()) == 1
     r = await client.get(f"{API}/workflows/{wf}", headers=tenant.headers)
     assert r.json()["data"]["status"] == "active"

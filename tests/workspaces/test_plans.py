@@ -11,7 +11,7 @@ from core.operations import Channel
 from core.runtime import Runtime
 from core.workspaces import service as workspaces
 from core.workspaces.plans import PLANS, PlanName, plan_for
-from tests.factories import make_tenant, make_token
+from tests.factories import make_tenant, make_token, owner_session
 
 # plan: REST, MCP, workflows, runs per day (None = unlimited), crawl pages, active tokens
 SPEC_TABLE = {
@@ -45,7 +45,7 @@ def test_exactly_the_four_plans() -> None:
 
 
 async def test_unknown_plan_is_rejected(runtime: Runtime) -> None:
-    async with runtime.db.session() as session:
+    async with owner_session(runtime) as session:
         with pytest.raises(ValidationFailed) as info:
             await workspaces.create_workspace(session, "X", "enterprise")
     assert "enterprise" in info.value.message
@@ -69,10 +69,10 @@ async def test_plan_change_takes_effect_on_the_next_request(
     t = await make_tenant(runtime, name="Upgrader", plan="starter")
     r = await client.get("/api/v1/me", headers=t.headers)
     assert r.status_code == 403 and r.json()["error"]["code"] == "tier_not_entitled"
-    async with runtime.db.session() as session:
+    async with owner_session(runtime) as session:
         await workspaces.set_plan(session, t.workspace_id, "pro")
     assert (await client.get("/api/v1/me", headers=t.headers)).status_code == 200
-    async with runtime.db.session() as session:
+    async with owner_session(runtime) as session:
         await workspaces.set_plan(session, t.workspace_id, "growth")
     r = await client.get("/api/v1/me", headers=t.headers)
     assert r.status_code == 403 and r.json()["error"]["code"] == "tier_not_entitled"
@@ -82,7 +82,7 @@ async def test_downgrade_keeps_tokens_but_blocks_new_ones(runtime: Runtime) -> N
     t = await make_tenant(runtime, name="Shrinking", plan="custom")
     for _ in range(9):
         await make_token(runtime, t.workspace_id)
-    async with runtime.db.session() as session:
+    async with owner_session(runtime) as session:
         await workspaces.set_plan(session, t.workspace_id, "pro")
     with pytest.raises(TokenLimitReached):
         await make_token(runtime, t.workspace_id)

@@ -7,7 +7,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from core.db import UTCDateTime, WorkspaceOwned
+from core.db import UTCDateTime, WorkspaceOwned, tenant_pk
 
 
 class ToyBase(SQLModel):
@@ -16,8 +16,9 @@ class ToyBase(SQLModel):
 
 class Widget(ToyBase, WorkspaceOwned, table=True):
     __tablename__ = "toy_widgets"
+    __table_args__ = (tenant_pk("toy_widgets"),)
 
+    workspace_id: str = Field(primary_key=True, max_length=40)
     id: str = Field(primary_key=True, max_length=40)
-    workspace_id: str = Field(index=True, max_length=40)
     name: str = Field(max_length=100)
     created_at: datetime = Field(sa_type=UTCDateTime)

@@ -1,0 +1,67 @@
+"""Row-level security for workspace-owned tables (PostgreSQL), for migrations.
+
+Every workspace-owned table carries one policy, ``tenant_isolation``: a row is visible
+and writable only when its ``workspace_id`` equals the transaction-local setting
+``patchbay.workspace_id`` (``core.db.use_tenant`` sets it; unset, nothing matches). The
+application's role (``patchbay_app``) does not own the tables, so the policy applies to
+it; the owner (the migration role) is exempt, which is what the few ``SECURITY DEFINER``
+functions of migration 0008 rely on. A domain's migration calls
+``enable_tenant_isolation`` for each table it creates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from core.db import APP_ROLE, TENANT_SETTING
+
+POLICY = "tenant_isolation"
+
+
+def enable_tenant_isolation(execute: Callable[[str], Any], table: str, *, dialect: str) -> None:
+    """Turn on row-level security for ``table`` and let the application role use it
+    (no-op on SQLite, a single-tenant-per-process embedded database)."""
+    if dialect != "postgresql":
+        return
+    condition = f"workspace_id = current_setting('{TENANT_SETTING}', true)"
+    execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
+    execute(f"DROP POLICY IF EXISTS {POLICY} ON {table}")
+    execute(
+        f"CREATE POLICY {POLICY} ON {table} TO {APP_ROLE} "
+        f"USING ({condition}) WITH CHECK ({condition})"
+    )
+    execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO {APP_ROLE}")
+
+
+def create_search_view(execute: Callable[[str], Any], table: str, *, dialect: str) -> None:
+    """``<table>_search``: the table's ``(workspace_id, id, search_text)`` in the current
+    workspace, for free-text search (``core.search``; PostgreSQL only).
+
+    Under row-level security the planner will not use ``search_text ILIKE …`` (not a
+    leakproof operator) as a trigram index condition, and search would scan the whole
+    workspace. The view runs as its owner (to whom the policy does not apply) and filters
+    by the same setting itself, so a search still sees one workspace only, through the
+    index. It is not a security barrier: the ILIKE may be evaluated on other workspaces'
+    rows before the filter, which has no visible effect (no error, no output)."""
+    if dialect != "postgresql":
+        return
+    execute(
+        f"CREATE OR REPLACE VIEW {table}_search AS SELECT workspace_id, id, search_text "
+        f"FROM {table} WHERE workspace_id = current_setting('{TENANT_SETTING}', true)"
+    )
+    execute(f"GRANT SELECT ON {table}_search TO {APP_ROLE}")
+
+
+def drop_search_view(execute: Callable[[str], Any], table: str, *, dialect: str) -> None:
+    """Undo ``create_search_view``."""
+    if dialect == "postgresql":
+        execute(f"DROP VIEW IF EXISTS {table}_search")
+
+
+def disable_tenant_isolation(execute: Callable[[str], Any], table: str, *, dialect: str) -> None:
+    """Undo ``enable_tenant_isolation``."""
+    if dialect != "postgresql":
+        return
+    execute(f"DROP POLICY IF EXISTS {POLICY} ON {table}")
+    execute(f"ALTER TABLE {table} DISABLE ROW LEVEL SECURITY")

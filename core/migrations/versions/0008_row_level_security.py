@@ -1,0 +1,188 @@
+"""row-level security: the application role, a tenant policy on every owned table
+
+PostgreSQL only (SQLite is the embedded single-process default; nothing changes there).
+
+- Role ``patchbay_app`` (NOLOGIN, not a superuser, no BYPASSRLS, owns nothing): the
+  application connects as its login role and runs as this one (``SET ROLE``, see
+  ``core.db.create_engine``); the login role running this migration is made a member.
+- Every workspace-owned table: ``ENABLE ROW LEVEL SECURITY`` and the ``tenant_isolation``
+  policy (``workspace_id = current_setting('patchbay.workspace_id', true)``, reading and
+  writing), see ``core/migrations/tenancy.py``. The tables stay owned by the migration
+  role, which the policies do not bind: ``FORCE`` is not needed because the application
+  never runs as the owner.
+- The paths that must work before a workspace is known, as ``SECURITY DEFINER``
+  functions the application role may execute, each as narrow as its job:
+  ``patchbay_authenticate`` (one token, by id and secret hash, with its workspace),
+  ``patchbay_token_workspace`` (the workspace of a token id: operator revocation),
+  ``patchbay_claim_jobs`` (lease due rows of one job table, all of one workspace) and
+  ``patchbay_purge_idempotency`` (delete expired idempotency records).
+- ``<table>_search`` views for free-text search (``core/migrations/tenancy.py`` says why).
+
+Revision ID: 0008_row_level_security
+Revises: 0007_tenant_keys
+Create Date: 2026-12-01 22:00:00
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from alembic import op
+
+from core.migrations.tenancy import (
+    APP_ROLE,
+    create_search_view,
+    disable_tenant_isolation,
+    drop_search_view,
+    enable_tenant_isolation,
+)
+
+revision: str = "0008_row_level_security"
+down_revision: str | Sequence[str] | None = "0007_tenant_keys"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+OWNED = (
+    "accounting_accounts",
+    "activities",
+    "api_tokens",
+    "audit_log",
+    "companies",
+    "contacts",
+    "deal_stages",
+    "deals",
+    "domain_events",
+    "idempotency_keys",
+    "integration_event_types",
+    "invoices",
+    "journal_entries",
+    "journal_lines",
+    "leads",
+    "payments",
+    "tasks",
+    "webhook_deliveries",
+    "webhook_endpoints",
+    "workflow_daily_usage",
+    "workflow_runs",
+    "workflows",
+)
+
+SEARCHABLE = ("contacts", "companies", "leads", "activities")
+
+FUNCTIONS = {
+    "patchbay_authenticate(text, text)": """
+CREATE FUNCTION patchbay_authenticate(p_token_id text, p_token_hash text)
+RETURNS TABLE (
+    token_hash varchar, revoked_at timestamp, expires_at timestamp, name varchar,
+    scopes jsonb, abilities jsonb, rate_limit_per_minute integer,
+    last_used_at timestamp, created_at timestamp, workspace_id varchar,
+    workspace_name varchar, workspace_status varchar, plan varchar, enabled_modules jsonb
+)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+    SELECT t.token_hash, t.revoked_at, t.expires_at, t.name, t.scopes::jsonb,
+           t.abilities::jsonb, t.rate_limit_per_minute, t.last_used_at, t.created_at,
+           w.id, w.name, w.status, w.plan, w.enabled_modules::jsonb
+    FROM api_tokens t JOIN workspaces w ON w.id = t.workspace_id
+    WHERE t.id = p_token_id AND t.token_hash = p_token_hash
+$$""",
+    "patchbay_token_workspace(text)": """
+CREATE FUNCTION patchbay_token_workspace(p_token_id text) RETURNS varchar
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+    SELECT workspace_id FROM api_tokens WHERE id = p_token_id
+$$""",
+    "patchbay_purge_idempotency(timestamp)": """
+CREATE FUNCTION patchbay_purge_idempotency(p_now timestamp) RETURNS bigint
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+    WITH gone AS (DELETE FROM idempotency_keys WHERE expires_at <= p_now RETURNING 1)
+    SELECT count(*) FROM gone
+$$""",
+    "patchbay_claim_jobs(regclass, text[], text, timestamp, timestamp, integer)": """
+CREATE FUNCTION patchbay_claim_jobs(
+    p_table regclass, p_statuses text[], p_worker text, p_now timestamp,
+    p_lease_until timestamp, p_limit integer
+) RETURNS TABLE (id varchar, workspace_id varchar, attempts integer)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+DECLARE
+    due text;
+BEGIN
+    -- only job tables (the JobFields columns): nothing else can be touched through here
+    IF (SELECT count(*) FROM pg_attribute a WHERE a.attrelid = p_table AND NOT a.attisdropped
+        AND a.attname IN ('workspace_id', 'status', 'run_after', 'lease_until', 'locked_by',
+                          'attempts')) <> 6 THEN
+        RAISE EXCEPTION 'patchbay_claim_jobs: % is not a job table', p_table;
+    END IF;
+    -- statuses inlined (not a parameter): the planner can then use the partial due index
+    due := format(
+        'status IN (%s) AND run_after <= %L AND (lease_until IS NULL OR lease_until < %L)',
+        (SELECT string_agg(quote_literal(s), ', ') FROM unnest(p_statuses) s), p_now, p_now);
+    -- one workspace per claim (that of the earliest due row): the worker then runs the
+    -- whole batch bound to that workspace
+    RETURN QUERY EXECUTE format(
+        'WITH first AS (SELECT t.workspace_id FROM %1$s t WHERE %2$s '
+        '  ORDER BY t.run_after, t.id LIMIT 1 FOR UPDATE SKIP LOCKED), '
+        'due AS (SELECT t.workspace_id, t.id FROM %1$s t JOIN first f '
+        '  ON t.workspace_id = f.workspace_id WHERE %2$s '
+        '  ORDER BY t.run_after, t.id LIMIT %3$s FOR UPDATE OF t SKIP LOCKED) '
+        'UPDATE %1$s t SET lease_until = %4$L, locked_by = %5$L, attempts = t.attempts + 1 '
+        'FROM due WHERE t.workspace_id = due.workspace_id AND t.id = due.id '
+        'RETURNING t.id, t.workspace_id, t.attempts',
+        p_table, due, p_limit, p_lease_until, p_worker);
+END
+$$""",
+}
+
+
+def upgrade() -> None:
+    bind = op.get_bind()
+    if bind.dialect.name != "postgresql":
+        return
+    op.execute(
+        f"""
+DO $$ BEGIN
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{APP_ROLE}') THEN
+        CREATE ROLE {APP_ROLE} NOLOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
+    END IF;
+END $$"""
+    )
+    is_superuser = bind.exec_driver_sql(
+        "SELECT rolsuper FROM pg_roles WHERE rolname = current_user"
+    ).scalar()
+    if not is_superuser:  # a superuser may SET ROLE to any role already
+        op.execute(f"GRANT {APP_ROLE} TO CURRENT_USER")
+    op.execute(f"GRANT USAGE ON SCHEMA public TO {APP_ROLE}")
+    op.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON workspaces TO {APP_ROLE}")
+    for table in OWNED:
+        enable_tenant_isolation(op.execute, table, dialect="postgresql")
+    # tables later migrations create are usable by the application (their migration
+    # still turns on row-level security with enable_tenant_isolation)
+    op.execute(
+        "ALTER DEFAULT PRIVILEGES IN SCHEMA public "
+        f"GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {APP_ROLE}"
+    )
+    for table in SEARCHABLE:  # free-text search through the trigram index (core.search)
+        create_search_view(op.execute, table, dialect="postgresql")
+    for signature, definition in FUNCTIONS.items():
+        op.execute(f"DROP FUNCTION IF EXISTS {signature}")
+        op.execute(definition)
+        op.execute(f"REVOKE ALL ON FUNCTION {signature} FROM PUBLIC")
+        op.execute(f"GRANT EXECUTE ON FUNCTION {signature} TO {APP_ROLE}")
+
+
+def downgrade() -> None:
+    bind = op.get_bind()
+    if bind.dialect.name != "postgresql":
+        return
+    for signature in FUNCTIONS:
+        op.execute(f"DROP FUNCTION IF EXISTS {signature}")
+    for table in SEARCHABLE:
+        drop_search_view(op.execute, table, dialect="postgresql")
+    for table in OWNED:
+        disable_tenant_isolation(op.execute, table, dialect="postgresql")
+        op.execute(f"REVOKE ALL ON {table} FROM {APP_ROLE}")
+    op.execute(
+        "ALTER DEFAULT PRIVILEGES IN SCHEMA public "
+        f"REVOKE SELECT, INSERT, UPDATE, DELETE ON TABLES FROM {APP_ROLE}"
+    )
+    op.execute(f"REVOKE ALL ON workspaces FROM {APP_ROLE}")
+    op.execute(f"REVOKE USAGE ON SCHEMA public FROM {APP_ROLE}")
+    # the role itself stays: it is cluster-wide and other databases may use it

@@ -1,0 +1,157 @@
+"""PostgreSQL row-level security (migration 0008): the database itself keeps tenants apart.
+
+The application runs as ``patchbay_app`` (``Database``'s default role), which these tests
+use on purpose with queries that forget the workspace: they must see and touch nothing
+of another workspace. Only the narrow ``SECURITY DEFINER`` functions look across
+workspaces (authentication, the job claim), and the claim hands out one workspace's rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.exc import DBAPIError
+from sqlmodel import SQLModel
+
+import patchbay.domains  # noqa: F401  (every domain's tables)
+from core.crm import service as crm
+from core.crm.schemas import CreateContactIn
+from core.db import APP_ROLE
+from core.jobs.queue import claim
+from core.runtime import Runtime
+from core.workflows.jobs import QUEUE
+from tests.factories import Tenant, owner_session
+from tests.workflows.helpers import create_workflow, trigger
+
+pytestmark = pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+
+OWNED = sorted(t.name for t in SQLModel.metadata.sorted_tables if "workspace_id" in t.c)
+
+RECIPE = {"steps": [{"type": "log", "message": "hi"}]}
+
+
+@pytest.fixture
+async def two_tenants(
+    runtime: Runtime, tenant: Tenant, other_tenant: Tenant
+) -> AsyncIterator[tuple[Tenant, Tenant]]:
+    """Each workspace has a contact and two queued workflow runs."""
+    for t, name in ((tenant, "Ann"), (other_tenant, "Bob")):
+        async with runtime.db.session(t.workspace_id) as session:
+            await crm.create_contact(session, t.workspace_id, CreateContactIn(name=name))
+        workflow = await create_workflow(runtime, t.workspace_id, RECIPE)
+        await trigger(runtime, t.workspace_id, workflow, count=2)
+    yield tenant, other_tenant
+
+
+async def test_every_owned_table_has_the_tenant_policy(runtime: Runtime) -> None:
+    async with owner_session(runtime) as session:
+        rows = (
+            await session.execute(
+                sa.text(
+                    "SELECT c.relname, c.relrowsecurity, p.qual, p.with_check "
+                    "FROM pg_class c LEFT JOIN pg_policies p "
+                    "ON p.tablename = c.relname AND p.policyname = 'tenant_isolation' "
+                    "WHERE c.relname = ANY(:tables)"
+                ),
+                {"tables": OWNED},
+            )
+        ).all()
+    assert sorted(r[0] for r in rows) == OWNED
+    for table, enabled, using, check in rows:
+        assert enabled, f"{table}: row-level security is off"
+        expected = "((workspace_id)::text = current_setting('patchbay.workspace_id'::text, true))"
+        assert using == expected and check == expected, f"{table}: {using} / {check}"
+
+
+async def test_the_application_role_cannot_bypass_the_policies(runtime: Runtime) -> None:
+    async with runtime.db.session() as session:
+        who = (await session.execute(sa.text("SELECT current_user"))).scalar_one()
+        role = (
+            await session.execute(
+                sa.text("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = :r"),
+                {"r": APP_ROLE},
+            )
+        ).one()
+        owned = (
+            await session.execute(
+                sa.text("SELECT count(*) FROM pg_tables WHERE tableowner = :r"), {"r": APP_ROLE}
+            )
+        ).scalar_one()
+    assert who == APP_ROLE
+    assert tuple(role) == (False, False)
+    assert owned == 0  # so the policies bind it without FORCE ROW LEVEL SECURITY
+
+
+async def test_an_unscoped_query_sees_no_foreign_rows(
+    runtime: Runtime, two_tenants: tuple[Tenant, Tenant]
+) -> None:
+    mine, theirs = two_tenants
+    everything = sa.text("SELECT workspace_id FROM contacts")  # raw SQL: no ORM filter
+    async with runtime.db.session() as session:  # bound to no workspace
+        assert (await session.execute(everything)).all() == []
+        for table in OWNED:
+            count = sa.text(f"SELECT count(*) FROM {table}")
+            assert (await session.execute(count)).scalar_one() == 0, table
+    async with runtime.db.session(mine.workspace_id) as session:
+        seen = {r[0] for r in (await session.execute(everything)).all()}
+    assert seen == {mine.workspace_id}
+    async with owner_session(runtime) as session:  # the rows are there all right
+        seen = {r[0] for r in (await session.execute(everything)).all()}
+    assert seen == {mine.workspace_id, theirs.workspace_id}
+
+
+async def test_writes_into_another_workspace_are_refused(
+    runtime: Runtime, two_tenants: tuple[Tenant, Tenant]
+) -> None:
+    mine, theirs = two_tenants
+    async with runtime.db.session(mine.workspace_id) as session:
+        changed = await session.execute(
+            sa.text("UPDATE contacts SET name = 'pwned' WHERE workspace_id = :w"),
+            {"w": theirs.workspace_id},
+        )
+        assert changed.rowcount == 0  # type: ignore[attr-defined]
+        deleted = await session.execute(sa.text("DELETE FROM contacts"))
+        assert deleted.rowcount == 1  # type: ignore[attr-defined]  (only its own)
+        await session.rollback()
+    with pytest.raises(DBAPIError, match="row-level security"):
+        async with runtime.db.session(mine.workspace_id) as session:
+            await session.execute(
+                sa.text(
+                    "INSERT INTO tasks (workspace_id, id, title, status, priority, created_at, "
+                    "updated_at) VALUES (:w, 'tsk_x', 'x', 'open', 'normal', now(), now())"
+                ),
+                {"w": theirs.workspace_id},
+            )
+
+
+async def test_a_claim_hands_out_one_workspace_and_its_job_sees_only_that(
+    runtime: Runtime, two_tenants: tuple[Tenant, Tenant]
+) -> None:
+    mine, theirs = two_tenants
+    first = await claim(runtime.db, QUEUE, worker_id="w1", lease_seconds=30, limit=10)
+    assert len(first) == 2 and len({job.workspace_id for job in first}) == 1
+    second = await claim(runtime.db, QUEUE, worker_id="w2", lease_seconds=30, limit=10)
+    assert len(second) == 2 and {j.workspace_id for j in second} != {j.workspace_id for j in first}
+    job = first[0]
+    other = theirs if job.workspace_id == mine.workspace_id else mine
+    async with runtime.db.session(job.workspace_id) as session:  # how a job runs
+        stolen = await session.execute(
+            sa.text("UPDATE workflow_runs SET status = 'failed' WHERE workspace_id = :w"),
+            {"w": other.workspace_id},
+        )
+        assert stolen.rowcount == 0  # type: ignore[attr-defined]
+        runs = await session.execute(sa.text("SELECT DISTINCT workspace_id FROM workflow_runs"))
+        assert {r[0] for r in runs} == {job.workspace_id}
+
+
+async def test_the_claim_function_refuses_tables_that_are_not_queues(runtime: Runtime) -> None:
+    with pytest.raises(DBAPIError, match="not a job table"):
+        async with runtime.db.session() as session:
+            await session.execute(
+                sa.text(
+                    "SELECT * FROM patchbay_claim_jobs('contacts'::regclass, ARRAY['x'], 'w', "
+                    "now()::timestamp, now()::timestamp, 1)"
+                )
+            )
