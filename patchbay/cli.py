@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Annotated, Any, TypeVar
 
@@ -37,6 +38,25 @@ T = TypeVar("T")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
+_global = {"json": False}
+
+
+@app.callback()
+def _root(as_json: JsonOpt = False) -> None:
+    """Patchbay: programmable CRM and automation for AI agents. ``--json`` may come before
+    the command (``patchbay --json workspace list``) or after it."""
+    _global["json"] = as_json
+
+
+def _json_flag() -> bool:
+    """Whether ``--json`` was given before the command."""
+    return _global["json"]
+
+
+def want_json(as_json: bool) -> bool:
+    """``--json`` given before or after the command."""
+    return as_json or _global["json"]
+
 
 def settings() -> Settings:
     """Settings from the environment; exits with a clear message when they are invalid."""
@@ -47,13 +67,47 @@ def settings() -> Settings:
         raise typer.Exit(2) from None
 
 
-def configure_logging(level: str = "INFO") -> None:
-    """Log to stderr (stdout stays clean for ``--json`` and MCP stdio)."""
-    logging.basicConfig(
-        level=level.upper(),
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+_STANDARD_RECORD_KEYS = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
+    "message",
+    "asctime",
+    "taskName",
+}
+
+
+class JsonLogFormatter(logging.Formatter):
+    """One JSON object a line: time, level, logger, message and every ``extra`` field
+    (``run_id``, ``workflow_id``, ``delivery_id`` …), for log shippers."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for key, value in record.__dict__.items():
+            if key not in _STANDARD_RECORD_KEYS and not key.startswith("_"):
+                entry[key] = value
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+
+JsonLogFormatter.converter = time.gmtime  # type: ignore[assignment]
+
+
+def configure_logging(level: str = "INFO", fmt: str = "text") -> None:
+    """Log to stderr (stdout stays clean for ``--json`` and MCP stdio); ``fmt="json"``
+    writes one JSON object a line. Alembic's per-start INFO chatter is silenced (unless
+    the level is DEBUG)."""
+    handler = logging.StreamHandler(sys.stderr)
+    if fmt == "json":
+        handler.setFormatter(JsonLogFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
+    if level.upper() != "DEBUG":
+        logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def run_with_runtime(fn: Callable[[Runtime], Awaitable[T]]) -> T:
@@ -93,7 +147,7 @@ async def gate(rt: Runtime, workspace: str, operation: str, **arguments: Any) ->
 
 def emit(data: Any, as_json: bool, columns: Sequence[str] | None = None, title: str = "") -> None:
     """Print ``data`` as JSON or as a rich table/summary."""
-    if as_json:
+    if want_json(as_json):
         typer.echo(json.dumps(data, indent=2, default=str))
         return
     rows = data if isinstance(data, list) else [data]
@@ -221,10 +275,11 @@ def token_create(
         return (await gate(rt, workspace, "create_token", **arguments))["data"]
 
     data = run_with_runtime(go)
-    if as_json:
+    if want_json(as_json):
         emit(data, True)
         return
-    console.print(f"[green]Token created[/green] ({data['id']}). Shown once — store it now:\n")
+    # Only the token on stdout, so `export TOKEN=$(patchbay token create …)` works.
+    err_console.print(f"[green]Token created[/green] ({data['id']}). Shown once — store it now:")
     typer.echo(data["token"])
 
 
@@ -286,7 +341,7 @@ def serve(
     from patchbay.serving import require_rate_limiter, serve_http
 
     s = settings()
-    configure_logging(s.log_level)
+    configure_logging(s.log_level, s.log_format)
     require_rate_limiter(s)
     serve_http(s, host=host, port=port, with_worker=False)
 
@@ -295,20 +350,31 @@ def serve(
 def up(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    new_token: Annotated[
+        bool,
+        typer.Option(
+            "--new-token",
+            help="Mint a fresh demo token (revoking the earlier demo tokens) and print it.",
+        ),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Create/upgrade the database and a demo workspace, then serve REST + MCP with a worker."""
+    """Create/upgrade the database and a demo workspace, then serve REST + MCP with a worker.
+
+    The port is taken before anything is created, so a busy port costs nothing: the demo
+    token is only minted (and shown) once the server can actually start."""
     from core.migrate import upgrade
     from patchbay.demo import ensure_demo
-    from patchbay.serving import print_welcome, require_rate_limiter, serve_http
+    from patchbay.serving import bind_port, print_welcome, require_rate_limiter, serve_http
 
     s = settings()
-    configure_logging(s.log_level)
+    configure_logging(s.log_level, s.log_format)
+    sock = bind_port(host, port)
     require_rate_limiter(s)
     upgrade(s.database_url)
-    demo = run_with_runtime(ensure_demo)
-    print_welcome(s, demo, host=host, port=port, as_json=as_json)
-    serve_http(s, host=host, port=port, with_worker=True)
+    demo = run_with_runtime(lambda rt: ensure_demo(rt, new_token=new_token))
+    print_welcome(s, demo, host=host, port=port, as_json=as_json or _json_flag())
+    serve_http(s, host=host, port=port, with_worker=True, sock=sock)
 
 
 @app.command("mcp")
@@ -327,7 +393,7 @@ def mcp_stdio(
     from patchbay.serving import require_rate_limiter
 
     s = settings()
-    configure_logging(s.log_level)
+    configure_logging(s.log_level, s.log_format)
     require_rate_limiter(s)
     code = run_stdio(s, platform(), toolsets=toolsets, read_only=read_only, worker=not no_worker)
     if code:
@@ -348,7 +414,7 @@ def worker(
     from patchbay.serving import warn_if_private_network
 
     s = settings()
-    configure_logging(s.log_level)
+    configure_logging(s.log_level, s.log_format)
     warn_if_private_network(s)
 
     async def go(rt: Runtime) -> None:
@@ -420,6 +486,7 @@ def workflow_run(
     as_json: JsonOpt = False,
 ) -> None:
     """Queue a run (counts against the daily cap); --wait follows its steps."""
+    as_json = want_json(as_json)
     try:
         run_input = json.loads(input_json)
     except ValueError as exc:
