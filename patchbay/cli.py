@@ -123,8 +123,23 @@ def run_with_runtime(fn: Callable[[Runtime], Awaitable[T]]) -> T:
     try:
         return anyio.run(main)
     except DomainError as exc:
-        err_console.print(f"[red]{exc.code}:[/red] {exc.message}")
+        if exc.code == "workspace_not_found":  # a wrong --workspace/ID is a usage error
+            err_console.print(
+                f"[red]workspace_not_found:[/red] {exc.message.split(' was ')[0]} does not "
+                f"exist. `{cli_name()} workspace list` shows the workspaces.",
+                soft_wrap=True,
+            )
+            raise typer.Exit(2) from None
+        err_console.print(f"[red]{exc.code}:[/red] {exc.message}", soft_wrap=True)
         raise typer.Exit(1) from None
+
+
+def cli_name() -> str:
+    """How to call this CLI again, as printed in hints (absolute path: works without an
+    activated virtualenv)."""
+    from patchbay.serving import cli_path
+
+    return cli_path()
 
 
 async def gate(rt: Runtime, workspace: str, operation: str, **arguments: Any) -> dict[str, Any]:
@@ -146,26 +161,76 @@ async def gate(rt: Runtime, workspace: str, operation: str, **arguments: Any) ->
 
 
 def emit(data: Any, as_json: bool, columns: Sequence[str] | None = None, title: str = "") -> None:
-    """Print ``data`` as JSON or as a rich table/summary."""
+    """Print ``data`` as JSON or for people: a list as a table, one record as a field/value
+    list. Ids and error codes are never cut: their columns are as wide as their longest
+    value and never wrap; other columns wrap. When the terminal is too narrow even for
+    that, each row is printed as a field/value list instead."""
     if want_json(as_json):
         typer.echo(json.dumps(data, indent=2, default=str))
         return
-    rows = data if isinstance(data, list) else [data]
-    if not rows:
-        console.print("[dim](none)[/dim]")
+    if isinstance(data, list):
+        if not data:
+            console.print("[dim](none)[/dim]")
+            return
+        cols = list(columns or data[0].keys())
+        table = _table(data, cols, title)
+        if table is not None:
+            console.print(table)
+            return
+        if title:
+            console.print(f"[bold]{title}[/bold]")
+        for row in data:
+            console.print(_record(row, cols))
         return
-    cols = list(columns or rows[0].keys())
+    if title:
+        console.print(f"[bold]{title}[/bold]")
+    console.print(_record(data, list(columns or data.keys())))
+
+
+def _unbreakable(column: str) -> bool:
+    """Columns that must never be cut or wrapped: ids, codes and the token preview."""
+    return column == "id" or column.endswith(("_id", "code", "preview"))
+
+
+def _table(rows: list[dict[str, Any]], cols: list[str], title: str) -> Table | None:
+    """The rows as a table, or None when the unbreakable columns do not fit the terminal."""
+    widths = {
+        col: max(len(col), *(len(_cell(row.get(col))) for row in rows))
+        for col in cols
+        if _unbreakable(col)
+    }
+    # 3 characters of border/padding per column, at least 4 for every wrapping column.
+    needed = sum(widths.values()) + 3 * len(cols) + 1 + 4 * (len(cols) - len(widths))
+    if needed > console.width:
+        return None
     table = Table(title=title or None)
     for col in cols:
-        table.add_column(col)
+        if col in widths:
+            table.add_column(col, no_wrap=True, min_width=widths[col], overflow="fold")
+        else:
+            table.add_column(col, overflow="fold")
     for row in rows:
         table.add_row(*[_cell(row.get(col)) for col in cols])
-    console.print(table)
+    return table
+
+
+def _record(row: dict[str, Any], cols: list[str]) -> Table:
+    """One record as aligned ``field  value`` lines (values wrap, ids stay whole)."""
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column(overflow="fold")
+    for col in cols:
+        grid.add_row(col, _cell(row.get(col)))
+    return grid
 
 
 def _cell(value: Any) -> str:
-    if isinstance(value, list):
+    if isinstance(value, list) and all(isinstance(v, str | int | float) for v in value):
         return ", ".join(map(str, value))
+    if isinstance(value, list):
+        return json.dumps(value, default=str)
+    if isinstance(value, dict):
+        return json.dumps(value, default=str)
     return "" if value is None else str(value)
 
 
@@ -469,6 +534,108 @@ def workflow_list(
         return await all_pages(rt, workspace, "list_workflows")
 
     emit(run_with_runtime(go), as_json, ["id", "name", "status", "step_count"], "Workflows")
+
+
+RUN_COLUMNS = (
+    "id",
+    "status",
+    "steps_total",
+    "steps_succeeded",
+    "steps_failed",
+    "error_code",
+    "created_at",
+    "finished_at",
+)
+
+
+async def _owner(rt: Runtime, model: Any, record_id: str, missing: str) -> str:
+    """The workspace of a workflow or run given by id alone (operator convenience)."""
+    from sqlmodel import select
+
+    async with rt.db.session(read_only=True) as session:
+        row = (
+            await session.execute(select(model.workspace_id).where(model.id == record_id))
+        ).first()
+    if row is None:
+        raise NotFound(missing, record_id)
+    return str(row[0])
+
+
+@workflow_app.command("runs")
+def workflow_runs(
+    workflow_id: str,
+    workspace: Annotated[
+        str | None,
+        typer.Option("--workspace", help="Workspace id (wrk_…); found from the id if omitted."),
+    ] = None,
+    status: Annotated[
+        str | None, typer.Option("--status", help="queued, running, succeeded or failed.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List a workflow's runs, newest first."""
+    from core.workflows.models import Workflow
+
+    async def go(rt: Runtime) -> list[dict[str, Any]]:
+        ws = workspace or await _owner(rt, Workflow, workflow_id, "workflow")
+        args: dict[str, Any] = {"workflow_id": workflow_id}
+        if status:
+            args["status"] = status
+        return await all_pages(rt, ws, "list_runs_of_workflow", **args)
+
+    emit(run_with_runtime(go), as_json, RUN_COLUMNS, "Workflow runs")
+
+
+run_app = typer.Typer(help="Workflow runs.", no_args_is_help=True)
+app.add_typer(run_app, name="run")
+
+
+@run_app.command("show")
+def run_show(
+    run_id: str,
+    workspace: Annotated[
+        str | None,
+        typer.Option("--workspace", help="Workspace id (wrk_…); found from the id if omitted."),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show a run and each of its steps (a pausing delay step reads 'waiting until …')."""
+    from core.workflows.models import WorkflowRun
+
+    async def go(rt: Runtime) -> dict[str, Any]:
+        ws = workspace or await _owner(rt, WorkflowRun, run_id, "workflow_run")
+        return (await gate(rt, ws, "get_workflow_run", run_id=run_id))["data"]
+
+    run = run_with_runtime(go)
+    if want_json(as_json):
+        emit(run, True)
+        return
+    emit(run, False, [*RUN_COLUMNS[:1], "workflow_id", *RUN_COLUMNS[1:], "error_message"], "Run")
+    steps = [
+        {
+            "index": step["index"],
+            "type": step["type"],
+            "status": step["status"],
+            "error_code": (step.get("error") or {}).get("code"),
+            "detail": step_detail(step),
+        }
+        for step in run.get("steps") or []
+    ]
+    if steps:
+        emit(steps, False, title="Steps")
+
+
+def step_detail(step: dict[str, Any]) -> str:
+    """One line about a step: 'waiting until …' for a pausing delay, else its output or
+    error message."""
+    if step["status"] == "waiting":
+        return (
+            f"waiting until {step.get('resume_at') or (step.get('output') or {}).get('resume_at')}"
+        )
+    if step.get("error"):
+        return str(step["error"].get("message", ""))
+    output = step.get("output")
+    return json.dumps(output, default=str) if output else ""
 
 
 FINISHED = ("succeeded", "failed")
