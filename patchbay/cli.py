@@ -625,6 +625,14 @@ def run_show(
         emit(steps, False, title="Steps")
 
 
+def step_line(step: dict[str, Any]) -> str:
+    """``step 1 delay: waiting until …`` / ``step 0 log: succeeded`` (the --wait progress)."""
+    head = f"step {step['index']} {step['type']}"
+    if step["status"] == "waiting":
+        return f"{head}: {step_detail(step)}"
+    return f"{head}: {step['status']}"
+
+
 def step_detail(step: dict[str, Any]) -> str:
     """One line about a step: 'waiting until …' for a pausing delay, else its output or
     error message."""
@@ -712,8 +720,8 @@ async def _follow_run(
             progress.update(
                 task,
                 description=run["status"],
-                completed=len(steps),
-                last=f"step {last['index']} {last['type']}: {last['status']}" if last else "",
+                completed=sum(1 for s in steps if s["status"] != "waiting"),
+                last=step_line(last) if last else "",
             )
             if run["status"] in FINISHED:
                 break

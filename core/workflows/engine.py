@@ -10,8 +10,9 @@ records, counters and (at the end) the final status and its ``workflow_run.*`` e
 committed together. A step's effects are database writes in that same transaction (the
 output trail, queued webhook deliveries), so a crash before the commit undoes the step
 together with its record and the step runs again afterwards: nothing is recorded twice.
-A ``delay`` step is recorded as succeeded, the run gets ``run_after = now + seconds`` and
-the lease is dropped, all in one transaction; the worker is free at once.
+A ``delay`` step is recorded as ``waiting`` (with ``resume_at``), the run gets ``run_after =
+now + seconds`` and the lease is dropped, all in one transaction; the worker is free at
+once. When the run is claimed again the waiting step becomes ``succeeded`` (finished then).
 
 Batches. The worker claims up to ``BATCH_SIZE`` runs at once (``handle_batch``); their
 segments share one transaction: one guarded ``SELECT … WHERE id IN (…) AND locked_by =
@@ -248,8 +249,11 @@ def _record(
         "type": step_type,
         "status": result.status,
         "started_at": started.isoformat(),
-        "finished_at": finished.isoformat(),
     }
+    if result.status == "waiting":  # a pausing delay: not finished, resumes then
+        entry["resume_at"] = finished.isoformat()
+    else:
+        entry["finished_at"] = finished.isoformat()
     if result.output is not None:
         entry["output"] = result.output
     if result.error is not None:
@@ -259,6 +263,8 @@ def _record(
     run.next_step = index + 1
     if result.status == "succeeded":
         run.steps_succeeded += 1
+    elif result.status == "waiting":
+        pass  # counted when the pause is over (_end_wait)
     else:
         run.steps_failed += 1
         if run.error_code is None:
@@ -323,6 +329,21 @@ def _finished(run: RunState, now: datetime, *, total: int) -> Advance:
     return Advance(values, (f"workflow_run.{run.status}", event), True)
 
 
+def _end_wait(run: RunState, now: datetime) -> None:
+    """The pause of a waiting delay step is over (the run was claimed again): the step
+    succeeded, finishing now."""
+    if not any(s.get("status") == "waiting" for s in run.steps):
+        return
+    steps = []
+    for entry in run.steps:
+        if entry.get("status") == "waiting":
+            entry = {k: v for k, v in entry.items() if k != "resume_at"}
+            entry.update(status="succeeded", finished_at=now.isoformat())
+            run.steps_succeeded += 1
+        steps.append(entry)
+    run.steps = steps
+
+
 _parsed: dict[str, Any] = {}
 """Parsed recipes by their canonical JSON (runs of one workflow share a snapshot)."""
 
@@ -346,6 +367,7 @@ async def _advance(
     if run.status == RunStatus.queued:
         run.status = RunStatus.running
         run.started_at = now
+    _end_wait(run, now)
     try:
         recipe = _parse(run.recipe, platform_of(session).event_types)
     except DomainError as exc:  # a stored recipe that is (no longer) valid
@@ -360,7 +382,7 @@ async def _advance(
         if isinstance(step, recipes.DelayStep):
             resume_at = started + timedelta(seconds=step.seconds)
             result = StepResult(
-                "succeeded", {"seconds": step.seconds, "resume_at": resume_at.isoformat()}
+                "waiting", {"seconds": step.seconds, "resume_at": resume_at.isoformat()}
             )
             _record(run, index, step.type, result, started, resume_at)
             # Hand the run back to the queue until the pause is over.

@@ -190,6 +190,13 @@ async def test_run_lifecycle_queued_running_succeeded(
                 await anyio.sleep(0.02)
         assert row.started_at is not None and row.finished_at is None
         assert row.locked_by is None  # the delay released the worker
+        # The API tells the truth about the pause: waiting until resume_at, not finished.
+        paused = (await client.get(f"{API}/workflow-runs/{run_id}", headers=tenant.headers)).json()
+        delay = paused["data"]["steps"][1]
+        assert delay["status"] == "waiting", delay
+        assert "finished_at" not in delay and delay["resume_at"] > delay["started_at"]
+        assert delay["resume_at"] > utcnow().isoformat().replace("+00:00", "Z")[:19]
+        assert paused["data"]["steps_succeeded"] == 1
         (done,) = await wait_finished(runtime, tenant.workspace_id, [run_id])
 
     assert done.status == "succeeded"
@@ -251,9 +258,7 @@ async def test_builtin_event_types_are_reserved_for_the_system(
     assert r.status_code == 422 and r.json()["error"]["code"] == "event_type_reserved"
 
     templated = await create_workflow(runtime, tenant.workspace_id, FAILING)
-    (run_id,) = await trigger(
-        runtime, tenant.workspace_id, templated, {"event": "lead.converted"}
-    )
+    (run_id,) = await trigger(runtime, tenant.workspace_id, templated, {"event": "lead.converted"})
     async with running_worker(runtime):
         (run,) = await wait_finished(runtime, tenant.workspace_id, [run_id])
     assert run.status == "failed" and run.error_code == "event_type_reserved"
