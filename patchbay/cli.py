@@ -315,7 +315,14 @@ def workspace_set_plan(workspace_id: str, plan: str, as_json: JsonOpt = False) -
 def token_create(
     workspace: Annotated[str, typer.Option("--workspace", help="Workspace id (wrk_…).")],
     name: Annotated[str, typer.Option("--name", help="A memorable name.")],
-    scopes: Annotated[str, typer.Option("--scopes", help="Comma separated scopes, or '*'.")],
+    scopes: Annotated[
+        str,
+        typer.Option(
+            "--scopes",
+            help="Comma separated scopes; 'area:*' (e.g. tasks:*) for every scope of an area, "
+            "'*' for all (expanded now). `patchbay scopes` lists them.",
+        ),
+    ],
     abilities: Annotated[str, typer.Option(help="api:rest,api:mcp")] = ",".join(ALL_ABILITIES),
     expires_days: Annotated[int | None, typer.Option("--expires-days")] = None,
     rate_limit: Annotated[
@@ -392,6 +399,19 @@ async def all_pages(rt: Runtime, workspace: str, operation: str, **args: Any) ->
         cursor = body.get("next_cursor")
         if not cursor:
             return items
+
+
+@app.command("scopes")
+def scopes_list(as_json: JsonOpt = False) -> None:
+    """List the scopes a token can hold, by area ('area:*' grants an area's scopes as they
+    are when the token is minted)."""
+    from core.scopes import SCOPE_AREAS
+
+    rows = [
+        {"area": area, "wildcard": f"{area}:*", "scopes": list(scopes)}
+        for area, scopes in SCOPE_AREAS.items()
+    ]
+    emit(rows, as_json, ["area", "wildcard", "scopes"], "Scopes ('*' = all of them)")
 
 
 # ---------------------------------------------------------------- serving
