@@ -416,12 +416,6 @@ async def _save(
     await emit_many(session, events)
 
 
-async def _finalize(
-    session: AsyncSession, job: ClaimedJob, run: RunState, now: datetime, *, total: int
-) -> None:
-    await _save(session, job.worker_id, [(run, _finished(run, now, total=total))])
-
-
 async def execute(runtime: Runtime, job: ClaimedJob) -> None:
     """Run ``job``'s workflow run from its next step until it finishes or pauses."""
     db = runtime.db
@@ -449,7 +443,8 @@ async def _segment(
         lease_until = utcnow() + timedelta(seconds=lease_seconds)
         advance = await _advance(session, run, job.worker_id, lease_until)
         await _save(session, job.worker_id, [(run, advance)])
-        return advance.done
+    _log_finished([(run, advance)])
+    return advance.done
 
 
 async def _batch_segment(
@@ -491,7 +486,41 @@ async def _batch_segment(
         await _save(session, worker_id, advances)
         if drop:
             await session.execute(_DROP, {"ids": drop, "me": worker_id})
+    _log_finished(advances)
     return continuing
+
+
+def _log_finished(advances: list[tuple[RunState, Advance]]) -> None:
+    """One log line per run that finished (after its commit): info when it succeeded, a
+    warning naming the error when it failed; ids as structured fields."""
+    for run, advance in advances:
+        if advance.event is None:
+            continue
+        fields = {
+            "run_id": run.id,
+            "workflow_id": run.workflow_id,
+            "workspace_id": run.workspace_id,
+            "status": str(run.status),
+            "steps_succeeded": run.steps_succeeded,
+            "steps_failed": run.steps_failed,
+        }
+        if run.status == RunStatus.failed:
+            log.warning(
+                "workflow run %s of %s failed: %s: %s",
+                run.id,
+                run.workflow_id,
+                run.error_code,
+                run.error_message,
+                extra={**fields, "error_code": run.error_code},
+            )
+        else:
+            log.info(
+                "workflow run %s of %s succeeded (%d steps)",
+                run.id,
+                run.workflow_id,
+                run.steps_succeeded,
+                extra=fields,
+            )
 
 
 async def handle(runtime: Runtime, job: ClaimedJob) -> None:
@@ -545,4 +574,6 @@ async def _give_up(runtime: Runtime, job: ClaimedJob) -> None:
             f"The run could not make progress after {job.attempts - 1} attempts; "
             "it was stopped. Quote the run id when reporting it."
         )
-        await _finalize(session, job, run, utcnow(), total=recipes.step_count(run.recipe))
+        advance = _finished(run, utcnow(), total=recipes.step_count(run.recipe))
+        await _save(session, job.worker_id, [(run, advance)])
+    _log_finished([(run, advance)])

@@ -234,6 +234,37 @@ async def test_run_stops_at_first_failed_step(runtime: Runtime, tenant: Tenant) 
     assert await run_events(runtime, tenant.workspace_id) == {(run_id, "workflow_run.failed"): 1}
 
 
+async def test_the_log_has_one_line_per_finished_run(
+    runtime: Runtime, tenant: Tenant, caplog: pytest.LogCaptureFixture
+) -> None:
+    import json
+    import logging
+
+    from patchbay.cli import JsonLogFormatter
+
+    good = await create_workflow(runtime, tenant.workspace_id, LOG_ONLY)
+    bad = await create_workflow(runtime, tenant.workspace_id, FAILING)
+    (ok_id,) = await trigger(runtime, tenant.workspace_id, good, {"name": "x"})
+    (bad_id,) = await trigger(runtime, tenant.workspace_id, bad, {"event": "Bad Name"})
+    with caplog.at_level(logging.INFO, logger="patchbay.workflows"):
+        async with running_worker(runtime):
+            await wait_finished(runtime, tenant.workspace_id, [ok_id, bad_id])
+    lines = {
+        r.run_id: r  # type: ignore[attr-defined]
+        for r in caplog.records
+        if r.name == "patchbay.workflows" and hasattr(r, "run_id")
+    }
+    assert set(lines) == {ok_id, bad_id}
+    assert lines[ok_id].levelname == "INFO" and "succeeded" in lines[ok_id].getMessage()
+    failed = lines[bad_id]
+    assert failed.levelname == "WARNING" and "event_type_invalid" in failed.getMessage()
+    assert bad in failed.getMessage()
+    entry = json.loads(JsonLogFormatter().format(failed))  # PATCHBAY_LOG_FORMAT=json
+    assert entry["run_id"] == bad_id and entry["workflow_id"] == bad
+    assert entry["workspace_id"] == tenant.workspace_id and entry["status"] == "failed"
+    assert entry["error_code"] == "event_type_invalid" and entry["level"] == "WARNING"
+
+
 async def test_builtin_event_types_are_reserved_for_the_system(
     client: httpx.AsyncClient, runtime: Runtime, tenant: Tenant
 ) -> None:
