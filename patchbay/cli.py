@@ -523,7 +523,30 @@ def workflow_create(
     inactive: Annotated[bool, typer.Option("--inactive", help="Create it inactive.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Create a workflow from a recipe file."""
+    """Create a workflow from a recipe file (JSON).
+
+    \b
+    A recipe is {"steps": [...], "continue_on_error": false} with 1-50 steps:
+      {"type": "log", "message": "text"}          message 1-2000 chars (16,384 rendered)
+      {"type": "delay", "seconds": 5}             1-30 s; the run waits, no worker is held
+      {"type": "fire_webhook_event", "event": "campaign.kickoff", "payload": {...}}
+                                                  a registered custom event type (lowercase,
+                                                  dotted; not a built-in one), payload
+                                                  64 KB at most once rendered
+    continue_on_error: false stops at the first failed step (the run fails); true runs
+    every step and the run still ends failed if any step failed.
+    Templating: "{{input.key}}" or "{{input.a.b.0}}" in any string (message, event,
+    payload values) is replaced by that value of the run's --input (objects as JSON,
+    missing as ""); plain text replacement, nothing is evaluated. Run input: 64 KB.
+
+    \b
+    Example recipe.json:
+      {"steps": [
+        {"type": "log", "message": "Kicking off {{input.campaign}}"},
+        {"type": "delay", "seconds": 2},
+        {"type": "fire_webhook_event", "event": "campaign.kickoff",
+         "payload": {"campaign": "{{input.campaign}}"}}]}
+    """
     try:
         recipe_data = json.load(recipe)
     except ValueError as exc:
