@@ -125,8 +125,8 @@ def run_with_runtime(fn: Callable[[Runtime], Awaitable[T]]) -> T:
     except DomainError as exc:
         if exc.code == "workspace_not_found":  # a wrong --workspace/ID is a usage error
             err_console.print(
-                f"[red]workspace_not_found:[/red] {exc.message.split(' was ')[0]} does not "
-                f"exist. `{cli_name()} workspace list` shows the workspaces.",
+                f"[red]workspace_not_found:[/red] {exc.message.split(' in this ')[0]}. "
+                f"`{cli_name()} workspace list` shows the workspaces.",
                 soft_wrap=True,
             )
             raise typer.Exit(2) from None
@@ -179,12 +179,14 @@ def emit(data: Any, as_json: bool, columns: Sequence[str] | None = None, title: 
             return
         if title:
             console.print(f"[bold]{title}[/bold]")
-        for row in data:
-            console.print(_record(row, cols))
+        for index, row in enumerate(data):
+            if index:
+                console.print()
+            _record(row, cols)
         return
     if title:
         console.print(f"[bold]{title}[/bold]")
-    console.print(_record(data, list(columns or data.keys())))
+    _record(data, list(columns or data.keys()))
 
 
 def _unbreakable(column: str) -> bool:
@@ -214,14 +216,23 @@ def _table(rows: list[dict[str, Any]], cols: list[str], title: str) -> Table | N
     return table
 
 
-def _record(row: dict[str, Any], cols: list[str]) -> Table:
-    """One record as aligned ``field  value`` lines (values wrap, ids stay whole)."""
-    grid = Table.grid(padding=(0, 2))
-    grid.add_column(style="bold", no_wrap=True)
-    grid.add_column(overflow="fold")
+def _record(row: dict[str, Any], cols: list[str]) -> None:
+    """Print one record as aligned ``field  value`` lines: values wrap, but an id or a code
+    that does not fit beside its label goes whole on the next line."""
+    import textwrap
+
+    label_width = max(map(len, cols))
+    room = max(console.width - label_width - 2, 10)
     for col in cols:
-        grid.add_row(col, _cell(row.get(col)))
-    return grid
+        value = _cell(row.get(col))
+        label = col.ljust(label_width)
+        if _unbreakable(col) or len(value) <= room:
+            lines = [f"{label}  {value}".rstrip()] if len(value) <= room else [col, value]
+        else:
+            wrapped = textwrap.wrap(value, room, break_on_hyphens=False) or [""]
+            lines = [f"{label}  {wrapped[0]}"] + [" " * (label_width + 2) + w for w in wrapped[1:]]
+        for line in lines:
+            console.print(line, soft_wrap=True, markup=False, highlight=False)
 
 
 def _cell(value: Any) -> str:
