@@ -44,7 +44,7 @@ def require_rate_limiter(settings: Settings) -> None:
         raise SystemExit(2) from None
 
 
-def bind_port(host: str, port: int) -> socket.socket:
+def bind_port(host: str, port: int, command: str = "up") -> socket.socket:
     """Listen on ``host:port`` now, before anything is created or printed, so a busy port
     stops ``up`` before it mints the demo token; the socket is then handed to uvicorn.
     Exits 2 with what to do when the port is taken."""
@@ -58,8 +58,12 @@ def bind_port(host: str, port: int) -> socket.socket:
         sock.close()
         print(
             f"patchbay: cannot listen on {host}:{port}: {exc.strerror or exc}. Stop what uses "
-            f"the port or choose another: patchbay up --port {port + 1} "
-            f'(with make: make up ARGS="--port {port + 1}"). Nothing was created.',
+            f"the port or choose another: patchbay {command} --port {port + 1}"
+            + (
+                f' (with make: make up ARGS="--port {port + 1}"). Nothing was created.'
+                if command == "up"
+                else "."
+            ),
             file=sys.stderr,
             flush=True,
         )
@@ -92,7 +96,7 @@ def serve_http(
         print(f"patchbay: invalid configuration: {exc}", file=sys.stderr, flush=True)
         raise SystemExit(2) from None
     if sock is None:
-        sock = bind_port(host, port)
+        sock = bind_port(host, port, "serve")
     config = uvicorn.Config(
         app,
         host=host,

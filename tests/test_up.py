@@ -250,3 +250,22 @@ async def test_a_newcomer_runs_up_on_a_busy_port_then_a_free_one(tmp_path: Path)
         base = f"http://127.0.0.1:{port}/api/v1/me"
         assert httpx.get(base, headers={"Authorization": f"Bearer {fresh}"}).status_code == 200
         assert httpx.get(base, headers={"Authorization": f"Bearer {token}"}).status_code == 401
+
+
+def test_make_up_passes_arguments() -> None:
+    """`make up ARGS="--port 8001"` and `make up PORT=8001` reach `patchbay up`."""
+    root = Path(__file__).resolve().parents[1]
+    for extra, expected in (
+        (["ARGS=--port 8001 --new-token"], "patchbay up --port 8001 --new-token"),
+        (["PORT=8002"], "patchbay up --port 8002"),
+    ):
+        out = subprocess.run(
+            ["make", "-n", "-W", "pyproject.toml", "up", *extra],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert out.returncode == 0, out.stderr
+        (line,) = [x for x in out.stdout.splitlines() if " up" in x and "patchbay" in x]
+        assert " ".join(line.split()).endswith(expected), line
