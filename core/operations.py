@@ -183,70 +183,30 @@ class Declare:
             fields.setdefault("open_world", self.writes_emit_events)
         return Operation(kind=kind, method=method, **fields)
 
-    def list(
-        self,
-        name: str,
-        path: str,
-        handler: Handler,
-        input_model: Any,
-        output_model: Any,
-        *,
-        summary: str,
-        description: str,
-        **more: Any,
-    ) -> Operation:
+    def list(self, name: str, path: str, handler: Handler, input_model: Any,
+             output_model: Any, *, summary: str, description: str, **more: Any) -> Operation:
         """``GET`` of a cursor-paginated list."""
         return self._op(Kind.read, "GET", name=name, path=path, handler=handler,
                         input_model=input_model, output_model=output_model, summary=summary,
                         description=description, paginated=True, **more)  # fmt: skip
 
-    def get(
-        self,
-        name: str,
-        path: str,
-        handler: Handler,
-        input_model: Any,
-        output_model: Any,
-        *,
-        summary: str,
-        description: str,
-        **more: Any,
-    ) -> Operation:
+    def get(self, name: str, path: str, handler: Handler, input_model: Any,
+            output_model: Any, *, summary: str, description: str, **more: Any) -> Operation:
         """``GET`` of one record."""
         return self._op(Kind.read, "GET", name=name, path=path, handler=handler,
                         input_model=input_model, output_model=output_model, summary=summary,
                         description=description, **more)  # fmt: skip
 
-    def create(
-        self,
-        name: str,
-        path: str,
-        handler: Handler,
-        input_model: Any,
-        output_model: Any,
-        *,
-        summary: str,
-        description: str,
-        **more: Any,
-    ) -> Operation:
+    def create(self, name: str, path: str, handler: Handler, input_model: Any,
+               output_model: Any, *, summary: str, description: str, **more: Any) -> Operation:
         """``POST`` creating a record: 201."""
         more.setdefault("success_status", 201)
         return self._op(Kind.write, "POST", name=name, path=path, handler=handler,
                         input_model=input_model, output_model=output_model, summary=summary,
                         description=description, **more)  # fmt: skip
 
-    def update(
-        self,
-        name: str,
-        path: str,
-        handler: Handler,
-        input_model: Any,
-        output_model: Any,
-        *,
-        summary: str,
-        description: str,
-        **more: Any,
-    ) -> Operation:
+    def update(self, name: str, path: str, handler: Handler, input_model: Any,
+               output_model: Any, *, summary: str, description: str, **more: Any) -> Operation:
         """``PATCH`` of a record: only sent fields change (destructive, idempotent)."""
         more.setdefault("destructive", True)
         more.setdefault("idempotent", True)
@@ -254,37 +214,16 @@ class Declare:
                         input_model=input_model, output_model=output_model, summary=summary,
                         description=description, **more)  # fmt: skip
 
-    def delete(
-        self,
-        name: str,
-        path: str,
-        handler: Handler,
-        input_model: Any,
-        output_model: Any,
-        *,
-        summary: str,
-        description: str,
-        **more: Any,
-    ) -> Operation:
+    def delete(self, name: str, path: str, handler: Handler, input_model: Any,
+               output_model: Any, *, summary: str, description: str, **more: Any) -> Operation:
         """``DELETE`` (or an irreversible erasure)."""
         return self._op(Kind.delete, "DELETE", name=name, path=path, handler=handler,
                         input_model=input_model, output_model=output_model, summary=summary,
                         description=description, **more)  # fmt: skip
 
-    def action(
-        self,
-        name: str,
-        method: str,
-        path: str,
-        handler: Handler,
-        input_model: Any,
-        output_model: Any,
-        *,
-        summary: str,
-        description: str,
-        kind: Kind = Kind.write,
-        **more: Any,
-    ) -> Operation:
+    def action(self, name: str, method: str, path: str, handler: Handler, input_model: Any,
+               output_model: Any, *, summary: str, description: str, kind: Kind = Kind.write,
+               **more: Any) -> Operation:
         """Anything else (``POST /leads/{id}/convert``, ``POST …/runs``)."""
         return self._op(kind, method, name=name, path=path, handler=handler,
                         input_model=input_model, output_model=output_model, summary=summary,

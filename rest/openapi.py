@@ -186,7 +186,7 @@ def build_openapi(registry: Registry, *, server_url: str | None = None) -> dict[
                     },
                 }
             },
-        },
+        }
     }
     paths: dict[str, dict[str, Any]] = {}
     created = links(registry)

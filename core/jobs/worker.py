@@ -31,7 +31,6 @@ from core.runtime import Runtime
 
 log = logging.getLogger("patchbay.worker")
 
-
 def new_worker_id() -> str:
     """``host:pid:random`` — unique per worker instance."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"

@@ -166,3 +166,4 @@ async def enqueue_event(
         occurred_at=utcnow(),
     )
     return len(endpoint_ids)
+

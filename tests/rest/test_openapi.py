@@ -139,7 +139,9 @@ async def test_every_create_links_to_the_operations_taking_its_id(
     assert {"get_contact", "update_contact", "erase_contact"} <= set(links)
     assert links["get_contact"]["parameters"] == {"path.contact_id": "$response.body#/data/id"}
     run_links = ops["trigger_workflow"][1]["responses"]["202"]["links"]
-    assert run_links["get_workflow_run"]["parameters"] == {"path.run_id": "$response.body#/data/id"}
+    assert run_links["get_workflow_run"]["parameters"] == {
+        "path.run_id": "$response.body#/data/id"
+    }
     invoice_links = ops["create_invoice"][1]["responses"]["201"]["links"]
     assert invoice_links["list_payments"]["parameters"] == {
         "query.invoice_id": "$response.body#/data/id"
