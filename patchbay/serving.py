@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shlex
 import shutil
 import socket
 import sys
@@ -135,6 +136,7 @@ def claude_desktop_snippet(settings: Settings, token: str) -> dict[str, object]:
 def next_steps(demo: DemoSetup, base: str, cli: str) -> list[str]:
     """Shell lines that work as printed, in order: set TOKEN, call the API, trigger the
     demo workflow, look at its runs with the CLI."""
+    cli = shlex.quote(cli)  # a path with spaces still works when pasted
     if demo.token:
         lines = [f"export TOKEN={demo.token}"]
     else:  # the first run's token is not stored; mint another (printed alone on stdout)
@@ -217,10 +219,9 @@ def print_welcome(
     print(f"REST base URL:         {info['base_url']}", flush=True)
     print(f"API reference:         {info['docs_url']}", flush=True)
     print(f"MCP (Streamable HTTP): {info['mcp_url']}", flush=True)
-    print(
-        f"CLI:                   {cli}  (or first: source {Path(cli).parent / 'activate'})",
-        flush=True,
-    )
+    activate = Path(cli).parent / "activate"
+    hint = f"  (or first: source {shlex.quote(str(activate))})" if activate.exists() else ""
+    print(f"CLI:                   {shlex.quote(cli)}{hint}", flush=True)
     print("\nNext steps (paste into a shell while this server runs):", flush=True)
     for line in steps:
         print(f"  {line}", flush=True)
