@@ -28,11 +28,8 @@ class CreateTokenIn(BaseModel):
     scopes: list[ScopeName] = Field(
         min_length=1,
         max_length=30,
-        description=(
-            "Scopes to grant; at most the caller's own. 'area:*' (e.g. 'crm:*') is every scope "
-            "of that area and '*' every scope, expanded now: scopes added later never widen "
-            "the token."
-        ),
+        # 'area:*' is expanded when the token is minted: later scopes never widen it.
+        description="Scopes, at most the caller's; 'crm:*' = every crm scope, '*' = all.",
     )
     abilities: list[AbilityName] | None = Field(
         default=None,
