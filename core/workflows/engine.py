@@ -312,6 +312,7 @@ def _values(
 
 
 def _finished(run: RunState, now: datetime, *, total: int) -> Advance:
+    _end_wait(run, now)  # a finished run has no step left waiting (e.g. given up on)
     run.status = RunStatus.failed if run.error_code else RunStatus.succeeded
     values = _values(
         run, run_after=run.run_after, finished_at=now, lease_until=None, locked_by=None
