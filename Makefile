@@ -14,14 +14,18 @@ $(BIN)/patchbay-installed: pyproject.toml
 
 install: $(BIN)/patchbay-installed
 
+# Arguments for `patchbay up`: make up ARGS="--port 8001" (or PORT=8001, or ARGS=--new-token).
+ARGS ?=
+PORT ?=
+
 up: install
-	$(BIN)/patchbay up
+	$(BIN)/patchbay up $(if $(PORT),--port $(PORT)) $(ARGS)
 
 lint: install
 	$(BIN)/ruff check .
 
 test: install lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(ARGS)
 
 snapshots: install
 	PATCHBAY_UPDATE_SNAPSHOTS=1 $(BIN)/python -m pytest tests -k snapshot

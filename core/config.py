@@ -48,6 +48,14 @@ class Settings(BaseSettings):
     # Webhook retry schedule in seconds (comma separated), shortened only in tests.
     webhook_retry_schedule: str = "5,300,1800,7200,18000,36000,36000"
     log_level: str = "INFO"
+    log_format: str = Field(default="text", description="text or json (one object a line).")
+
+    @field_validator("log_format")
+    @classmethod
+    def _known_log_format(cls, value: str) -> str:
+        if value.lower() not in ("text", "json"):
+            raise ValueError("PATCHBAY_LOG_FORMAT must be text or json")
+        return value.lower()
 
     @field_validator("database_url")
     @classmethod

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Annotated, Any, TypeVar
 
@@ -37,6 +38,25 @@ T = TypeVar("T")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
+_global = {"json": False}
+
+
+@app.callback()
+def _root(as_json: JsonOpt = False) -> None:
+    """Patchbay: programmable CRM and automation for AI agents. ``--json`` may come before
+    the command (``patchbay --json workspace list``) or after it."""
+    _global["json"] = as_json
+
+
+def _json_flag() -> bool:
+    """Whether ``--json`` was given before the command."""
+    return _global["json"]
+
+
+def want_json(as_json: bool) -> bool:
+    """``--json`` given before or after the command."""
+    return as_json or _global["json"]
+
 
 def settings() -> Settings:
     """Settings from the environment; exits with a clear message when they are invalid."""
@@ -47,13 +67,47 @@ def settings() -> Settings:
         raise typer.Exit(2) from None
 
 
-def configure_logging(level: str = "INFO") -> None:
-    """Log to stderr (stdout stays clean for ``--json`` and MCP stdio)."""
-    logging.basicConfig(
-        level=level.upper(),
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+_STANDARD_RECORD_KEYS = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
+    "message",
+    "asctime",
+    "taskName",
+}
+
+
+class JsonLogFormatter(logging.Formatter):
+    """One JSON object a line: time, level, logger, message and every ``extra`` field
+    (``run_id``, ``workflow_id``, ``delivery_id`` …), for log shippers."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for key, value in record.__dict__.items():
+            if key not in _STANDARD_RECORD_KEYS and not key.startswith("_"):
+                entry[key] = value
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+
+JsonLogFormatter.converter = time.gmtime  # type: ignore[assignment]
+
+
+def configure_logging(level: str = "INFO", fmt: str = "text") -> None:
+    """Log to stderr (stdout stays clean for ``--json`` and MCP stdio); ``fmt="json"``
+    writes one JSON object a line. Alembic's per-start INFO chatter is silenced (unless
+    the level is DEBUG)."""
+    handler = logging.StreamHandler(sys.stderr)
+    if fmt == "json":
+        handler.setFormatter(JsonLogFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
+    if level.upper() != "DEBUG":
+        logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def run_with_runtime(fn: Callable[[Runtime], Awaitable[T]]) -> T:
@@ -69,8 +123,23 @@ def run_with_runtime(fn: Callable[[Runtime], Awaitable[T]]) -> T:
     try:
         return anyio.run(main)
     except DomainError as exc:
-        err_console.print(f"[red]{exc.code}:[/red] {exc.message}")
+        if exc.code == "workspace_not_found":  # a wrong --workspace/ID is a usage error
+            err_console.print(
+                f"[red]workspace_not_found:[/red] {exc.message.split(' in this ')[0]}. "
+                f"`{cli_name()} workspace list` shows the workspaces.",
+                soft_wrap=True,
+            )
+            raise typer.Exit(2) from None
+        err_console.print(f"[red]{exc.code}:[/red] {exc.message}", soft_wrap=True)
         raise typer.Exit(1) from None
+
+
+def cli_name() -> str:
+    """How to call this CLI again, as printed in hints (absolute path: works without an
+    activated virtualenv)."""
+    from patchbay.serving import cli_path
+
+    return cli_path()
 
 
 async def gate(rt: Runtime, workspace: str, operation: str, **arguments: Any) -> dict[str, Any]:
@@ -92,26 +161,87 @@ async def gate(rt: Runtime, workspace: str, operation: str, **arguments: Any) ->
 
 
 def emit(data: Any, as_json: bool, columns: Sequence[str] | None = None, title: str = "") -> None:
-    """Print ``data`` as JSON or as a rich table/summary."""
-    if as_json:
+    """Print ``data`` as JSON or for people: a list as a table, one record as a field/value
+    list. Ids and error codes are never cut: their columns are as wide as their longest
+    value and never wrap; other columns wrap. When the terminal is too narrow even for
+    that, each row is printed as a field/value list instead."""
+    if want_json(as_json):
         typer.echo(json.dumps(data, indent=2, default=str))
         return
-    rows = data if isinstance(data, list) else [data]
-    if not rows:
-        console.print("[dim](none)[/dim]")
+    if isinstance(data, list):
+        if not data:
+            console.print("[dim](none)[/dim]")
+            return
+        cols = list(columns or data[0].keys())
+        table = _table(data, cols, title)
+        if table is not None:
+            console.print(table)
+            return
+        if title:
+            console.print(f"[bold]{title}[/bold]")
+        for index, row in enumerate(data):
+            if index:
+                console.print()
+            _record(row, cols)
         return
-    cols = list(columns or rows[0].keys())
+    if title:
+        console.print(f"[bold]{title}[/bold]")
+    _record(data, list(columns or data.keys()))
+
+
+def _unbreakable(column: str) -> bool:
+    """Columns that must never be cut or wrapped: ids, codes and the token preview."""
+    return column == "id" or column.endswith(("_id", "code", "preview"))
+
+
+def _table(rows: list[dict[str, Any]], cols: list[str], title: str) -> Table | None:
+    """The rows as a table, or None when the unbreakable columns do not fit the terminal."""
+    widths = {
+        col: max(len(col), *(len(_cell(row.get(col))) for row in rows))
+        for col in cols
+        if _unbreakable(col)
+    }
+    # 3 characters of border/padding per column, at least 4 for every wrapping column.
+    needed = sum(widths.values()) + 3 * len(cols) + 1 + 4 * (len(cols) - len(widths))
+    if needed > console.width:
+        return None
     table = Table(title=title or None)
     for col in cols:
-        table.add_column(col)
+        if col in widths:
+            table.add_column(col, no_wrap=True, min_width=widths[col], overflow="fold")
+        else:
+            table.add_column(col, overflow="fold")
     for row in rows:
         table.add_row(*[_cell(row.get(col)) for col in cols])
-    console.print(table)
+    return table
+
+
+def _record(row: dict[str, Any], cols: list[str]) -> None:
+    """Print one record as aligned ``field  value`` lines: values wrap, but an id or a code
+    that does not fit beside its label goes whole on the next line."""
+    import textwrap
+
+    label_width = max(map(len, cols))
+    room = max(console.width - label_width - 2, 10)
+    for col in cols:
+        value = _cell(row.get(col))
+        label = col.ljust(label_width)
+        if _unbreakable(col) or len(value) <= room:
+            lines = [f"{label}  {value}".rstrip()] if len(value) <= room else [col, value]
+        else:
+            wrapped = textwrap.wrap(value, room, break_on_hyphens=False) or [""]
+            lines = [f"{label}  {wrapped[0]}"] + [" " * (label_width + 2) + w for w in wrapped[1:]]
+        for line in lines:
+            console.print(line, soft_wrap=True, markup=False, highlight=False)
 
 
 def _cell(value: Any) -> str:
-    if isinstance(value, list):
+    if isinstance(value, list) and all(isinstance(v, str | int | float) for v in value):
         return ", ".join(map(str, value))
+    if isinstance(value, list):
+        return json.dumps(value, default=str)
+    if isinstance(value, dict):
+        return json.dumps(value, default=str)
     return "" if value is None else str(value)
 
 
@@ -196,7 +326,14 @@ def workspace_set_plan(workspace_id: str, plan: str, as_json: JsonOpt = False) -
 def token_create(
     workspace: Annotated[str, typer.Option("--workspace", help="Workspace id (wrk_…).")],
     name: Annotated[str, typer.Option("--name", help="A memorable name.")],
-    scopes: Annotated[str, typer.Option("--scopes", help="Comma separated scopes, or '*'.")],
+    scopes: Annotated[
+        str,
+        typer.Option(
+            "--scopes",
+            help="Comma separated scopes; 'area:*' (e.g. tasks:*) for every scope of an area, "
+            "'*' for all (expanded now). `patchbay scopes` lists them.",
+        ),
+    ],
     abilities: Annotated[str, typer.Option(help="api:rest,api:mcp")] = ",".join(ALL_ABILITIES),
     expires_days: Annotated[int | None, typer.Option("--expires-days")] = None,
     rate_limit: Annotated[
@@ -221,10 +358,11 @@ def token_create(
         return (await gate(rt, workspace, "create_token", **arguments))["data"]
 
     data = run_with_runtime(go)
-    if as_json:
+    if want_json(as_json):
         emit(data, True)
         return
-    console.print(f"[green]Token created[/green] ({data['id']}). Shown once — store it now:\n")
+    # Only the token on stdout, so `export TOKEN=$(patchbay token create …)` works.
+    err_console.print(f"[green]Token created[/green] ({data['id']}). Shown once — store it now:")
     typer.echo(data["token"])
 
 
@@ -274,6 +412,19 @@ async def all_pages(rt: Runtime, workspace: str, operation: str, **args: Any) ->
             return items
 
 
+@app.command("scopes")
+def scopes_list(as_json: JsonOpt = False) -> None:
+    """List the scopes a token can hold, by area ('area:*' grants an area's scopes as they
+    are when the token is minted)."""
+    from core.scopes import SCOPE_AREAS
+
+    rows = [
+        {"area": area, "wildcard": f"{area}:*", "scopes": list(scopes)}
+        for area, scopes in SCOPE_AREAS.items()
+    ]
+    emit(rows, as_json, ["area", "wildcard", "scopes"], "Scopes ('*' = all of them)")
+
+
 # ---------------------------------------------------------------- serving
 
 
@@ -286,7 +437,7 @@ def serve(
     from patchbay.serving import require_rate_limiter, serve_http
 
     s = settings()
-    configure_logging(s.log_level)
+    configure_logging(s.log_level, s.log_format)
     require_rate_limiter(s)
     serve_http(s, host=host, port=port, with_worker=False)
 
@@ -295,20 +446,31 @@ def serve(
 def up(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    new_token: Annotated[
+        bool,
+        typer.Option(
+            "--new-token",
+            help="Mint a fresh demo token (revoking the earlier demo tokens) and print it.",
+        ),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Create/upgrade the database and a demo workspace, then serve REST + MCP with a worker."""
+    """Create/upgrade the database and a demo workspace, then serve REST + MCP with a worker.
+
+    The port is taken before anything is created, so a busy port costs nothing: the demo
+    token is only minted (and shown) once the server can actually start."""
     from core.migrate import upgrade
     from patchbay.demo import ensure_demo
-    from patchbay.serving import print_welcome, require_rate_limiter, serve_http
+    from patchbay.serving import bind_port, print_welcome, require_rate_limiter, serve_http
 
     s = settings()
-    configure_logging(s.log_level)
+    configure_logging(s.log_level, s.log_format)
+    sock = bind_port(host, port)
     require_rate_limiter(s)
     upgrade(s.database_url)
-    demo = run_with_runtime(ensure_demo)
-    print_welcome(s, demo, host=host, port=port, as_json=as_json)
-    serve_http(s, host=host, port=port, with_worker=True)
+    demo = run_with_runtime(lambda rt: ensure_demo(rt, new_token=new_token))
+    print_welcome(s, demo, host=host, port=port, as_json=as_json or _json_flag())
+    serve_http(s, host=host, port=port, with_worker=True, sock=sock)
 
 
 @app.command("mcp")
@@ -327,7 +489,7 @@ def mcp_stdio(
     from patchbay.serving import require_rate_limiter
 
     s = settings()
-    configure_logging(s.log_level)
+    configure_logging(s.log_level, s.log_format)
     require_rate_limiter(s)
     code = run_stdio(s, platform(), toolsets=toolsets, read_only=read_only, worker=not no_worker)
     if code:
@@ -348,7 +510,7 @@ def worker(
     from patchbay.serving import warn_if_private_network
 
     s = settings()
-    configure_logging(s.log_level)
+    configure_logging(s.log_level, s.log_format)
     warn_if_private_network(s)
 
     async def go(rt: Runtime) -> None:
@@ -372,7 +534,30 @@ def workflow_create(
     inactive: Annotated[bool, typer.Option("--inactive", help="Create it inactive.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Create a workflow from a recipe file."""
+    """Create a workflow from a recipe file (JSON).
+
+    \b
+    A recipe is {"steps": [...], "continue_on_error": false} with 1-50 steps:
+      {"type": "log", "message": "text"}          message 1-2000 chars (16,384 rendered)
+      {"type": "delay", "seconds": 5}             1-30 s; the run waits, no worker is held
+      {"type": "fire_webhook_event", "event": "campaign.kickoff", "payload": {...}}
+                                                  a registered custom event type (lowercase,
+                                                  dotted; not a built-in one), payload
+                                                  64 KB at most once rendered
+    continue_on_error: false stops at the first failed step (the run fails); true runs
+    every step and the run still ends failed if any step failed.
+    Templating: "{{input.key}}" or "{{input.a.b.0}}" in any string (message, event,
+    payload values) is replaced by that value of the run's --input (objects as JSON,
+    missing as ""); plain text replacement, nothing is evaluated. Run input: 64 KB.
+
+    \b
+    Example recipe.json:
+      {"steps": [
+        {"type": "log", "message": "Kicking off {{input.campaign}}"},
+        {"type": "delay", "seconds": 2},
+        {"type": "fire_webhook_event", "event": "campaign.kickoff",
+         "payload": {"campaign": "{{input.campaign}}"}}]}
+    """
     try:
         recipe_data = json.load(recipe)
     except ValueError as exc:
@@ -405,6 +590,116 @@ def workflow_list(
     emit(run_with_runtime(go), as_json, ["id", "name", "status", "step_count"], "Workflows")
 
 
+RUN_COLUMNS = (
+    "id",
+    "status",
+    "steps_total",
+    "steps_succeeded",
+    "steps_failed",
+    "error_code",
+    "created_at",
+    "finished_at",
+)
+
+
+async def _owner(rt: Runtime, model: Any, record_id: str, missing: str) -> str:
+    """The workspace of a workflow or run given by id alone (operator convenience)."""
+    from sqlmodel import select
+
+    async with rt.db.session(read_only=True) as session:
+        row = (
+            await session.execute(select(model.workspace_id).where(model.id == record_id))
+        ).first()
+    if row is None:
+        raise NotFound(missing, record_id)
+    return str(row[0])
+
+
+@workflow_app.command("runs")
+def workflow_runs(
+    workflow_id: str,
+    workspace: Annotated[
+        str | None,
+        typer.Option("--workspace", help="Workspace id (wrk_…); found from the id if omitted."),
+    ] = None,
+    status: Annotated[
+        str | None, typer.Option("--status", help="queued, running, succeeded or failed.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List a workflow's runs, newest first."""
+    from core.workflows.models import Workflow
+
+    async def go(rt: Runtime) -> list[dict[str, Any]]:
+        ws = workspace or await _owner(rt, Workflow, workflow_id, "workflow")
+        args: dict[str, Any] = {"workflow_id": workflow_id}
+        if status:
+            args["status"] = status
+        return await all_pages(rt, ws, "list_runs_of_workflow", **args)
+
+    emit(run_with_runtime(go), as_json, RUN_COLUMNS, "Workflow runs")
+
+
+run_app = typer.Typer(help="Workflow runs.", no_args_is_help=True)
+app.add_typer(run_app, name="run")
+
+
+@run_app.command("show")
+def run_show(
+    run_id: str,
+    workspace: Annotated[
+        str | None,
+        typer.Option("--workspace", help="Workspace id (wrk_…); found from the id if omitted."),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show a run and each of its steps (a pausing delay step reads 'waiting until …')."""
+    from core.workflows.models import WorkflowRun
+
+    async def go(rt: Runtime) -> dict[str, Any]:
+        ws = workspace or await _owner(rt, WorkflowRun, run_id, "workflow_run")
+        return (await gate(rt, ws, "get_workflow_run", run_id=run_id))["data"]
+
+    run = run_with_runtime(go)
+    if want_json(as_json):
+        emit(run, True)
+        return
+    emit(run, False, [*RUN_COLUMNS[:1], "workflow_id", *RUN_COLUMNS[1:], "error_message"], "Run")
+    steps = [
+        {
+            "index": step["index"],
+            "type": step["type"],
+            "status": step["status"],
+            "error_code": (step.get("error") or {}).get("code"),
+            "detail": step_detail(step),
+        }
+        for step in run.get("steps") or []
+    ]
+    if steps:
+        emit(steps, False, title="Steps")
+
+
+def step_line(step: dict[str, Any]) -> str:
+    """``step 1 delay: waiting until …`` / ``step 0 log: succeeded`` (the --wait progress)."""
+    head = f"step {step['index']} {step['type']}"
+    if step["status"] == "waiting":
+        return f"{head}: {step_detail(step)}"
+    return f"{head}: {step['status']}"
+
+
+def step_detail(step: dict[str, Any]) -> str:
+    """One line about a step: 'waiting until …' for a pausing delay, else its output or
+    error message."""
+    if step["status"] == "waiting":
+        return (
+            f"waiting until {step.get('resume_at') or (step.get('output') or {}).get('resume_at')}"
+        )
+    if step.get("error"):
+        return str(step["error"].get("message", ""))
+    output = step.get("output")
+    return json.dumps(output, default=str) if output else ""
+
+
 FINISHED = ("succeeded", "failed")
 
 
@@ -420,6 +715,7 @@ def workflow_run(
     as_json: JsonOpt = False,
 ) -> None:
     """Queue a run (counts against the daily cap); --wait follows its steps."""
+    as_json = want_json(as_json)
     try:
         run_input = json.loads(input_json)
     except ValueError as exc:
@@ -478,8 +774,8 @@ async def _follow_run(
             progress.update(
                 task,
                 description=run["status"],
-                completed=len(steps),
-                last=f"step {last['index']} {last['type']}: {last['status']}" if last else "",
+                completed=sum(1 for s in steps if s["status"] != "waiting"),
+                last=step_line(last) if last else "",
             )
             if run["status"] in FINISHED:
                 break

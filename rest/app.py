@@ -18,6 +18,7 @@ from core.gateway import admit_request
 from core.runtime import Runtime
 from mcp_server.http import MCP_METHODS, build_http
 from rest.adapter import API_PREFIX, bearer_token, build_routes, error_response
+from rest.docs import docs_routes
 from rest.openapi import build_openapi
 
 log = logging.getLogger("patchbay.rest")
@@ -79,6 +80,7 @@ def build_app(runtime: Runtime, *, with_worker: bool = False) -> FastAPI:
     )
     app.state.runtime = runtime
     app.router.routes.extend(build_routes(runtime))
+    app.router.routes.extend(docs_routes())  # /docs: the API reference, no CDN
     app.add_route(mcp.path, mcp.endpoint, methods=MCP_METHODS, include_in_schema=False)
     for path in mcp.metadata_paths:
         app.add_route(path, mcp.metadata_endpoint, methods=["GET"], include_in_schema=False)

@@ -255,7 +255,7 @@ async def test_the_cli_goes_through_the_gate(migrated: CLI) -> None:
     assert all(r["channel"] == "cli" and r["token_id"] is None for r in rows)
     assert {r["token_name"] for r in rows} == {"command line"}
     unknown = migrated.run("token", "list", "--workspace", "wrk_nope", ok=False)
-    assert unknown.returncode == 1 and "workspace_not_found" in unknown.stderr
+    assert unknown.returncode == 2 and "workspace_not_found" in unknown.stderr
 
 
 async def test_token_create_sets_a_rate_limit_through_the_gate(migrated: CLI) -> None:
@@ -266,3 +266,163 @@ async def test_token_create_sets_a_rate_limit_through_the_gate(migrated: CLI) ->
     )  # fmt: skip
     r = await me(migrated.database_url, created["token"])
     assert r.headers["X-RateLimit-Limit"] == "7"
+
+
+# ---------------------------------------------------------------- issue 15: the first hour
+
+
+def test_an_unknown_workspace_is_a_usage_error_everywhere(migrated: CLI) -> None:
+    recipe = migrated.cwd / "recipe.json"
+    recipe.write_text(json.dumps({"steps": [{"type": "log", "message": "hi"}]}))
+    nope = "wrk_nope"
+    for args in (
+        ["token", "list", "--workspace", nope],
+        ["token", "create", "--workspace", nope, "--name", "n", "--scopes", "crm:read"],
+        ["workflow", "list", "--workspace", nope],
+        ["workflow", "create", "--workspace", nope, "--name", "W", "--recipe", str(recipe)],
+        ["workflow", "run", "wf_x", "--workspace", nope],
+        ["workflow", "runs", "wf_x", "--workspace", nope],
+        ["run", "show", "run_x", "--workspace", nope],
+        ["workspace", "set-plan", nope, "pro"],
+    ):
+        proc = migrated.run(*args, *(["--json"] if "create" in args else []), ok=False)
+        assert proc.returncode == 2, (args, proc.stderr)
+        assert "workspace_not_found" in proc.stderr and nope in proc.stderr, args
+        assert "workspace list" in proc.stderr and proc.stdout == "", args
+
+
+def test_json_goes_before_or_after_the_command(migrated: CLI) -> None:
+    ws = migrated.json("workspace", "create", "Acme", "--plan", "pro")
+    before = json.loads(migrated.run("--json", "workspace", "list").stdout)
+    after = json.loads(migrated.run("workspace", "list", "--json").stdout)
+    assert before == after and [w["id"] for w in before] == [ws["id"]]
+    created = json.loads(
+        migrated.run(
+            "--json", "token", "create", "--workspace", ws["id"], "--name", "t",
+            "--scopes", "crm:read",
+        ).stdout
+    )  # fmt: skip
+    assert created["token"].startswith("pbt_") and created["scopes"] == ["crm:read"]
+
+
+@pytest.mark.parametrize("columns", ["40", "80"])
+def test_tables_never_cut_ids_or_codes(migrated: CLI, columns: str) -> None:
+    ws = migrated.json(
+        "workspace", "create", "A workspace with a rather long name", "--plan", "pro"
+    )
+    recipe = migrated.cwd / "recipe.json"
+    recipe.write_text(json.dumps({"steps": [{"type": "log", "message": "hi"}]}))
+    wf = migrated.json(
+        "workflow", "create", "--workspace", ws["id"], "--name", "W", "--recipe", str(recipe)
+    )
+    run = migrated.json("workflow", "run", wf["id"], "--workspace", ws["id"])
+    tokens = [
+        migrated.json(
+            "token", "create", "--workspace", ws["id"], "--name", f"token number {i}",
+            "--scopes", "*",
+        )
+        for i in range(2)
+    ]  # fmt: skip
+    migrated.env["COLUMNS"] = columns
+    assert ws["id"] in migrated.run("workspace", "set-plan", ws["id"], "pro").stdout
+    shown = migrated.run("workspace", "list").stdout
+    assert ws["id"] in shown
+    shown = migrated.run("token", "list", "--workspace", ws["id"]).stdout
+    for token in tokens:
+        assert token["id"] in shown and token["preview"] in shown
+    shown = migrated.run("workflow", "list", "--workspace", ws["id"]).stdout
+    assert wf["id"] in shown
+    shown = migrated.run("workflow", "runs", wf["id"]).stdout
+    assert run["id"] in shown
+    shown = migrated.run("run", "show", run["id"]).stdout
+    assert run["id"] in shown and wf["id"] in shown
+    assert all(len(line) <= int(columns) for line in shown.splitlines())
+    # A refused run: its error code is shown whole too.
+    refused = migrated.run(
+        "workflow", "run", wf["id"], "--workspace", ws["id"], "--input", "[1]", ok=False
+    )
+    assert refused.returncode == 2 and "validation_error" in refused.stderr
+
+
+def test_scopes_command_wildcards_and_the_scope_error(migrated: CLI) -> None:
+    from core.scopes import ALL_SCOPES, SCOPE_WILDCARDS
+
+    listed = migrated.json("scopes")
+    assert sorted(s for row in listed for s in row["scopes"]) == sorted(ALL_SCOPES)
+    assert [row["wildcard"] for row in listed] == list(SCOPE_WILDCARDS)
+    human = migrated.run("scopes").stdout
+    assert all(scope in human for scope in ALL_SCOPES)
+
+    ws = migrated.json("workspace", "create", "Acme", "--plan", "pro")
+    created = migrated.json(
+        "token", "create", "--workspace", ws["id"], "--name", "t",
+        "--scopes", "tasks:*,workflows:read|run",
+    )  # fmt: skip
+    assert created["scopes"] == ["tasks:read", "tasks:write", "workflows:read", "workflows:run"]
+    bad = migrated.run(
+        "token", "create", "--workspace", ws["id"], "--name", "n", "--scopes", "tasks:all",
+        ok=False,
+    )  # fmt: skip
+    assert bad.returncode == 2 and "tasks:all" in bad.stderr
+    flat = " ".join(bad.stderr.split())
+    assert "crm:read" in flat and "workspace:admin" in flat and "tasks:*" in flat
+    # Without --json the token is alone on stdout: `export TOKEN=$(patchbay token create …)`.
+    plain = migrated.run(
+        "token", "create", "--workspace", ws["id"], "--name", "p", "--scopes", "crm:*"
+    )
+    assert plain.stdout.strip().startswith("pbt_") and len(plain.stdout.split()) == 1
+    assert "shown once" in " ".join(plain.stderr.split()).lower()
+
+
+def test_workflow_runs_and_run_show(migrated: CLI) -> None:
+    ws = migrated.json("workspace", "create", "Acme", "--plan", "pro")
+    recipe = migrated.cwd / "recipe.json"
+    recipe.write_text(json.dumps({"steps": [{"type": "log", "message": "hi"}]}))
+    wf = migrated.json(
+        "workflow", "create", "--workspace", ws["id"], "--name", "W", "--recipe", str(recipe)
+    )
+    assert migrated.json("workflow", "runs", wf["id"]) == []
+    first = migrated.json("workflow", "run", wf["id"], "--workspace", ws["id"])
+    second = migrated.json("workflow", "run", wf["id"], "--workspace", ws["id"])
+    runs = migrated.json("workflow", "runs", wf["id"], "--workspace", ws["id"])
+    assert [r["id"] for r in runs] == [second["id"], first["id"]]
+    assert migrated.json("workflow", "runs", wf["id"], "--status", "succeeded") == []
+    shown = migrated.json("run", "show", first["id"])
+    assert shown["id"] == first["id"] and shown["status"] == "queued" and shown["steps"] == []
+    missing = migrated.run("run", "show", "run_nope", ok=False)
+    assert missing.returncode == 1 and "workflow_run_not_found" in missing.stderr
+    missing = migrated.run("workflow", "runs", "wf_nope", ok=False)
+    assert missing.returncode == 1 and "workflow_not_found" in missing.stderr
+
+
+def test_a_waiting_delay_reads_waiting_until() -> None:
+    from patchbay.cli import step_detail, step_line
+
+    waiting = {
+        "index": 1,
+        "type": "delay",
+        "status": "waiting",
+        "started_at": "2026-01-01T10:00:00Z",
+        "resume_at": "2026-01-01T10:00:05Z",
+        "output": {"seconds": 5, "resume_at": "2026-01-01T10:00:05Z"},
+    }
+    assert step_line(waiting) == "step 1 delay: waiting until 2026-01-01T10:00:05Z"
+    done = {**waiting, "status": "succeeded", "finished_at": "2026-01-01T10:00:05Z"}
+    assert step_line(done) == "step 1 delay: succeeded"
+    assert "waiting" not in step_detail(done)
+
+
+def test_workflow_create_help_documents_the_recipe_format(tmp_path: Path) -> None:
+    cli = CLI(f"sqlite:///{tmp_path / 'x.db'}", tmp_path)
+    out = " ".join(cli.run("workflow", "create", "--help").stdout.split())
+    for text in (
+        '"type": "log"',
+        '"type": "delay"',
+        '"type": "fire_webhook_event"',
+        "continue_on_error",
+        "{{input.key}}",
+        "1-50 steps",
+        "1-30 s",
+        "Example",
+    ):
+        assert text in out, text

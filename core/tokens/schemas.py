@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from core.fields import OneLine, one_line
 from core.pagination import ListParams
-from core.scopes import ALL_ABILITIES, ALL_SCOPES
+from core.scopes import ALL_ABILITIES, ALL_SCOPES, SCOPE_WILDCARDS, expand_scopes
 
-ScopeName = Literal[ALL_SCOPES]  # type: ignore[valid-type]
+ScopeName = Literal[(*ALL_SCOPES, *SCOPE_WILDCARDS, "*")]  # type: ignore[valid-type]
 AbilityName = Literal[ALL_ABILITIES]  # type: ignore[valid-type]
 
 
@@ -26,7 +26,10 @@ class CreateTokenIn(BaseModel):
 
     name: OneLine = one_line("A memorable name for the token.", 200, required=True)
     scopes: list[ScopeName] = Field(
-        min_length=1, max_length=30, description="Scopes to grant; at most the caller's own."
+        min_length=1,
+        max_length=30,
+        # 'area:*' is expanded when the token is minted: later scopes never widen it.
+        description="Scopes, at most the caller's; 'crm:*' = every crm scope, '*' = all.",
     )
     abilities: list[AbilityName] | None = Field(
         default=None,
@@ -46,6 +49,11 @@ class CreateTokenIn(BaseModel):
         le=10_000_000,
         description="Requests per minute (omit: the server's); at most the caller's own.",
     )
+
+    @field_validator("scopes", mode="after")
+    @classmethod
+    def _expand(cls, value: list[str]) -> list[str]:
+        return expand_scopes(value)
 
 
 class TokenIdIn(BaseModel):

@@ -319,6 +319,48 @@ async def deliver(runtime: Runtime, jobs: list[ClaimedJob]) -> None:
         )
     if rows:
         await _record(runtime.db, jobs[0].workspace_id, rows, effects, now)
+        _log_failures(works, rows)
+
+
+def _log_failures(works: list[_Work], rows: list[dict[str, Any]]) -> None:
+    """One log line per failed attempt (recorded): final failures as warnings, attempts
+    that will be retried as info; ids as structured fields for PATCHBAY_LOG_FORMAT=json."""
+    for work, row in zip(works, rows, strict=True):
+        status = row["status"]
+        if status not in (DeliveryStatus.failed.value, DeliveryStatus.retrying.value):
+            continue
+        if status == DeliveryStatus.retrying.value and row["attempts"] < work.job.attempts:
+            continue  # held by a paused endpoint, not attempted
+        why = row["last_error"] or (
+            f"HTTP {row['last_status_code']}" if row["last_status_code"] else "no answer"
+        )
+        fields = {
+            "delivery_id": work.job.id,
+            "webhook_id": work.endpoint_id,
+            "workspace_id": work.job.workspace_id,
+            "attempts": row["attempts"],
+            "status": status,
+            "error": why,
+        }
+        if status == DeliveryStatus.failed.value:
+            log.warning(
+                "webhook delivery %s to %s failed for good after %d attempt(s): %s",
+                work.job.id,
+                work.endpoint_id,
+                row["attempts"],
+                why,
+                extra=fields,
+            )
+        else:
+            log.info(
+                "webhook delivery %s to %s failed (attempt %d: %s); retrying at %s",
+                work.job.id,
+                work.endpoint_id,
+                row["attempts"],
+                why,
+                row["next_attempt_at"].isoformat(),
+                extra={**fields, "next_attempt_at": row["next_attempt_at"].isoformat()},
+            )
 
 
 _RECORD = (
@@ -389,7 +431,12 @@ async def disable_endpoint(
     if not result.rowcount:
         return
     await fail_queued(session, workspace_id, endpoint_id, now)
-    log.warning("webhook endpoint %s disabled: %s", endpoint_id, reason)
+    log.warning(
+        "webhook endpoint %s disabled: %s",
+        endpoint_id,
+        reason,
+        extra={"webhook_id": endpoint_id, "workspace_id": workspace_id, "reason": reason},
+    )
     await emit(
         session,
         workspace_id,

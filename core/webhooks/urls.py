@@ -43,10 +43,26 @@ async def check_endpoint_url(url: str, settings: Settings) -> CheckedUrl:
             await check_url(url, allow_private_network=settings.allow_private_network)
     except URLNotAllowed as exc:
         why = "only https URLs of public hosts are accepted"
+        if not settings.allow_private_network and await _allowed_on_private_network(url):
+            why += (
+                ". For local development, start Patchbay with PATCHBAY_ALLOW_PRIVATE_NETWORK=true "
+                "to allow loopback and private-network hosts (http or https)"
+            )
         return CheckedUrl(url, _refusal(exc.reason, why))
     except (httpx.HTTPError, TimeoutError):
         return CheckedUrl(url, _refusal("unresolvable_host", "its host name does not resolve"))
     return CheckedUrl(url)
+
+
+async def _allowed_on_private_network(url: str) -> bool:
+    """Whether ``PATCHBAY_ALLOW_PRIVATE_NETWORK=true`` would accept ``url`` (then the
+    refusal says how to allow it for development)."""
+    try:
+        with anyio.fail_after(URL_CHECK_TIMEOUT_SECONDS):
+            await check_url(url, allow_private_network=True)
+    except (URLNotAllowed, httpx.HTTPError, TimeoutError):
+        return False
+    return True
 
 
 def _refusal(reason: str, why: str) -> Unprocessable:

@@ -10,8 +10,9 @@ records, counters and (at the end) the final status and its ``workflow_run.*`` e
 committed together. A step's effects are database writes in that same transaction (the
 output trail, queued webhook deliveries), so a crash before the commit undoes the step
 together with its record and the step runs again afterwards: nothing is recorded twice.
-A ``delay`` step is recorded as succeeded, the run gets ``run_after = now + seconds`` and
-the lease is dropped, all in one transaction; the worker is free at once.
+A ``delay`` step is recorded as ``waiting`` (with ``resume_at``), the run gets ``run_after =
+now + seconds`` and the lease is dropped, all in one transaction; the worker is free at
+once. When the run is claimed again the waiting step becomes ``succeeded`` (finished then).
 
 Batches. The worker claims up to ``BATCH_SIZE`` runs at once (``handle_batch``); their
 segments share one transaction: one guarded ``SELECT … WHERE id IN (…) AND locked_by =
@@ -262,8 +263,11 @@ def _record(
         "type": step_type,
         "status": result.status,
         "started_at": started.isoformat(),
-        "finished_at": finished.isoformat(),
     }
+    if result.status == "waiting":  # a pausing delay: not finished, resumes then
+        entry["resume_at"] = finished.isoformat()
+    else:
+        entry["finished_at"] = finished.isoformat()
     if result.output is not None:
         entry["output"] = result.output
     if result.error is not None:
@@ -273,6 +277,8 @@ def _record(
     run.next_step = index + 1
     if result.status == "succeeded":
         run.steps_succeeded += 1
+    elif result.status == "waiting":
+        pass  # counted when the pause is over (_end_wait)
     else:
         run.steps_failed += 1
         if run.error_code is None:
@@ -320,6 +326,7 @@ def _values(
 
 
 def _finished(run: RunState, now: datetime, *, total: int) -> Advance:
+    _end_wait(run, now)  # a finished run has no step left waiting (e.g. given up on)
     run.status = RunStatus.failed if run.error_code else RunStatus.succeeded
     values = _values(
         run, run_after=run.run_after, finished_at=now, lease_until=None, locked_by=None
@@ -335,6 +342,21 @@ def _finished(run: RunState, now: datetime, *, total: int) -> Advance:
         "error_message": run.error_message,
     }
     return Advance(values, (f"workflow_run.{run.status}", event), True)
+
+
+def _end_wait(run: RunState, now: datetime) -> None:
+    """The pause of a waiting delay step is over (the run was claimed again): the step
+    succeeded, finishing now."""
+    if not any(s.get("status") == "waiting" for s in run.steps):
+        return
+    steps = []
+    for entry in run.steps:
+        if entry.get("status") == "waiting":
+            entry = {k: v for k, v in entry.items() if k != "resume_at"}
+            entry.update(status="succeeded", finished_at=now.isoformat())
+            run.steps_succeeded += 1
+        steps.append(entry)
+    run.steps = steps
 
 
 _parsed: dict[str, Any] = {}
@@ -360,6 +382,7 @@ async def _advance(
     if run.status == RunStatus.queued:
         run.status = RunStatus.running
         run.started_at = now
+    _end_wait(run, now)
     try:
         recipe = _parse(run.recipe, platform_of(session).event_types)
     except DomainError as exc:  # a stored recipe that is (no longer) valid
@@ -374,7 +397,7 @@ async def _advance(
         if isinstance(step, recipes.DelayStep):
             resume_at = started + timedelta(seconds=step.seconds)
             result = StepResult(
-                "succeeded", {"seconds": step.seconds, "resume_at": resume_at.isoformat()}
+                "waiting", {"seconds": step.seconds, "resume_at": resume_at.isoformat()}
             )
             _record(run, index, step.type, result, started, resume_at)
             # Hand the run back to the queue until the pause is over.
@@ -412,12 +435,6 @@ async def _save(
     await emit_many(session, events)
 
 
-async def _finalize(
-    session: AsyncSession, job: ClaimedJob, run: RunState, now: datetime, *, total: int
-) -> None:
-    await _save(session, job.worker_id, [(run, _finished(run, now, total=total))])
-
-
 async def execute(runtime: Runtime, job: ClaimedJob) -> None:
     """Run ``job``'s workflow run from its next step until it finishes or pauses."""
     db = runtime.db
@@ -445,7 +462,8 @@ async def _segment(
         lease_until = utcnow() + timedelta(seconds=lease_seconds)
         advance = await _advance(session, run, job.worker_id, lease_until)
         await _save(session, job.worker_id, [(run, advance)])
-        return advance.done
+    _log_finished([(run, advance)])
+    return advance.done
 
 
 async def _batch_segment(
@@ -489,7 +507,41 @@ async def _batch_segment(
         await _save(session, worker_id, advances)
         if drop:
             await session.execute(_DROP, {"ws": workspace_id, "ids": drop, "me": worker_id})
+    _log_finished(advances)
     return continuing
+
+
+def _log_finished(advances: list[tuple[RunState, Advance]]) -> None:
+    """One log line per run that finished (after its commit): info when it succeeded, a
+    warning naming the error when it failed; ids as structured fields."""
+    for run, advance in advances:
+        if advance.event is None:
+            continue
+        fields = {
+            "run_id": run.id,
+            "workflow_id": run.workflow_id,
+            "workspace_id": run.workspace_id,
+            "status": str(run.status),
+            "steps_succeeded": run.steps_succeeded,
+            "steps_failed": run.steps_failed,
+        }
+        if run.status == RunStatus.failed:
+            log.warning(
+                "workflow run %s of %s failed: %s: %s",
+                run.id,
+                run.workflow_id,
+                run.error_code,
+                run.error_message,
+                extra={**fields, "error_code": run.error_code},
+            )
+        else:
+            log.info(
+                "workflow run %s of %s succeeded (%d steps)",
+                run.id,
+                run.workflow_id,
+                run.steps_succeeded,
+                extra=fields,
+            )
 
 
 async def handle(runtime: Runtime, job: ClaimedJob) -> None:
@@ -543,4 +595,6 @@ async def _give_up(runtime: Runtime, job: ClaimedJob) -> None:
             f"The run could not make progress after {job.attempts - 1} attempts; "
             "it was stopped. Quote the run id when reporting it."
         )
-        await _finalize(session, job, run, utcnow(), total=recipes.step_count(run.recipe))
+        advance = _finished(run, utcnow(), total=recipes.step_count(run.recipe))
+        await _save(session, job.worker_id, [(run, advance)])
+    _log_finished([(run, advance)])

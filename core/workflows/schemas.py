@@ -149,11 +149,19 @@ class StepOutput(BaseModel):
 
     index: int
     type: str
-    status: str = Field(description="succeeded or failed")
+    status: str = Field(
+        description="succeeded, failed, or waiting: a delay step whose pause is not over yet "
+        "(resume_at says until when)."
+    )
     output: dict[str, Any] | None = None
     error: StepError | None = None
     started_at: datetime
-    finished_at: datetime = Field(description="For a delay: when the pause ends.")
+    finished_at: datetime | None = Field(
+        default=None, description="When the step finished (absent while it is waiting)."
+    )
+    resume_at: datetime | None = Field(
+        default=None, description="For a waiting delay step: when the run goes on."
+    )
 
 
 class WorkflowRunSummary(BaseModel):

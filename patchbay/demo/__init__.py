@@ -4,46 +4,94 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
-from core.db import WorkspaceId
+from core.db import WorkspaceId, utcnow
 from core.runtime import Runtime
 from core.scopes import ALL_ABILITIES, ALL_SCOPES
 from core.tokens import service as tokens
+from core.tokens.models import ApiToken
+from core.tokens.schemas import TokenCreated
+from core.workflows.models import Workflow
 from core.workspaces import service as workspaces
 from core.workspaces.models import Workspace
 from patchbay.demo.crm import seed_crm
-from patchbay.demo.workflows import seed_workflows
+from patchbay.demo.workflows import DEMO_WORKFLOW_NAME, seed_workflows
 
 DEMO_WORKSPACE_NAME = "Patchbay Demo"
+DEMO_TOKEN_NAME = "demo token"
 
 
 @dataclass(frozen=True)
 class DemoSetup:
     workspace_id: WorkspaceId
-    token: str | None  # only on the run that created it
+    token: str | None  # only on the run that created it (or with ``new_token``)
+    workflow_id: str | None = None  # the "Spring Promo kickoff" workflow
+    revoked_tokens: int = 0  # earlier demo tokens revoked by ``new_token``
 
 
-async def ensure_demo(runtime: Runtime) -> DemoSetup:
-    """Create the demo workspace, its sample data and a full token once; reuse afterwards."""
+async def ensure_demo(runtime: Runtime, *, new_token: bool = False) -> DemoSetup:
+    """Create the demo workspace, its sample data and a full token once; reuse afterwards.
+
+    ``new_token`` mints a fresh demo token for an existing demo workspace and revokes the
+    earlier demo tokens (the plan allows few active tokens; the old one was lost anyway).
+    """
     async with runtime.db.session() as session:
         existing = (
             await session.execute(select(Workspace).where(Workspace.name == DEMO_WORKSPACE_NAME))
         ).scalar_one_or_none()
         if existing is not None:
-            return DemoSetup(WorkspaceId(existing.id), None)
+            workspace_id = WorkspaceId(existing.id)
+            revoked = 0
+            token = None
+            if new_token:
+                now = utcnow()
+                old = (
+                    await session.execute(
+                        select(ApiToken).where(
+                            ApiToken.workspace_id == workspace_id,  # type: ignore[arg-type]
+                            ApiToken.name == DEMO_TOKEN_NAME,  # type: ignore[arg-type]
+                            ApiToken.revoked_at.is_(None),  # type: ignore[union-attr]
+                        )
+                    )
+                ).scalars()
+                for row in old:
+                    row.revoked_at = now
+                    revoked += 1
+                await session.flush()
+                token = (await _mint(session, workspace_id)).token
+            return DemoSetup(
+                workspace_id, token, await _workflow_id(session, workspace_id), revoked
+            )
         workspace = await workspaces.create_workspace(session, DEMO_WORKSPACE_NAME, "pro")
         workspace_id = WorkspaceId(workspace.id)
-        created = await tokens.issue_token(
-            session,
-            workspace_id,
-            name="demo token",
-            scopes=list(ALL_SCOPES),
-            abilities=list(ALL_ABILITIES),
-        )
+        created = await _mint(session, workspace_id)
         for seed in SEEDERS:
             await seed(session, workspace_id)
-        return DemoSetup(workspace_id, created.token)
+        return DemoSetup(workspace_id, created.token, await _workflow_id(session, workspace_id))
+
+
+async def _mint(session: AsyncSession, workspace_id: WorkspaceId) -> TokenCreated:
+    return await tokens.issue_token(
+        session,
+        workspace_id,
+        name=DEMO_TOKEN_NAME,
+        scopes=list(ALL_SCOPES),
+        abilities=list(ALL_ABILITIES),
+    )
+
+
+async def _workflow_id(session: AsyncSession, workspace_id: WorkspaceId) -> str | None:
+    row = (
+        await session.execute(
+            select(Workflow.id).where(
+                Workflow.workspace_id == workspace_id,  # type: ignore[arg-type]
+                Workflow.name == DEMO_WORKFLOW_NAME,  # type: ignore[arg-type]
+            )
+        )
+    ).first()
+    return None if row is None else str(row[0])
 
 
 SEEDERS = (seed_workflows, seed_crm)

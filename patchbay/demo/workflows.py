@@ -10,6 +10,7 @@ from core.webhooks import service as webhooks
 from core.workflows import service
 
 KICKOFF_EVENT = "campaign.kickoff"
+DEMO_WORKFLOW_NAME = "Spring Promo kickoff"
 
 DEMO_RECIPE = {
     "continue_on_error": False,
@@ -31,7 +32,7 @@ async def seed_workflows(session: AsyncSession, workspace_id: WorkspaceId) -> No
     await service.create_workflow(
         session,
         workspace_id,
-        name="Spring Promo kickoff",
+        name=DEMO_WORKFLOW_NAME,
         description="Logs the kickoff, waits 2 seconds, then fires campaign.kickoff to webhooks.",
         recipe=DEMO_RECIPE,
     )

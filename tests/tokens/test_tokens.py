@@ -282,3 +282,67 @@ async def test_a_minted_token_is_never_faster_than_its_creator(
         json={"name": "x", "scopes": ["crm:read"], "rate_limit_per_minute": 0},
     )  # fmt: skip
     assert r.status_code == 400 and r.json()["error"]["code"] == "validation_error"
+
+
+# ---------------------------------------------------------------- area:* scopes
+
+
+async def test_area_wildcards_are_expanded_when_the_token_is_minted(
+    client: httpx.AsyncClient, runtime: Runtime, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    body = {"name": "wild", "scopes": ["tasks:*", "workflows:*", "crm:read"]}
+    r = await client.post("/api/v1/tokens", headers=tenant.headers, json=body)
+    assert r.status_code == 201, r.text
+    expanded = [
+        "crm:read",
+        "tasks:read",
+        "tasks:write",
+        "workflows:read",
+        "workflows:run",
+        "workflows:write",
+    ]
+    assert r.json()["data"]["scopes"] == expanded
+    # Stored concrete: a scope added to the area later does not widen this token.
+    from core import scopes as catalogue
+
+    monkeypatch.setitem(catalogue.SCOPE_AREAS, "tasks", ("tasks:read", "tasks:write", "tasks:x"))
+    async with runtime.db.session() as session:
+        principal = await service.authenticate(session, r.json()["data"]["token"])
+    assert sorted(principal.scopes) == sorted(expanded)
+
+
+async def test_an_unknown_scope_is_refused_with_the_valid_ones(
+    client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    r = await client.post(
+        "/api/v1/tokens", headers=tenant.headers, json={"name": "x", "scopes": ["tasks:all"]}
+    )
+    assert r.status_code == 400, r.text
+    text = json.dumps(r.json()["error"])
+    assert "tasks:read" in text and "tasks:*" in text and "workspace:admin" in text
+
+
+async def test_a_wildcard_never_escalates(runtime: Runtime, client: httpx.AsyncClient) -> None:
+    from tests.factories import make_tenant
+
+    narrow = await make_tenant(runtime, scopes=["workspace:admin", "crm:read"])
+    r = await client.post(
+        "/api/v1/tokens", headers=narrow.headers, json={"name": "x", "scopes": ["crm:*"]}
+    )
+    assert r.status_code == 403 and r.json()["error"]["code"] == "scope_escalation"
+    assert "crm:write" in r.json()["error"]["message"]
+
+
+def test_parse_scopes_shorthands_and_errors() -> None:
+    from core.scopes import ALL_SCOPES, parse_scopes
+
+    assert parse_scopes("tasks:*,workflows:read|run") == [
+        "tasks:read",
+        "tasks:write",
+        "workflows:read",
+        "workflows:run",
+    ]
+    assert parse_scopes("*") == list(ALL_SCOPES)
+    with pytest.raises(ValueError, match="Valid scopes: crm:read") as info:
+        parse_scopes("crm:read,nope:*")
+    assert "nope:*" in str(info.value) and "workflows:*" in str(info.value)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from datetime import timedelta
 from email.utils import format_datetime
 from typing import Any
@@ -115,7 +116,9 @@ async def test_gone_disables_endpoint(
     runtime: Runtime,
     receiver: Receiver,
     run_worker: RunWorker,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.INFO, logger="patchbay")
     receiver.on("/gone", 410)
     hook = await create_endpoint(client, tenant, receiver.url("/gone"))
     watcher = await create_endpoint(
@@ -128,6 +131,8 @@ async def test_gone_disables_endpoint(
     assert row.attempts == 1 and row.last_status_code == 410
     endpoint = await endpoint_row(runtime, hook["id"])
     assert endpoint.status == "disabled" and "410" in (endpoint.disabled_reason or "")
+    disabled = [r for r in caplog.records if "disabled" in r.getMessage()]
+    assert [getattr(r, "webhook_id", None) for r in disabled] == [hook["id"]]
     async with owner_session(runtime) as session:
         events = (
             await session.execute(
@@ -142,6 +147,13 @@ async def test_gone_disables_endpoint(
     body = Webhook(watcher["secret"]).verify(request.body, request.headers)
     assert body["type"] == "webhook_endpoint.disabled"
     assert len(receiver.at("/gone")) == 1
+
+
+async def _logged(caplog: pytest.LogCaptureFixture, delivery_id: str, status: str) -> bool:
+    return any(
+        getattr(r, "delivery_id", None) == delivery_id and getattr(r, "status", None) == status
+        for r in caplog.records
+    )
 
 
 async def _has_requests(receiver: Receiver, path: str) -> bool:
@@ -201,12 +213,24 @@ async def test_schedule_exhausted_fails(
     runtime: Runtime,
     receiver: Receiver,
     run_worker: RunWorker,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.INFO, logger="patchbay")
     receiver.on("/down", 500, 502, 504)
     hook = await create_endpoint(client, tenant, receiver.url("/down"))
     delivery_id = await _test_event(client, tenant, hook["id"])
     await run_worker(runtime_with(runtime, webhook_retry_schedule="0.2,0.2"))
     await wait_until(lambda: _status_is(runtime, delivery_id, "failed"))
+    # The server log has a line per failed attempt, the last one a warning, with the ids.
+    await wait_until(lambda: _logged(caplog, delivery_id, "failed"))
+    lines = [r for r in caplog.records if getattr(r, "delivery_id", None) == delivery_id]
+    assert [(r.levelname, r.status) for r in lines] == [  # type: ignore[attr-defined]
+        ("INFO", "retrying"),
+        ("INFO", "retrying"),
+        ("WARNING", "failed"),
+    ]
+    assert all(r.webhook_id == hook["id"] for r in lines)  # type: ignore[attr-defined]
+    assert "HTTP 504" in lines[-1].getMessage() and hook["id"] in lines[-1].getMessage()
     row = await _delivery(runtime, delivery_id)
     assert row.attempts == 3 and row.last_status_code == 504
     assert row.next_attempt_at is None and row.delivered_at is None

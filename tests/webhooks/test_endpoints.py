@@ -150,12 +150,13 @@ async def test_url_refused_at_save(
     strict = runtime_with(runtime, allow_private_network=False)
     transport = httpx.ASGITransport(app=build_app(strict))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
-        for url, reason in (
-            ("http://127.0.0.1/hook", "scheme_not_allowed"),
-            ("https://127.0.0.1/hook", "loopback"),
-            ("https://10.1.2.3/hook", "private"),
-            ("https://169.254.169.254/latest", "cloud_metadata"),
-            ("https://localhost/hook", "local_hostname"),
+        for url, reason, hint in (
+            ("http://127.0.0.1/hook", "scheme_not_allowed", True),
+            ("https://127.0.0.1/hook", "loopback", True),
+            ("https://10.1.2.3/hook", "private", True),
+            ("https://169.254.169.254/latest", "cloud_metadata", False),
+            ("https://localhost/hook", "local_hostname", True),
+            ("http://example.com/hook", "scheme_not_allowed", False),
         ):
             r = await c.post(
                 "/api/v1/webhooks",
@@ -166,6 +167,8 @@ async def test_url_refused_at_save(
             error = r.json()["error"]
             assert error["code"] == "url_not_allowed"
             assert reason in error["message"]
+            # A host the development setting would allow: the message says how.
+            assert ("PATCHBAY_ALLOW_PRIVATE_NETWORK=true" in error["message"]) is hint, error
         # An existing endpoint cannot be moved to a refused URL either.
         created = await create_endpoint(client, tenant, HOOK)
         r = await c.patch(

@@ -59,3 +59,30 @@ async def test_trigger_and_poll_over_mcp(
         assert error_code(got) == "workflow_not_found"
         runs = await client.call_tool("list_workflow_runs", {"workflow_id": wf})
         assert runs.structured_content["data"] == []
+
+
+async def test_a_pausing_delay_reads_waiting_over_mcp(runtime: Runtime, tenant: Tenant) -> None:
+    recipe = {"steps": [{"type": "delay", "seconds": 3}, {"type": "log", "message": "done"}]}
+    wf = await create_workflow(runtime, tenant.workspace_id, recipe, name="Pause")
+    async with memory_client(runtime, tenant.token) as client:
+        result = await client.call_tool("trigger_workflow", {"workflow_id": wf})
+        run_id = result.structured_content["data"]["id"]
+        async with running_worker(runtime):
+            with anyio.fail_after(20):
+                while True:
+                    got = await client.call_tool("get_workflow_run", {"run_id": run_id})
+                    data = got.structured_content["data"]
+                    if data["steps"]:
+                        break
+                    await anyio.sleep(0.05)
+            (step,) = data["steps"]
+            assert (data["status"], step["status"]) == ("running", "waiting"), data
+            assert "finished_at" not in step and step["resume_at"] > step["started_at"]
+            with anyio.fail_after(20):
+                got = await client.call_tool(
+                    "get_workflow_run", {"run_id": run_id, "wait_seconds": 10}
+                )
+        data = got.structured_content["data"]
+        assert data["status"] == "succeeded"
+        assert [s["status"] for s in data["steps"]] == ["succeeded", "succeeded"]
+        assert data["steps"][0]["finished_at"] >= data["steps"][0]["output"]["resume_at"][:19]

@@ -190,6 +190,13 @@ async def test_run_lifecycle_queued_running_succeeded(
                 await anyio.sleep(0.02)
         assert row.started_at is not None and row.finished_at is None
         assert row.locked_by is None  # the delay released the worker
+        # The API tells the truth about the pause: waiting until resume_at, not finished.
+        paused = (await client.get(f"{API}/workflow-runs/{run_id}", headers=tenant.headers)).json()
+        delay = paused["data"]["steps"][1]
+        assert delay["status"] == "waiting", delay
+        assert "finished_at" not in delay and delay["resume_at"] > delay["started_at"]
+        assert delay["resume_at"] > utcnow().isoformat().replace("+00:00", "Z")[:19]
+        assert paused["data"]["steps_succeeded"] == 1
         (done,) = await wait_finished(runtime, tenant.workspace_id, [run_id])
 
     assert done.status == "succeeded"
@@ -225,6 +232,37 @@ async def test_run_stops_at_first_failed_step(runtime: Runtime, tenant: Tenant) 
     assert run.steps[1]["error"]["code"] == "event_type_invalid"
     assert (run.steps_total, run.steps_succeeded, run.steps_failed) == (3, 1, 1)
     assert await run_events(runtime, tenant.workspace_id) == {(run_id, "workflow_run.failed"): 1}
+
+
+async def test_the_log_has_one_line_per_finished_run(
+    runtime: Runtime, tenant: Tenant, caplog: pytest.LogCaptureFixture
+) -> None:
+    import json
+    import logging
+
+    from patchbay.cli import JsonLogFormatter
+
+    good = await create_workflow(runtime, tenant.workspace_id, LOG_ONLY)
+    bad = await create_workflow(runtime, tenant.workspace_id, FAILING)
+    (ok_id,) = await trigger(runtime, tenant.workspace_id, good, {"name": "x"})
+    (bad_id,) = await trigger(runtime, tenant.workspace_id, bad, {"event": "Bad Name"})
+    with caplog.at_level(logging.INFO, logger="patchbay.workflows"):
+        async with running_worker(runtime):
+            await wait_finished(runtime, tenant.workspace_id, [ok_id, bad_id])
+    lines = {
+        r.run_id: r  # type: ignore[attr-defined]
+        for r in caplog.records
+        if r.name == "patchbay.workflows" and hasattr(r, "run_id")
+    }
+    assert set(lines) == {ok_id, bad_id}
+    assert lines[ok_id].levelname == "INFO" and "succeeded" in lines[ok_id].getMessage()
+    failed = lines[bad_id]
+    assert failed.levelname == "WARNING" and "event_type_invalid" in failed.getMessage()
+    assert bad in failed.getMessage()
+    entry = json.loads(JsonLogFormatter().format(failed))  # PATCHBAY_LOG_FORMAT=json
+    assert entry["run_id"] == bad_id and entry["workflow_id"] == bad
+    assert entry["workspace_id"] == tenant.workspace_id and entry["status"] == "failed"
+    assert entry["error_code"] == "event_type_invalid" and entry["level"] == "WARNING"
 
 
 async def test_builtin_event_types_are_reserved_for_the_system(
