@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import InvalidCursor
 from core.ids import looks_like_id
+from core.search import text_filter
 
 T = TypeVar("T")
 
@@ -102,20 +103,33 @@ def _columns(entity: Any) -> tuple[Any, ...]:
 
 
 async def paginate(
-    session: AsyncSession, stmt: Select[Any], id_column: Any, *, limit: int, cursor: str | None
+    session: AsyncSession,
+    stmt: Select[Any],
+    id_column: Any,
+    *,
+    limit: int,
+    cursor: str | None,
+    search: str | None = None,
 ) -> Page[Any]:
     """Run ``stmt`` (a select of one ORM entity) as a keyset page ordered by ``id_column`` desc.
 
     The page holds rows of the entity's columns (read like the entity: ``row.id``), not
     ORM instances: a list is only rendered, and skipping instance construction and the
     identity map halves the cost of a page. The tenant filter still applies (it is an
-    ORM statement over the entity's attributes).
+    ORM statement over the entity's attributes). ``search``: free text every row must
+    contain (``core.search``), for searchable entities.
     """
     entity = stmt.column_descriptions[0]["entity"]
     stmt = stmt.with_only_columns(*_columns(entity))
     scope = cursor_scope(session.info.get(CURSOR_SCOPE, ""), id_column)
     if cursor:
         stmt = stmt.where(id_column < decode_cursor(cursor, scope))
+    if search:
+        condition = text_filter(
+            session, entity, search, within=stmt.whereclause, first=limit + 1
+        )
+        if condition is not None:
+            stmt = stmt.where(condition)
     rows = list((await session.execute(stmt.order_by(id_column.desc()).limit(limit + 1))).all())
     has_more = len(rows) > limit
     rows = rows[:limit]

@@ -4,14 +4,18 @@ Searchable tables keep ``search_text``: the lower-cased concatenation of their s
 fields, written by the service on every insert or update (``build_search_text``).
 
 - PostgreSQL: a pg_trgm GIN index on ``search_text``; every query token becomes
-  ``search_text ILIKE '%token%'`` (ANDed), which the trigram index serves. The condition
-  is asked of the ``<table>_search`` view (migration 0008), not of the table: under
-  row-level security the planner would not use the index for it.
+  ``search_text ILIKE '%token%'`` (ANDed), which the trigram index serves. Under
+  row-level security the planner would not use the index for it (ILIKE is not a
+  leakproof operator), so the page of matching ids is read from the ``<table>_search``
+  view (migration 0008: the workspace's rows, read with the owner's rights), with the
+  list's other conditions, its order and its size: there the planner picks the trigram
+  index for rare terms or a walk down the primary key that stops after a page for
+  common ones, as it did before row-level security.
 - SQLite: an FTS5 external-content table ``<table>_fts(search_text)`` keyed by the base
   table's rowid and kept in sync by triggers (see migration ``0002_crm``); every token
   becomes a prefix query ``"token"*`` (ANDed) through ``MATCH``.
 
-Both are hidden behind ``text_filter``; repositories add its result to their WHERE.
+Both are hidden behind ``text_filter``; ``core.pagination.paginate(search=…)`` applies it.
 Operators who VACUUM a SQLite database should afterwards run
 ``INSERT INTO <table>_fts(<table>_fts) VALUES('rebuild')`` (VACUUM may renumber rowids).
 """
@@ -23,6 +27,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import visitors
 
 SEARCHABLE_TABLES: tuple[str, ...] = ("contacts", "companies", "leads", "activities")
 """Tables with a ``search_text`` column and a search index (one FTS5 table each on SQLite)."""
@@ -55,10 +60,18 @@ def dialect_name(session: AsyncSession) -> str:
 
 
 def text_filter(
-    session: AsyncSession, model: Any, query: str | None
+    session: AsyncSession,
+    model: Any,
+    query: str | None,
+    *,
+    within: sa.ColumnElement[bool] | None = None,
+    first: int | None = None,
 ) -> sa.ColumnElement[bool] | None:
     """A WHERE condition matching rows of ``model`` whose search text contains every
-    token of ``query`` (None when the query has no tokens), using the engine's index."""
+    token of ``query`` (None when the query has no tokens), using the engine's index.
+
+    PostgreSQL: ``within`` (the list's other conditions) and ``first`` (the page size,
+    newest id first) bound the view's query to one page; see the module docstring."""
     tokens = query_tokens(query)
     if not tokens:
         return None
@@ -73,10 +86,28 @@ def text_filter(
             .where(sa.literal_column(f"{table}_fts").op("MATCH")(sa.literal(match)))
         )
         return sa.literal_column(f"{table}.rowid").in_(rowids)
-    view = sa.table(f"{table}_search", sa.column("id"), sa.column("search_text"))
-    matches = (
-        sa.select(view.c.id)
-        .where(*(view.c.search_text.ilike(f"%{_like_escape(t)}%", escape="\\") for t in tokens))
-        .offset(0)  # a fence: pulled up into the query, the condition would lose the index
+    base = model.__table__
+    view = sa.table(f"{table}_search", *(sa.column(c.name, c.type) for c in base.columns))
+    matches = sa.select(view.c.id).where(
+        *(view.c.search_text.ilike(f"%{_like_escape(t)}%", escape="\\") for t in tokens)
     )
+    if within is not None:
+        matches = matches.where(_on_view(within, base, view))
+    # LIMIT (or OFFSET 0) fences the subquery: pulled up into the outer query, which is
+    # under row-level security, the condition would lose the index again
+    if first is not None:
+        matches = matches.order_by(view.c.id.desc()).limit(first)
+    else:
+        matches = matches.offset(0)
     return model.id.in_(matches.scalar_subquery())
+
+
+def _on_view(clause: Any, table: sa.Table, view: Any) -> Any:
+    """``clause`` with the columns of ``table`` replaced by the view's namesakes."""
+
+    def replace(element: Any) -> Any:
+        if isinstance(element, sa.Column) and element.table is table:
+            return view.c[element.name]
+        return None
+
+    return visitors.replacement_traverse(clause, {}, replace)

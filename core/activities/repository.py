@@ -13,7 +13,6 @@ from core.activities.models import Activity
 from core.db import WorkspaceId
 from core.erasure import linked_to
 from core.pagination import Page, paginate
-from core.search import text_filter
 
 
 async def search(
@@ -36,10 +35,7 @@ async def search(
     ):
         if value is not None:
             stmt = stmt.where(column == value)
-    condition = text_filter(session, Activity, query)
-    if condition is not None:
-        stmt = stmt.where(condition)
-    return await paginate(session, stmt, Activity.id, limit=limit, cursor=cursor)
+    return await paginate(session, stmt, Activity.id, limit=limit, cursor=cursor, search=query)
 
 
 async def linked_ids(

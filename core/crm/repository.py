@@ -23,7 +23,6 @@ from core.crm.models import (
 from core.db import UTCDateTime, WorkspaceId
 from core.errors import NotFound
 from core.pagination import Page, paginate
-from core.search import text_filter
 
 M = TypeVar("M")
 
@@ -55,11 +54,6 @@ def _eq(stmt: Any, column: Any, value: Any) -> Any:
     return stmt if value is None else stmt.where(column == value)
 
 
-def _search(session: AsyncSession, stmt: Any, model: Any, query: str | None) -> Any:
-    condition = text_filter(session, model, query)
-    return stmt if condition is None else stmt.where(condition)
-
-
 def _contains(columns: list[Any], text: str | None) -> Any:
     """Substring match over a few columns of small tables (stages, accounts, entries)."""
     pattern = f"%{(text or '').lower()}%"
@@ -77,15 +71,14 @@ async def list_contacts(
 ) -> Page[Contact]:
     stmt = select(Contact).where(Contact.workspace_id == ws)
     stmt = _eq(stmt, Contact.company_id, company_id)
-    stmt = _search(session, stmt, Contact, query)
-    return await paginate(session, stmt, Contact.id, limit=limit, cursor=cursor)
+    return await paginate(session, stmt, Contact.id, limit=limit, cursor=cursor, search=query)
 
 
 async def list_companies(
     session: AsyncSession, ws: WorkspaceId, *, query: str | None, limit: int, cursor: str | None
 ) -> Page[Company]:
-    stmt = _search(session, select(Company).where(Company.workspace_id == ws), Company, query)
-    return await paginate(session, stmt, Company.id, limit=limit, cursor=cursor)
+    stmt = select(Company).where(Company.workspace_id == ws)
+    return await paginate(session, stmt, Company.id, limit=limit, cursor=cursor, search=query)
 
 
 async def company_by_name(session: AsyncSession, ws: WorkspaceId, name: str) -> Company | None:
@@ -125,8 +118,7 @@ async def list_leads(
             stmt = stmt.where(value.is_not(None))
         else:
             stmt = stmt.where(sa.cast(value, sa.String) == custom_field_value)
-    stmt = _search(session, stmt, Lead, query)
-    return await paginate(session, stmt, Lead.id, limit=limit, cursor=cursor)
+    return await paginate(session, stmt, Lead.id, limit=limit, cursor=cursor, search=query)
 
 
 async def stage_by_key(session: AsyncSession, ws: WorkspaceId, key: str) -> DealStage | None:
