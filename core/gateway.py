@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from core import idempotency
+from core import deprecation, idempotency
 from core.audit import service as audit
 from core.db import WorkspaceId, utcnow
 from core.errors import (
@@ -35,7 +35,7 @@ from core.errors import (
     WorkspaceInactive,
 )
 from core.operations import ANY_SCOPE, Channel, Context, Kind, Operation
-from core.pagination import CURSOR_SCOPE, Page, list_scope
+from core.pagination import CURSOR_SCOPE, PAGE_OFFSET, ListParams, Page, list_scope
 from core.principal import Principal
 from core.ratelimit import RateState
 from core.runtime import Runtime
@@ -268,6 +268,28 @@ def render(op: Operation, result: Any) -> dict[str, Any]:
 
 
 async def dispatch(runtime: Runtime, call: Call) -> Outcome:
+    """Run one call through the gate (``_dispatch``); never raises.
+
+    Deprecated argument names and values (``core.deprecation``) are rewritten to the
+    canonical ones when the arguments are loaded, and the answer says so in an
+    ``X-API-Deprecation`` header.
+    """
+    notes: list[str] = []
+    load = call.load_arguments
+
+    async def load_canonical() -> dict[str, Any]:
+        raw = await load()
+        notes.extend(deprecation.rewrite(call.operation.input_model, raw))
+        return raw
+
+    call.load_arguments = load_canonical
+    outcome = await _dispatch(runtime, call)
+    if notes:
+        outcome.headers[deprecation.HEADER] = deprecation.header_value(notes)
+    return outcome
+
+
+async def _dispatch(runtime: Runtime, call: Call) -> Outcome:
     """Run one call through every check and the handler; never raises.
 
     A call without an Idempotency-Key runs in ONE transaction: authentication, checks and
@@ -445,6 +467,8 @@ async def _handle(
     op = call.operation
     session.info["workspace_id"] = principal.workspace_id  # the tenant safety net
     session.info[CURSOR_SCOPE] = list_scope(op.name, principal.workspace_id)  # binds cursors
+    if isinstance(arguments, ListParams) and arguments.offset:
+        session.info[PAGE_OFFSET] = arguments.offset  # a page-numbered request
     ctx = Context(
         session=session,
         principal=principal,

@@ -23,6 +23,7 @@ from core.operations import Registry
 if TYPE_CHECKING:
     from core.jobs.queue import Queue
 
+
 def _merge(target: dict[str, Any], items: Mapping[str, Any], what: str, domain: str) -> None:
     for key, value in items.items():
         if key in target:

@@ -35,7 +35,8 @@ OPERATIONS = [
         summary="Search activities",
         description=(
             "Read the activity timeline (notes, calls, emails, meetings, agent actions), newest "
-            "first, by type, linked record (related_type + related_id) or free text `query`."
+            "first, by type, linked record (related_resource_type + related_resource_id) or "
+            "free text `query`."
         ),
     ),
     activities.create(
@@ -43,7 +44,8 @@ OPERATIONS = [
         summary="Log an activity",
         description=(
             "Record a note, call, email, meeting or an action you took (type agent_action), "
-            "optionally linked to a record (related_type + related_id, which must exist)."
+            "optionally linked to a record (related_resource_type + related_resource_id, which "
+            "must exist)."
         ),
         errors=(NotFound, ValidationFailed),
     ),

@@ -75,9 +75,7 @@ DOMAIN = Domain(
         "create_deal_stage": Sample(
             lambda: {"key": "discovery_" + _suffix(), "name": "Discovery", "position": 10}
         ),
-        "create_deal": Sample(
-            lambda: {"name": "Pilot", "amount_cents": 50_000, "currency": "USD"}
-        ),
+        "create_deal": Sample(lambda: {"name": "Pilot", "amount_cents": 50_000, "currency": "USD"}),
         "update_deal": Sample(lambda: {"amount_cents": 1}),
         "create_invoice": Sample(
             lambda: {

@@ -166,4 +166,3 @@ async def enqueue_event(
         occurred_at=utcnow(),
     )
     return len(endpoint_ids)
-
