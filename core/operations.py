@@ -69,6 +69,21 @@ Prepare = Callable[[Settings, Any], Awaitable[Any]]
 
 ANY_SCOPE = "token:any"
 """Scope value for operations every valid token may call (e.g. ``get_me``)."""
+ANY_READ_SCOPE = "any:read"
+"""Scope value for operations any token holding some ``…:read`` scope may call
+(``get_workspace``, as the reference API requires "any read scope")."""
+PSEUDO_SCOPES = frozenset({ANY_SCOPE, ANY_READ_SCOPE})
+"""Scope values that name no scope of their own."""
+
+
+def holds_scope(scopes: frozenset[str], scope: str) -> bool:
+    """Whether a token with ``scopes`` satisfies an operation requiring ``scope``."""
+    if scope == ANY_SCOPE:
+        return True
+    if scope == ANY_READ_SCOPE:
+        return any(s.endswith(":read") for s in scopes)
+    return scope in scopes
+
 
 _NAME_RE = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
 
@@ -409,7 +424,7 @@ class Registry:
 
 def may_call(principal: Principal, op: Operation) -> bool:
     """Scope, plan feature and module checks (what a tool list hides)."""
-    if op.scope != ANY_SCOPE and op.scope not in principal.scopes:
+    if not holds_scope(principal.scopes, op.scope):
         return False
     if op.feature and not principal.plan.allows_feature(op.feature):
         return False

@@ -145,6 +145,7 @@ def _workspace_row(w: Any) -> dict[str, Any]:
         "plan": w.plan,
         "status": w.status,
         "enabled_modules": list(w.enabled_modules),
+        "rest_api_enabled": w.rest_api_enabled,
         "created_at": w.created_at.isoformat(),
     }
 
@@ -187,6 +188,26 @@ def workspace_set_plan(workspace_id: str, plan: str, as_json: JsonOpt = False) -
             return _workspace_row(await service.set_plan(session, workspace_id, plan))
 
     emit(run_with_runtime(go), as_json, title="Plan changed")
+
+
+@workspace_app.command("rest-api")
+def workspace_rest_api(
+    workspace_id: str,
+    enable: Annotated[
+        bool, typer.Option("--enable/--disable", help="Turn the REST API on or off.")
+    ],
+    as_json: JsonOpt = False,
+) -> None:
+    """The REST kill switch: --disable makes every REST call of the workspace answer 404
+    rest_api_disabled (MCP is unaffected); --enable turns it back on."""
+    from core.workspaces import service
+
+    async def go(rt: Runtime) -> dict[str, Any]:
+        async with rt.db.session() as session:
+            row = await service.set_rest_api_enabled(session, workspace_id, enable)
+            return _workspace_row(row)
+
+    emit(run_with_runtime(go), as_json, title="REST API " + ("enabled" if enable else "disabled"))
 
 
 # ---------------------------------------------------------------- tokens

@@ -179,6 +179,7 @@ def make_endpoint(runtime: Runtime, op: Operation) -> Any:
             channel=Channel.rest,
             load_arguments=load_arguments,
             strings=uses_query,
+            path=request.scope.get("path"),
             idempotency_key=header_key
             if header_key is not None
             else (body_key if isinstance(body_key, str) else None),

@@ -6,7 +6,7 @@ import copy
 from typing import Any
 
 from core.errors import DomainError
-from core.operations import ANY_SCOPE, Kind, Operation, Registry
+from core.operations import ANY_READ_SCOPE, ANY_SCOPE, Kind, Operation, Registry
 from core.related import fill_related_types
 from rest.adapter import API_PREFIX, QUERY_METHODS
 from rest.openapi_rules import (
@@ -90,6 +90,7 @@ def _operation(
         "description": f"{op.description}\n\nRequired scope: `{op.scope}`.",
         "tags": [op.toolset],
         "x-required-scope": None if op.scope == ANY_SCOPE else op.scope,
+        **({"x-any-read-scope": True} if op.scope == ANY_READ_SCOPE else {}),
         "security": [{"bearerAuth": []}],
     }
     body_props = {k: v for k, v in properties.items() if k not in op.path_params}

@@ -76,8 +76,8 @@ def _given(name: str) -> dict[str, Any]:
 
 
 def pair_links(body: dict[str, Any]) -> None:
-    """A create body with ``related_resource_type`` and ``related_resource_id`` takes both or neither
-    (``core.related.check_related``): declared with if/then, in place."""
+    """A create body with ``related_resource_type`` and ``related_resource_id`` takes both
+    or neither (``core.related.check_related``): declared with if/then, in place."""
     if set(_LINK) <= set(body.get("properties", {})):
         first, second = _LINK
         body["allOf"] = [

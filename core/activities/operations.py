@@ -32,6 +32,7 @@ OPERATIONS = [
     activities.list(
         "search_activities", "/activities", search_activities, SearchActivitiesIn,
         ActivityPublic,
+        operation_id="listActivities",
         summary="Search activities",
         description=(
             "Read the activity timeline (notes, calls, emails, meetings, agent actions), newest "
@@ -41,6 +42,7 @@ OPERATIONS = [
     ),
     activities.create(
         "log_activity", "/activities", log_activity, LogActivityIn, ActivityPublic,
+        operation_id="createActivity",
         summary="Log an activity",
         description=(
             "Record a note, call, email, meeting or an action you took (type agent_action), "

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from core.fields import UtcDatetime
 from core.pagination import ListParams
 
 
@@ -18,6 +19,22 @@ class ListAuditIn(ListParams):
     outcome: str | None = Field(
         default=None, max_length=80, description="'ok', 'replayed' or an error code."
     )
+    since: UtcDatetime | None = Field(default=None, description="Entries at or after this time.")
+    until: UtcDatetime | None = Field(default=None, description="Entries before this time.")
+    request_id: str | None = Field(
+        default=None, max_length=40, description="The entry of this request id."
+    )
+    path: str | None = Field(
+        default=None,
+        max_length=500,
+        description="REST requests to this endpoint URL (e.g. /api/v1/contacts/con_…).",
+    )
+
+    @model_validator(mode="after")
+    def _window(self) -> ListAuditIn:
+        if self.since and self.until and self.since >= self.until:
+            raise ValueError("since must be before until")
+        return self
 
 
 class AuditEntryPublic(BaseModel):
@@ -32,4 +49,5 @@ class AuditEntryPublic(BaseModel):
     outcome: str
     request_id: str
     resource_id: str | None = None
+    path: str | None = None
     created_at: datetime

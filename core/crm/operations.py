@@ -257,6 +257,7 @@ PAGE = " Newest first."
 OPERATIONS = [
     CRM.list(
         "search_contacts", "/contacts", search_contacts, SearchContactsIn, ContactPublic,
+        operation_id="listContacts",
         summary="Search contacts",
         description="Find people in the CRM: `query` is free text over name, email, company "
         "and notes (every word must match); company_id lists a company's people. Erased "
@@ -289,6 +290,7 @@ OPERATIONS = [
     ),
     CRM.list(
         "search_companies", "/companies", search_companies, SearchCompaniesIn, CompanyPublic,
+        operation_id="listCompanies",
         summary="Search companies",
         description="Find companies (organisations) by free text over name, domain, website "
         "and notes." + PAGE,

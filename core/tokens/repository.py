@@ -35,6 +35,7 @@ _CREDENTIALS = (
         _workspaces.c.status.label("workspace_status"),
         _workspaces.c.plan,
         _workspaces.c.enabled_modules,
+        _workspaces.c.rest_api_enabled,
     )
     .join(_workspaces, _workspaces.c.id == _tokens.c.workspace_id)
     .where(_tokens.c.id == sa.bindparam("token_id"))

@@ -165,6 +165,7 @@ async def authenticate(session: AsyncSession, plaintext: str | None) -> Principa
         last_used_at=row.last_used_at,
         created_at=row.created_at,
         expires_at=row.expires_at,
+        rest_api_enabled=bool(row.rest_api_enabled),
     )
 
 

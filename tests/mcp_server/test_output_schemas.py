@@ -35,9 +35,7 @@ async def _events(runtime: Runtime, workspace_id: str) -> int:
         return (await session.execute(stmt)).scalar_one()
 
 
-async def test_results_validate_and_open_world_is_honest(
-    runtime: Runtime, tenant: Tenant
-) -> None:
+async def test_results_validate_and_open_world_is_honest(runtime: Runtime, tenant: Tenant) -> None:
     ordered = [op for op in TOOLS if op.name not in LAST]
     ordered += [runtime.registry.get(name) for name in LAST]  # type: ignore[misc]
     emitted: dict[str, bool] = {}

@@ -251,9 +251,7 @@ async def test_builtin_event_types_are_reserved_for_the_system(
     assert r.status_code == 422 and r.json()["error"]["code"] == "event_type_reserved"
 
     templated = await create_workflow(runtime, tenant.workspace_id, FAILING)
-    (run_id,) = await trigger(
-        runtime, tenant.workspace_id, templated, {"event": "lead.converted"}
-    )
+    (run_id,) = await trigger(runtime, tenant.workspace_id, templated, {"event": "lead.converted"})
     async with running_worker(runtime):
         (run,) = await wait_finished(runtime, tenant.workspace_id, [run_id])
     assert run.status == "failed" and run.error_code == "event_type_reserved"
