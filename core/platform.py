@@ -17,7 +17,15 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import PLATFORM_KEY
-from core.domain import Chore, CopyScrubber, Domain, Eraser, EventSubscriber, Sample
+from core.domain import (
+    Chore,
+    CopyScrubber,
+    Domain,
+    Eraser,
+    EventSubscriber,
+    Sample,
+    WorkspaceSeeder,
+)
 from core.operations import Registry
 
 if TYPE_CHECKING:
@@ -45,6 +53,7 @@ class Platform:
     erasers: tuple[Eraser, ...]
     copy_scrubbers: tuple[CopyScrubber, ...]
     chores: tuple[Chore, ...]
+    workspace_seeders: tuple[WorkspaceSeeder, ...]
     provided: Mapping[str, Any]
     samples: Mapping[str, Sample]
     records: Mapping[str, str]
@@ -98,6 +107,7 @@ class Platform:
             erasers=tuple(e for d in domains for e in d.erasers),
             copy_scrubbers=tuple(c for d in domains for c in d.copy_scrubbers),
             chores=tuple(c for d in domains for c in d.chores),
+            workspace_seeders=tuple(s for d in domains for s in d.workspace_seeders),
             provided=provided,
             samples=samples,
             records=records,

@@ -13,6 +13,7 @@ from core.crm.models import (
     Payment,
 )
 from core.crm.operations import OPERATIONS, TOOLSETS
+from core.crm.sales import seed_pipeline
 from core.domain import Domain, Sample
 from core.ids import new_id
 
@@ -98,6 +99,7 @@ DOMAIN = Domain(
             },
         ),
     },
+    workspace_seeders=(seed_pipeline,),
     records={
         "contact": "create_contact",
         "company": "create_company",

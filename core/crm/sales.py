@@ -34,6 +34,28 @@ from core.ids import new_id
 # ---------------------------------------------------------------- stages
 
 
+DEFAULT_PIPELINE = (
+    ("lead", "Lead", 10),
+    ("qualified", "Qualified", 20),
+    ("proposal", "Proposal", 30),
+    ("negotiation", "Negotiation", 40),
+    ("won", "Won", 50),
+    ("lost", "Lost", 60),
+)
+"""The deal stages a new workspace starts with (key, name, position); editable after."""
+
+
+async def seed_pipeline(session: AsyncSession, ws: WorkspaceId) -> None:
+    """Workspace seeder: the default deal pipeline of a new workspace."""
+    now = utcnow()
+    session.add_all(
+        DealStage(id=new_id("stage"), workspace_id=ws, key=key, name=name, position=position,
+                  created_at=now)
+        for key, name, position in DEFAULT_PIPELINE
+    )  # fmt: skip
+    await session.flush()
+
+
 async def create_stage(
     session: AsyncSession, ws: WorkspaceId, data: CreateDealStageIn
 ) -> DealStage:

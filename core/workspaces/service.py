@@ -8,9 +8,10 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.db import utcnow
+from core.db import WorkspaceId, utcnow
 from core.errors import NotFound, ValidationFailed
 from core.ids import new_id
+from core.platform import platform_of
 from core.principal import Principal
 from core.workspaces import repository
 from core.workspaces.models import Workspace, WorkspaceStatus
@@ -53,6 +54,8 @@ async def create_workspace(
     )
     session.add(workspace)
     await session.flush()
+    for seed in platform_of(session).workspace_seeders:  # e.g. the default deal pipeline
+        await seed(session, WorkspaceId(workspace.id))
     return workspace
 
 

@@ -18,13 +18,14 @@ async def test_deal_stage_rules(
     assert dup.status_code == 409 and dup.json()["error"]["code"] == "deal_stage_exists"
     deal = await created(client, tenant, "/deals", {"name": "Pilot", "amount_cents": 100})
     assert deal["stage"] == "discovery" and deal["currency"] == "USD"
-    r = await patch(client, tenant, f"/deals/{deal['id']}", {"stage": "won"})
+    r = await patch(client, tenant, f"/deals/{deal['id']}", {"stage": "signed"})
     assert r.status_code == 422 and r.json()["error"]["code"] == "deal_stage_not_found"
     r = await patch(client, tenant, f"/deals/{deal['id']}", {"amount_cents": -1})
     assert r.status_code == 400
     r = await patch(client, tenant, f"/deals/{deal['id']}", {"currency": "usd"})
     assert r.status_code == 400
-    await created(client, tenant, "/deal-stages", {"key": "won", "name": "Won", "position": 9})
+    taken = await post(client, tenant, "/deal-stages", {"key": "won", "name": "Won"})
+    assert taken.status_code == 409  # the default pipeline has it
     r = await patch(
         client, tenant, f"/deals/{deal['id']}", {"stage": "won", "status": "won", "currency": "EUR"}
     )

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import uuid
-
 import socket
+import uuid
 from datetime import timedelta
 from typing import Any
 
