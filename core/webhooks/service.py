@@ -46,7 +46,8 @@ MAX_CUSTOM_EVENT_TYPES = 500
 async def check_event_types(
     session: AsyncSession, workspace_id: WorkspaceId, event_types: list[str]
 ) -> list[str]:
-    """Deduplicate and check subscriptions: built-in, registered custom, or ``*``."""
+    """Deduplicate and check subscriptions: built-in, any well-formed custom name
+    (registered or not: a custom event needs no registration), or ``*``."""
     wanted = list(dict.fromkeys(t.strip() for t in event_types if t.strip()))
     if not wanted:
         raise Unprocessable(
@@ -54,15 +55,13 @@ async def check_event_types(
         )
     if WILDCARD in wanted:
         return [WILDCARD]
-    candidates = [t for t in wanted if not is_builtin(session, t)]
-    known = await repository.custom_keys(session, workspace_id, candidates)
-    unknown = [t for t in candidates if t not in known]
-    if unknown:
+    invalid = [t for t in wanted if not is_builtin(session, t) and not EVENT_KEY_RE.match(t)]
+    if invalid:
         raise Unprocessable(
-            f"Unknown event type(s): {', '.join(unknown)}. Use built-in types, '*', or register "
-            "custom ones with register_integration_event_type.",
-            code="event_type_unknown",
-            details={"unknown": unknown},
+            f"Invalid event type(s): {', '.join(invalid)}. Use '*', built-in types or custom "
+            "names: lowercase and dotted, e.g. campaign.kickoff.",
+            code="event_type_invalid",
+            details={"invalid": invalid},
         )
     return wanted
 

@@ -41,7 +41,8 @@ LEADS = [
 
 
 async def seed_crm(session: AsyncSession, ws: WorkspaceId) -> None:
-    """~3 companies, 6 contacts, 4 leads, a stage (beside the default pipeline), 3 deals, an invoice, tasks and activities."""
+    """~3 companies, 6 contacts, 4 leads, a stage (beside the default pipeline), 3 deals,
+    an invoice, tasks and activities."""
     # proposal and won come with the default pipeline of every new workspace
     await sales.create_stage(
         session, ws, CreateDealStageIn(key="discovery", name="Discovery", position=15)
