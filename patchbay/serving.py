@@ -58,7 +58,15 @@ def serve_http(settings: Settings, *, host: str, port: int, with_worker: bool) -
     except ValueError as exc:  # e.g. PATCHBAY_MCP_TOOLSETS names a toolset that does not exist
         print(f"patchbay: invalid configuration: {exc}", file=sys.stderr, flush=True)
         raise SystemExit(2) from None
-    uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(), lifespan="on")
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level=settings.log_level.lower(),
+        lifespan="on",
+        proxy_headers=True,  # the client address and scheme a trusted proxy forwards
+        forwarded_allow_ips=settings.trusted_proxies,
+    )
 
 
 def claude_desktop_snippet(settings: Settings, token: str) -> dict[str, object]:

@@ -17,6 +17,7 @@ from core.webhooks.schemas import (
     RegisterEventTypeIn,
     UpdateWebhookIn,
     WebhookDeliveryPublic,
+    WebhookEndpointDeleted,
     WebhookEndpointPublic,
     WebhookEndpointWithSecret,
     WebhookIdIn,
@@ -80,6 +81,16 @@ async def update_webhook(ctx: Context, args: UpdateWebhookIn) -> WebhookEndpoint
     )
     ctx.resource_id = endpoint.id
     return endpoint_with_secret(endpoint, secret)
+
+
+async def delete_webhook(ctx: Context, args: WebhookIdIn) -> WebhookEndpointDeleted:
+    endpoint, canceled = await service.delete_endpoint(
+        ctx.session, ctx.workspace_id, args.webhook_id
+    )
+    ctx.resource_id = endpoint.id  # the audit row names the deleted endpoint
+    return WebhookEndpointDeleted(
+        id=endpoint.id, name=endpoint.name, url=endpoint.url, canceled_deliveries=canceled
+    )
 
 
 async def send_test(ctx: Context, args: WebhookIdIn) -> WebhookDeliveryPublic:
@@ -170,6 +181,14 @@ OPERATIONS = [
         errors=(NotFound, Unprocessable),
         prepare=prepare_url,
         extra={"secret_fields": ("secret",)},
+    ),
+    webhooks.delete(
+        "delete_webhook_endpoint", "/webhooks/{webhook_id}", delete_webhook, WebhookIdIn,
+        WebhookEndpointDeleted,
+        summary="Delete a webhook endpoint",
+        description="Delete an endpoint and its delivery log; its queued deliveries are "
+        "cancelled (canceled_deliveries says how many). Audited.",
+        errors=(NotFound,),
     ),
     webhooks.action(
         "send_test_webhook_event", "POST", "/webhooks/{webhook_id}/test", send_test,

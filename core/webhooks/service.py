@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import WorkspaceId, flush_unique, serialize, utcnow
@@ -177,6 +177,29 @@ async def fail_queued(
         )
         .execution_options(synchronize_session=False)
     )
+
+
+async def delete_endpoint(
+    session: AsyncSession, workspace_id: WorkspaceId, endpoint_id: str
+) -> tuple[WebhookEndpoint, int]:
+    """Delete an endpoint with its delivery log; answers the endpoint and how many queued
+    deliveries were cancelled (a delivery already being sent may still arrive once)."""
+    endpoint = await get_endpoint(session, workspace_id, endpoint_id)
+    of_endpoint = (
+        WebhookDelivery.workspace_id == workspace_id,
+        WebhookDelivery.endpoint_id == endpoint_id,
+    )
+    queued = await session.execute(
+        delete(WebhookDelivery)
+        .where(*of_endpoint, WebhookDelivery.status.in_(READY_STATUSES))
+        .execution_options(synchronize_session=False)
+    )
+    await session.execute(
+        delete(WebhookDelivery).where(*of_endpoint).execution_options(synchronize_session=False)
+    )
+    await session.delete(endpoint)
+    await session.flush()
+    return endpoint, int(queued.rowcount or 0)  # type: ignore[attr-defined]
 
 
 async def queue_test(
