@@ -155,8 +155,7 @@ OPERATIONS = [
         description="Register an https URL to receive signed POSTs (Standard Webhooks) for the "
         "given event types or '*'. The signing secret (whsec_...) is in this response only "
         "(not in a replay); store it. Fails with url_not_allowed for non-public or non-https "
-        "URLs and event_type_invalid for malformed event names (custom ones need no "
-        "registration).",
+        "URLs; any well-formed event name may be subscribed to.",
         errors=(Unprocessable,),
         prepare=prepare_url,
         # Shown once: never stored for idempotent replays, which answer without it.
