@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from core.fields import Email, OneLine, RecordId, UtcDatetime, one_line, record_id
-from core.pagination import ListParams
+from core.pagination import ListParams, PagedListParams
 
 LeadStatus = Literal["new", "working", "qualified", "disqualified", "converted"]
 OpenLeadStatus = Literal["new", "working", "qualified", "disqualified"]
@@ -228,7 +228,7 @@ class LeadIdIn(_In):
     lead_id: RecordId = record_id("lead", "lead", required=True)
 
 
-class ListLeadsIn(_List):
+class ListLeadsIn(_List, PagedListParams):  # page/per_page too: a page-numbered API lists leads
     query: str | None = Field(
         default=None,
         max_length=200,
