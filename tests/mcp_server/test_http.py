@@ -123,7 +123,7 @@ async def test_headers_narrow_the_list(
         toolset = registry.toolset_names[0]
         async with http_client(base, tenant.token, headers={"X-MCP-Toolsets": toolset}) as client:
             narrowed = await tool_names(client)
-        assert narrowed == {op.name for op in registry if op.toolset == toolset}
+    assert narrowed == {op.name for op in registry if op.toolset == toolset and op.mcp_tool}
 
 
 async def test_header_cannot_widen_the_operator_ceiling(
