@@ -56,6 +56,7 @@ DOMAIN = Domain(
         "lead.updated": "A lead changed.",
         "lead.converted": "A lead was converted into a contact, company or deal.",
         "deal_stage.created": "A deal pipeline stage was created.",
+        "deal_stage.updated": "A deal pipeline stage was renamed or reordered.",
         "deal.created": "A deal was created.",
         "deal.updated": "A deal changed (stage, amount, owner…).",
         "invoice.created": "An invoice was created.",
@@ -88,6 +89,7 @@ DOMAIN = Domain(
         "create_accounting_account": Sample(
             lambda: {"code": _suffix(), "name": "Services revenue", "type": "revenue"}
         ),
+        "update_deal_stage": Sample(lambda: {"name": "Renamed"}),
         "create_journal_entry": Sample(
             lambda: {
                 "memo": "Sale",

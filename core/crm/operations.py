@@ -60,6 +60,7 @@ from core.crm.schemas import (
     UpdateCompanyIn,
     UpdateContactIn,
     UpdateDealIn,
+    UpdateDealStageIn,
     UpdateLeadIn,
 )
 from core.errors import Conflict, NotFound, Unprocessable
@@ -165,6 +166,13 @@ async def create_deal_stage(ctx: Context, a: CreateDealStageIn) -> DealStage:
     stage = await sales.create_stage(ctx.session, ctx.workspace_id, a)
     ctx.resource_id = stage.id
     return stage
+
+
+async def update_deal_stage(ctx: Context, a: UpdateDealStageIn) -> DealStage:
+    ctx.resource_id = a.deal_stage_id
+    return await sales.update_stage(
+        ctx.session, ctx.workspace_id, a.deal_stage_id, a.name, a.position
+    )
 
 
 async def list_deals(ctx: Context, a: ListDealsIn) -> Page[Deal]:
@@ -356,6 +364,13 @@ OPERATIONS = [
         summary="Create a deal stage",
         description="Add a stage to the sales pipeline; keys are unique (409 "
         "deal_stage_exists).",
+    ),
+    SALES.update(
+        "update_deal_stage", "/deal-stages/{deal_stage_id}", update_deal_stage, UpdateDealStageIn,
+        DealStagePublic,
+        summary="Update a deal stage",
+        description="Rename or reorder a stage (the default pipeline's too); its key stays.",
+        errors=(NotFound,),
     ),
     SALES.list(
         "list_deals", "/deals", list_deals, ListDealsIn, DealPublic,

@@ -286,6 +286,16 @@ class CreateDealStageIn(_In):
     )
 
 
+class UpdateDealStageIn(_In):
+    deal_stage_id: RecordId = record_id("deal stage", "stage", required=True)
+    name: OneLine | None = Field(
+        default=None, min_length=1, max_length=120, description="New display name."
+    )
+    position: int | None = Field(
+        default=None, ge=0, le=1_000_000, description="New order in the pipeline."
+    )
+
+
 class ListDealStagesIn(_List):
     query: str | None = Field(
         default=None,

@@ -116,3 +116,23 @@ async def test_concurrent_payments_never_overpay(
     fetched = (await get(client, tenant, f"/invoices/{inv['id']}")).json()["data"]
     assert fetched["amount_paid_cents"] == 30_000 and fetched["balance_cents"] == 6_000
     assert await count(runtime, "payments", tenant.workspace_id) == 3
+
+
+async def test_new_workspace_has_the_default_pipeline_and_stages_stay_editable(
+    client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    stages = (await get(client, tenant, "/deal-stages", limit=100)).json()["data"]
+    by_position = sorted(stages, key=lambda s: s["position"])
+    assert [s["key"] for s in by_position] == [
+        "lead", "qualified", "proposal", "negotiation", "won", "lost"
+    ]  # fmt: skip
+    qualified = next(s for s in stages if s["key"] == "qualified")
+    r = await patch(
+        client, tenant, f"/deal-stages/{qualified['id']}", {"name": "SQL", "position": 5}
+    )
+    assert r.status_code == 200, r.text
+    assert (r.json()["data"]["key"], r.json()["data"]["name"]) == ("qualified", "SQL")
+    deal = await created(client, tenant, "/deals", {"name": "Pilot", "stage": "qualified"})
+    assert deal["stage"] == "qualified"
+    missing = await patch(client, tenant, "/deal-stages/stage_01jd00000000000000000000zz", {})
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "stage_not_found"
