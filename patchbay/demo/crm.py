@@ -139,9 +139,9 @@ async def seed_crm(session: AsyncSession, ws: WorkspaceId) -> None:
                 "title": title,
                 "status": "open",
                 "priority": "normal",
-                "assignee": assignee,
-                "related_type": related_type,
-                "related_id": related_id,
+                "assignee_id": assignee,
+                "related_resource_type": related_type,
+                "related_resource_id": related_id,
             },
         )
     for type_, summary, body, related_type, related_id in (
@@ -168,8 +168,8 @@ async def seed_crm(session: AsyncSession, ws: WorkspaceId) -> None:
                 "type": type_,
                 "summary": summary,
                 "body": body,
-                "related_type": related_type,
-                "related_id": related_id,
+                "related_resource_type": related_type,
+                "related_resource_id": related_id,
                 "logged_by": "demo",
             },
         )
