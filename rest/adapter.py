@@ -150,9 +150,8 @@ def make_endpoint(runtime: Runtime, op: Operation) -> Any:
                 body = parse_json_object(raw)
             except DomainError as error:
                 body = error
-        body_key = (
-            body.pop(BODY_IDEMPOTENCY_KEY, None) if is_write and isinstance(body, dict) else None
-        )
+        body_has_key = is_write and isinstance(body, dict) and BODY_IDEMPOTENCY_KEY in body
+        body_key = body.pop(BODY_IDEMPOTENCY_KEY) if body_has_key else None  # type: ignore[union-attr]
 
         async def load_arguments() -> dict[str, Any]:
             if uses_query:
@@ -161,7 +160,7 @@ def make_endpoint(runtime: Runtime, op: Operation) -> Any:
                 raise body
             else:
                 args = dict(body)
-            if body_key is not None:
+            if body_has_key:
                 if not isinstance(body_key, str):
                     raise ValidationFailed("idempotency_key must be a string.")
                 if header_key is not None and header_key != body_key:

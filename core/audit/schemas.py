@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from core.fields import UtcDatetime
 from core.pagination import ListParams
+
+ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 
 
 class ListAuditIn(ListParams):
@@ -30,11 +33,13 @@ class ListAuditIn(ListParams):
         description="REST requests to this endpoint URL (e.g. /api/v1/contacts/con_…).",
     )
 
-    @model_validator(mode="after")
-    def _window(self) -> ListAuditIn:
-        if self.since and self.until and self.since >= self.until:
-            raise ValueError("since must be before until")
-        return self
+    @field_validator("since", "until", mode="before")
+    @classmethod
+    def _iso_only(cls, value: object) -> object:
+        # A query string is validated leniently: no number may pass as a Unix time.
+        if isinstance(value, str) and not ISO_DATE.match(value):
+            raise ValueError("an ISO-8601 date-time with a UTC offset is required")
+        return value
 
 
 class AuditEntryPublic(BaseModel):

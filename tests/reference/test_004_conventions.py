@@ -247,3 +247,22 @@ async def test_forwarded_proto_is_believed_only_from_trusted_proxies(
         r = await c.get(f"{API}/me", headers={**tenant.headers, "X-Forwarded-Proto": "https"})
         assert r.status_code == 308
         assert r.headers["location"] == "https://testserver/api/v1/me"
+
+
+async def test_audit_time_filters_take_iso_date_times_only(
+    client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    assert (await get(client, tenant, "/audit?until=0.5")).status_code == 400
+    at = "2000-01-01T00:00:00Z"
+    empty = await get(client, tenant, f"/audit?since={at}&until={at}")
+    assert empty.status_code == 200 and empty.json()["data"] == []
+
+
+async def test_body_idempotency_key_must_be_a_string(
+    client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    for key in (None, 5):
+        r = await client.post(
+            f"{API}/contacts", json={"name": "x", "idempotency_key": key}, headers=tenant.headers
+        )
+        assert r.status_code == 400, r.text
