@@ -37,6 +37,13 @@ class Settings(BaseSettings):
     idempotency_ttl_seconds: int = Field(default=24 * 3600, ge=60)
     idempotency_lock_seconds: int = Field(default=60, ge=1)
     public_base_url: str | None = None
+    """The URL clients reach this server at (``https://…`` behind TLS): named in the
+    OpenAPI document's ``servers`` and the MCP/OAuth metadata."""
+    force_https: bool = False
+    """Redirect (308) every plain-http request to https; the scheme of a request from a
+    trusted proxy is its ``X-Forwarded-Proto``."""
+    trusted_proxies: str = "127.0.0.1,::1"
+    """Comma separated addresses whose ``X-Forwarded-Proto`` is believed (``*``: any)."""
     # MCP operator ceiling (comma separated); headers can only narrow these.
     mcp_toolsets: str | None = None
     mcp_readonly: bool = False
@@ -63,6 +70,13 @@ class Settings(BaseSettings):
         if not value.startswith(("sqlite", "postgresql", "postgres")):
             raise ValueError("PATCHBAY_DATABASE_URL must be a sqlite:// or postgresql:// URL")
         return value
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("PATCHBAY_PUBLIC_BASE_URL must start with https:// (or http://)")
+        return value.rstrip("/") if value else value
 
     @cached_property
     def async_database_url(self) -> str:

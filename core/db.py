@@ -135,6 +135,23 @@ def _set_tenant_on_begin(session: Session, _transaction: Any, connection: sa.Con
         connection.execute(_SET_TENANT, {"ws": workspace_id})
 
 
+_WORKSPACE_OF = sa.text("SELECT patchbay_workspace_of(CAST(:table AS regclass), :id)")
+
+
+async def record_workspace(session: AsyncSession, table: str, record_id: str) -> str | None:
+    """The workspace of the record ``record_id`` of ``table``, whatever it is: for the
+    operator's commands that take an id alone (a token, a workflow, a run). On
+    PostgreSQL through ``patchbay_workspace_of`` (migration 0008): a session bound to no
+    workspace sees no row of any."""
+    if session.get_bind().dialect.name == "postgresql":
+        found = await session.execute(_WORKSPACE_OF, {"table": table, "id": record_id})
+    else:
+        found = await session.execute(
+            sa.text(f"SELECT workspace_id FROM {table} WHERE id = :id LIMIT 1"), {"id": record_id}
+        )
+    return found.scalar()
+
+
 _TENANT: ContextVar[str] = ContextVar("patchbay_tenant")
 """The workspace of the ORM statement being executed (set by ``_tenant_filter``)."""
 
@@ -338,6 +355,7 @@ __all__ = [
     "WorkspaceId",
     "WorkspaceOwned",
     "create_engine",
+    "record_workspace",
     "flush_unique",
     "serialize",
     "tenant_fk",

@@ -38,6 +38,9 @@ CopyScrubber = Callable[[AsyncSession, WorkspaceId, Mapping[str, dict[str, Any]]
 """``(session, workspace, {event id: stub})``: replaces this domain's copies of the given
 events' payloads (the webhook domain's delivery payloads) with the stubs."""
 
+WorkspaceSeeder = Callable[[AsyncSession, WorkspaceId], Awaitable[None]]
+"""``(session, new workspace)``: records a new workspace starts with."""
+
 Chore = Callable[["Runtime"], Awaitable[int]]
 """Periodic worker housekeeping (purging expired rows …); answers how many rows it touched."""
 
@@ -76,6 +79,9 @@ class Domain:
     erasers: Sequence[Eraser] = ()
     copy_scrubbers: Sequence[CopyScrubber] = ()
     chores: Sequence[Chore] = ()
+    workspace_seeders: Sequence[WorkspaceSeeder] = ()
+    """Run in the transaction that creates a workspace: what a new workspace starts with
+    (the CRM's default deal pipeline)."""
     provides: Mapping[str, Any] = field(default_factory=dict)
     """Named capabilities other domains may use through the platform (e.g. the webhook
     domain's ``event_publisher``), so no domain imports another."""

@@ -36,6 +36,7 @@ _replays = IdempotencyRecord.__table__  # type: ignore[attr-defined]
 ERASED_TEXT = "(erased)"
 """What a required text field of an erased record holds instead of the person's data."""
 
+
 async def erase_linked(
     session: AsyncSession, ws: WorkspaceId, records: Mapping[str, Collection[str]]
 ) -> int:

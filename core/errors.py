@@ -83,6 +83,15 @@ class Forbidden(DomainError):
     default_message = "The token may not perform this operation."
 
 
+class RestApiDisabled(DomainError):
+    code = "rest_api_disabled"
+    status = 404
+    default_message = (
+        "The REST API is disabled for this workspace; an administrator can enable it again "
+        "(update_workspace_settings over MCP, or `patchbay workspace rest-api ID --enable`)."
+    )
+
+
 class ScopeMissing(Forbidden):
     code = "scope_missing"
 

@@ -33,9 +33,7 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
 
 def _single_line(value: str) -> str:
     if _CONTROL.search(value):
-        raise ValueError(
-            "it must be a single line (no line breaks or other control characters)"
-        )
+        raise ValueError("it must be a single line (no line breaks or other control characters)")
     return value
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from core import idempotency
+from core import deprecation, idempotency
 from core.audit import service as audit
 from core.db import WorkspaceId, use_tenant, utcnow
 from core.errors import (
@@ -29,13 +29,14 @@ from core.errors import (
     ModuleNotEnabled,
     NotFound,
     RateLimited,
+    RestApiDisabled,
     ScopeMissing,
     TierNotEntitled,
     ValidationFailed,
     WorkspaceInactive,
 )
-from core.operations import ANY_SCOPE, Channel, Context, Kind, Operation
-from core.pagination import CURSOR_SCOPE, Page, list_scope
+from core.operations import ANY_READ_SCOPE, Channel, Context, Kind, Operation, holds_scope
+from core.pagination import CURSOR_SCOPE, PAGE_OFFSET, ListParams, Page, list_scope
 from core.principal import Principal
 from core.ratelimit import RateState
 from core.runtime import Runtime
@@ -67,6 +68,8 @@ class Call:
     strings: bool = False  # arguments come from a query string: coerce "25" to 25
     idempotency_key: str | None = None
     request_id: str = field(default_factory=new_request_id)
+    path: str | None = None
+    """The endpoint URL of a REST request (no query string), kept in the audit log."""
     # Set by a transport that already authenticated ``credentials`` for this very request
     # (the MCP HTTP token verifier), so the token is not looked up twice.
     authenticated: Principal | None = None
@@ -124,6 +127,7 @@ async def operator_principal(session: Any, workspace_id: str) -> Principal:
         last_used_at=now,  # nothing to touch
         created_at=now,
         expires_at=None,
+        rest_api_enabled=row.rest_api_enabled,
     )
 
 
@@ -136,6 +140,8 @@ def check_channel(principal: Principal, channel: Channel) -> None:
         raise TierNotEntitled(
             f"The REST API is not included in the {principal.plan.name} plan (pro and above)."
         )
+    if channel is Channel.rest and not principal.rest_api_enabled:
+        raise RestApiDisabled()
     if channel is Channel.mcp and not principal.plan.mcp:
         raise TierNotEntitled(f"MCP is not included in the {principal.plan.name} plan.")
     if principal.workspace_status != "active":
@@ -148,8 +154,8 @@ def check_operation(principal: Principal, op: Operation) -> None:
         raise TierNotEntitled(f"'{op.feature}' is not included in the {principal.plan.name} plan.")
     if op.module and op.module not in principal.enabled_modules:
         raise ModuleNotEnabled(f"The '{op.module}' module is not enabled for this workspace.")
-    if op.scope != ANY_SCOPE and op.scope not in principal.scopes:
-        raise ScopeMissing(op.scope)
+    if not holds_scope(principal.scopes, op.scope):
+        raise ScopeMissing("any read scope" if op.scope == ANY_READ_SCOPE else op.scope)
 
 
 def validate_arguments(op: Operation, raw: dict[str, Any], *, strings: bool) -> BaseModel:
@@ -268,6 +274,28 @@ def render(op: Operation, result: Any) -> dict[str, Any]:
 
 
 async def dispatch(runtime: Runtime, call: Call) -> Outcome:
+    """Run one call through the gate (``_dispatch``); never raises.
+
+    Deprecated argument names and values (``core.deprecation``) are rewritten to the
+    canonical ones when the arguments are loaded, and the answer says so in an
+    ``X-API-Deprecation`` header.
+    """
+    notes: list[str] = []
+    load = call.load_arguments
+
+    async def load_canonical() -> dict[str, Any]:
+        raw = await load()
+        notes.extend(deprecation.rewrite(call.operation.input_model, raw))
+        return raw
+
+    call.load_arguments = load_canonical
+    outcome = await _dispatch(runtime, call)
+    if notes:
+        outcome.headers[deprecation.HEADER] = deprecation.header_value(notes)
+    return outcome
+
+
+async def _dispatch(runtime: Runtime, call: Call) -> Outcome:
     """Run one call through every check and the handler; never raises.
 
     A call without an Idempotency-Key runs in ONE transaction: authentication, checks and
@@ -446,6 +474,8 @@ async def _handle(
     # the tenant safety net (ORM filter) and, on PostgreSQL, row-level security
     await use_tenant(session, principal.workspace_id)
     session.info[CURSOR_SCOPE] = list_scope(op.name, principal.workspace_id)  # binds cursors
+    if isinstance(arguments, ListParams) and arguments.offset:
+        session.info[PAGE_OFFSET] = arguments.offset  # a page-numbered request
     ctx = Context(
         session=session,
         principal=principal,
@@ -518,6 +548,7 @@ def _audit_fields(
         "outcome": outcome,
         "request_id": call.request_id,
         "resource_id": resource_id,
+        "path": call.path,
     }
 
 

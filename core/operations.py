@@ -69,6 +69,21 @@ Prepare = Callable[[Settings, Any], Awaitable[Any]]
 
 ANY_SCOPE = "token:any"
 """Scope value for operations every valid token may call (e.g. ``get_me``)."""
+ANY_READ_SCOPE = "any:read"
+"""Scope value for operations any token holding some ``…:read`` scope may call
+(``get_workspace``, as the reference API requires "any read scope")."""
+PSEUDO_SCOPES = frozenset({ANY_SCOPE, ANY_READ_SCOPE})
+"""Scope values that name no scope of their own."""
+
+
+def holds_scope(scopes: frozenset[str], scope: str) -> bool:
+    """Whether a token with ``scopes`` satisfies an operation requiring ``scope``."""
+    if scope == ANY_SCOPE:
+        return True
+    if scope == ANY_READ_SCOPE:
+        return any(s.endswith(":read") for s in scopes)
+    return scope in scopes
+
 
 _NAME_RE = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
 
@@ -105,7 +120,15 @@ class Operation:
     """A slow check run by the gate after validation and before the transaction opens
     (resolving a webhook URL's host): no write lock is held while it waits. What it
     answers reaches the handler as ``ctx.prepared``."""
+    operation_id: str = ""
+    """The OpenAPI ``operationId``: the reference API's name where it names the operation
+    (``listContacts`` for ``search_contacts``), else the camelCase of ``name``."""
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.operation_id:
+            head, *rest = self.name.split("_")
+            object.__setattr__(self, "operation_id", head + "".join(w.title() for w in rest))
 
     @property
     def path_params(self) -> list[str]:
@@ -183,30 +206,70 @@ class Declare:
             fields.setdefault("open_world", self.writes_emit_events)
         return Operation(kind=kind, method=method, **fields)
 
-    def list(self, name: str, path: str, handler: Handler, input_model: Any,
-             output_model: Any, *, summary: str, description: str, **more: Any) -> Operation:
+    def list(
+        self,
+        name: str,
+        path: str,
+        handler: Handler,
+        input_model: Any,
+        output_model: Any,
+        *,
+        summary: str,
+        description: str,
+        **more: Any,
+    ) -> Operation:
         """``GET`` of a cursor-paginated list."""
         return self._op(Kind.read, "GET", name=name, path=path, handler=handler,
                         input_model=input_model, output_model=output_model, summary=summary,
                         description=description, paginated=True, **more)  # fmt: skip
 
-    def get(self, name: str, path: str, handler: Handler, input_model: Any,
-            output_model: Any, *, summary: str, description: str, **more: Any) -> Operation:
+    def get(
+        self,
+        name: str,
+        path: str,
+        handler: Handler,
+        input_model: Any,
+        output_model: Any,
+        *,
+        summary: str,
+        description: str,
+        **more: Any,
+    ) -> Operation:
         """``GET`` of one record."""
         return self._op(Kind.read, "GET", name=name, path=path, handler=handler,
                         input_model=input_model, output_model=output_model, summary=summary,
                         description=description, **more)  # fmt: skip
 
-    def create(self, name: str, path: str, handler: Handler, input_model: Any,
-               output_model: Any, *, summary: str, description: str, **more: Any) -> Operation:
+    def create(
+        self,
+        name: str,
+        path: str,
+        handler: Handler,
+        input_model: Any,
+        output_model: Any,
+        *,
+        summary: str,
+        description: str,
+        **more: Any,
+    ) -> Operation:
         """``POST`` creating a record: 201."""
         more.setdefault("success_status", 201)
         return self._op(Kind.write, "POST", name=name, path=path, handler=handler,
                         input_model=input_model, output_model=output_model, summary=summary,
                         description=description, **more)  # fmt: skip
 
-    def update(self, name: str, path: str, handler: Handler, input_model: Any,
-               output_model: Any, *, summary: str, description: str, **more: Any) -> Operation:
+    def update(
+        self,
+        name: str,
+        path: str,
+        handler: Handler,
+        input_model: Any,
+        output_model: Any,
+        *,
+        summary: str,
+        description: str,
+        **more: Any,
+    ) -> Operation:
         """``PATCH`` of a record: only sent fields change (destructive, idempotent)."""
         more.setdefault("destructive", True)
         more.setdefault("idempotent", True)
@@ -214,16 +277,37 @@ class Declare:
                         input_model=input_model, output_model=output_model, summary=summary,
                         description=description, **more)  # fmt: skip
 
-    def delete(self, name: str, path: str, handler: Handler, input_model: Any,
-               output_model: Any, *, summary: str, description: str, **more: Any) -> Operation:
+    def delete(
+        self,
+        name: str,
+        path: str,
+        handler: Handler,
+        input_model: Any,
+        output_model: Any,
+        *,
+        summary: str,
+        description: str,
+        **more: Any,
+    ) -> Operation:
         """``DELETE`` (or an irreversible erasure)."""
         return self._op(Kind.delete, "DELETE", name=name, path=path, handler=handler,
                         input_model=input_model, output_model=output_model, summary=summary,
                         description=description, **more)  # fmt: skip
 
-    def action(self, name: str, method: str, path: str, handler: Handler, input_model: Any,
-               output_model: Any, *, summary: str, description: str, kind: Kind = Kind.write,
-               **more: Any) -> Operation:
+    def action(
+        self,
+        name: str,
+        method: str,
+        path: str,
+        handler: Handler,
+        input_model: Any,
+        output_model: Any,
+        *,
+        summary: str,
+        description: str,
+        kind: Kind = Kind.write,
+        **more: Any,
+    ) -> Operation:
         """Anything else (``POST /leads/{id}/convert``, ``POST …/runs``)."""
         return self._op(kind, method, name=name, path=path, handler=handler,
                         input_model=input_model, output_model=output_model, summary=summary,
@@ -297,6 +381,8 @@ class Registry:
         op.validate_declaration()
         if op.name in self._ops:
             raise ValueError(f"duplicate operation name {op.name!r}")
+        if any(o.operation_id == op.operation_id for o in self._ops.values()):
+            raise ValueError(f"duplicate operationId {op.operation_id!r}")
         if self._toolsets and op.toolset not in self._toolsets:
             raise ValueError(f"{op.name}: toolset {op.toolset!r} is not declared")
         self._ops[op.name] = op
@@ -338,7 +424,7 @@ class Registry:
 
 def may_call(principal: Principal, op: Operation) -> bool:
     """Scope, plan feature and module checks (what a tool list hides)."""
-    if op.scope != ANY_SCOPE and op.scope not in principal.scopes:
+    if not holds_scope(principal.scopes, op.scope):
         return False
     if op.feature and not principal.plan.allows_feature(op.feature):
         return False

@@ -21,11 +21,11 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.errors import InvalidCursor
+from core.errors import DomainError, InvalidCursor
 from core.ids import looks_like_id
 from core.search import text_filter
 
@@ -33,12 +33,28 @@ T = TypeVar("T")
 
 DEFAULT_LIMIT = 25
 MAX_LIMIT = 100
+MAX_OFFSET = 10_000
+"""The deepest a page-numbered list goes (``page`` × ``per_page``); the cursor goes on."""
 CURSOR_SCOPE = "cursor_scope"
 """``session.info`` key: the operation and workspace a list runs for (set by the gateway)."""
+PAGE_OFFSET = "page_offset"
+"""``session.info`` key: rows to skip for a page-numbered request (set by the gateway)."""
+REST_ONLY = "x-patchbay-rest-only"
+"""Marks an argument offered for REST clients written from other documents (``after``,
+``page``): the MCP tool schemas leave it out, the tools page with ``cursor``."""
+
+
+class PageTooDeep(DomainError):
+    code = "page_too_deep"
+    status = 400
+    default_message = (
+        f"page × per_page may not exceed {MAX_OFFSET}; page on with the cursor "
+        "(next_cursor) instead."
+    )
 
 
 class ListParams(BaseModel):
-    """Mixin for list inputs: ``limit`` and ``cursor``."""
+    """Mixin for list inputs: ``limit`` and ``cursor`` (also accepted as ``after``)."""
 
     limit: int = Field(
         default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description="Page size, 1-100 (default 25)."
@@ -48,6 +64,61 @@ class ListParams(BaseModel):
         max_length=200,
         description="Opaque cursor from a previous response's next_cursor; omit for page 1.",
     )
+    after: str | None = Field(
+        default=None,
+        max_length=200,
+        description="The same as cursor (the name some clients use).",
+        json_schema_extra={REST_ONLY: True},
+    )
+
+    @model_validator(mode="after")
+    def _after_is_cursor(self) -> ListParams:
+        if self.after is not None:
+            if self.cursor is not None and self.cursor != self.after:
+                raise ValueError("cursor and after name the same thing; send one of them")
+            self.cursor = self.after
+        return self
+
+    @property
+    def offset(self) -> int:
+        """Rows to skip before the page (page-numbered lists only)."""
+        return 0
+
+
+class PagedListParams(ListParams):
+    """A list that also takes ``page`` and ``per_page`` (page-numbered clients): a
+    bounded offset, page × per_page ≤ ``MAX_OFFSET``; the cursor pages on beyond."""
+
+    page: int | None = Field(
+        default=None,
+        ge=1,
+        description="Page number, from 1 (with per_page; instead of cursor).",
+        json_schema_extra={REST_ONLY: True},
+    )
+    per_page: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_LIMIT,
+        description="Page size for page (1-100, as limit).",
+        json_schema_extra={REST_ONLY: True},
+    )
+
+    @model_validator(mode="after")
+    def _page_numbers(self) -> PagedListParams:
+        if self.per_page is not None:
+            if "limit" in self.model_fields_set and self.limit != self.per_page:
+                raise ValueError("limit and per_page name the same thing; send one of them")
+            self.limit = self.per_page
+        if self.page is not None:
+            if self.cursor is not None:
+                raise ValueError("send either page or cursor, not both")
+            if self.page * self.limit > MAX_OFFSET:
+                raise PageTooDeep()
+        return self
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * self.limit if self.page else 0
 
 
 @dataclass
@@ -124,12 +195,15 @@ async def paginate(
     scope = cursor_scope(session.info.get(CURSOR_SCOPE, ""), id_column)
     if cursor:
         stmt = stmt.where(id_column < decode_cursor(cursor, scope))
+    offset = session.info.pop(PAGE_OFFSET, 0)
     if search:
         condition = text_filter(
-            session, entity, search, within=stmt.whereclause, first=limit + 1
+            session, entity, search, within=stmt.whereclause, first=offset + limit + 1
         )
         if condition is not None:
             stmt = stmt.where(condition)
+    if offset:
+        stmt = stmt.offset(offset)
     rows = list((await session.execute(stmt.order_by(id_column.desc()).limit(limit + 1))).all())
     has_more = len(rows) > limit
     rows = rows[:limit]

@@ -17,11 +17,20 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import PLATFORM_KEY
-from core.domain import Chore, CopyScrubber, Domain, Eraser, EventSubscriber, Sample
+from core.domain import (
+    Chore,
+    CopyScrubber,
+    Domain,
+    Eraser,
+    EventSubscriber,
+    Sample,
+    WorkspaceSeeder,
+)
 from core.operations import Registry
 
 if TYPE_CHECKING:
     from core.jobs.queue import Queue
+
 
 def _merge(target: dict[str, Any], items: Mapping[str, Any], what: str, domain: str) -> None:
     for key, value in items.items():
@@ -44,6 +53,7 @@ class Platform:
     erasers: tuple[Eraser, ...]
     copy_scrubbers: tuple[CopyScrubber, ...]
     chores: tuple[Chore, ...]
+    workspace_seeders: tuple[WorkspaceSeeder, ...]
     provided: Mapping[str, Any]
     samples: Mapping[str, Sample]
     records: Mapping[str, str]
@@ -97,6 +107,7 @@ class Platform:
             erasers=tuple(e for d in domains for e in d.erasers),
             copy_scrubbers=tuple(c for d in domains for c in d.copy_scrubbers),
             chores=tuple(c for d in domains for c in d.chores),
+            workspace_seeders=tuple(s for d in domains for s in d.workspace_seeders),
             provided=provided,
             samples=samples,
             records=records,

@@ -27,3 +27,5 @@ class Principal:
     last_used_at: datetime | None
     created_at: datetime
     expires_at: datetime | None
+    rest_api_enabled: bool = True
+    """The workspace's REST kill switch (off: REST answers 404 ``rest_api_disabled``)."""

@@ -54,7 +54,9 @@ def related_model(session: AsyncSession, type_: str) -> Any:
         raise ValidationFailed(
             f"Records of type '{type_}' cannot be linked; linkable types: "
             f"{', '.join(sorted(types))}.",
-            details={"errors": [{"field": "related_type", "problem": "unknown record type"}]},
+            details={
+                "errors": [{"field": "related_resource_type", "problem": "unknown record type"}]
+            },
         )
     return model
 
@@ -64,7 +66,9 @@ async def check_related(
 ) -> None:
     """Raise unless both or neither are given and the record exists in the workspace."""
     if (type_ is None) != (id_ is None):
-        raise ValidationFailed("related_type and related_id must be given together.")
+        raise ValidationFailed(
+            "related_resource_type and related_resource_id must be given together."
+        )
     if type_ is None or id_ is None:
         return
     model = related_model(session, type_)

@@ -20,6 +20,7 @@ from pydantic import BaseModel
 
 from core.fields import EMAIL_PATTERN
 from core.operations import Kind, Operation, Registry
+from core.pagination import REST_ONLY
 from core.related import fill_related_types
 
 DESCRIPTION_LIMIT = 600
@@ -156,6 +157,9 @@ def input_schema(op: Operation, related_types: Sequence[str] = ()) -> dict[str, 
     something (PATCH: clear the field).
     """
     raw = fill_related_types(op.input_model.model_json_schema(mode="validation"), related_types)
+    raw["properties"] = {  # REST-only spellings (after, page): the tools page with cursor
+        name: prop for name, prop in raw.get("properties", {}).items() if not prop.get(REST_ONLY)
+    }
     schema = compact_schema(raw)
     schema["type"] = "object"
     properties = schema.setdefault("properties", {})

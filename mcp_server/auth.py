@@ -48,6 +48,8 @@ TOOLSETS_HEADER_NAME = "x-mcp-toolsets"
 
 class ToolPolicyLike(Protocol):
     def check_header(self, toolsets_header: str | None) -> None: ...
+
+
 METADATA_PATH = "/.well-known/oauth-protected-resource"
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 

@@ -57,8 +57,7 @@ def unsupported_version(requested: object, id_: str | int | None = None) -> Reje
     """The answer to a request in a protocol version this server does not speak."""
     return Rejection(
         UNSUPPORTED_PROTOCOL_VERSION,
-        f"Unsupported MCP protocol version {requested!r}; this server speaks "
-        f"{versions_text()}.",
+        f"Unsupported MCP protocol version {requested!r}; this server speaks {versions_text()}.",
         id_,
         {"supported": list(SUPPORTED_VERSIONS), "requested": requested},
     )

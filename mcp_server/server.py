@@ -80,8 +80,7 @@ class UnknownToolsets(ValueError):
 def instructions(registry: Registry) -> str:
     """The server instructions: what Patchbay is, its toolsets and the shared conventions."""
     families = "\n".join(
-        f"- {t.name}{' (default)' if t.default else ''}: {t.description}"
-        for t in registry.toolsets
+        f"- {t.name}{' (default)' if t.default else ''}: {t.description}" for t in registry.toolsets
     )
     return f"""\
 Patchbay is a CRM and automation platform. Its tools come in toolsets:
@@ -106,9 +105,7 @@ or failed.
 """
 
 
-def parse_toolsets(
-    value: str | Iterable[str] | None, registry: Registry
-) -> frozenset[str] | None:
+def parse_toolsets(value: str | Iterable[str] | None, registry: Registry) -> frozenset[str] | None:
     """A toolset selection (comma separated names, ``default``, ``all``) as a set of names;
     ``None`` for ``all`` or nothing. Unknown names raise ``UnknownToolsets``."""
     if value is None:

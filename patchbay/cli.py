@@ -275,6 +275,7 @@ def _workspace_row(w: Any) -> dict[str, Any]:
         "plan": w.plan,
         "status": w.status,
         "enabled_modules": list(w.enabled_modules),
+        "rest_api_enabled": w.rest_api_enabled,
         "created_at": w.created_at.isoformat(),
     }
 
@@ -317,6 +318,26 @@ def workspace_set_plan(workspace_id: str, plan: str, as_json: JsonOpt = False) -
             return _workspace_row(await service.set_plan(session, workspace_id, plan))
 
     emit(run_with_runtime(go), as_json, title="Plan changed")
+
+
+@workspace_app.command("rest-api")
+def workspace_rest_api(
+    workspace_id: str,
+    enable: Annotated[
+        bool, typer.Option("--enable/--disable", help="Turn the REST API on or off.")
+    ],
+    as_json: JsonOpt = False,
+) -> None:
+    """The REST kill switch: --disable makes every REST call of the workspace answer 404
+    rest_api_disabled (MCP is unaffected); --enable turns it back on."""
+    from core.workspaces import service
+
+    async def go(rt: Runtime) -> dict[str, Any]:
+        async with rt.db.session() as session:
+            row = await service.set_rest_api_enabled(session, workspace_id, enable)
+            return _workspace_row(row)
+
+    emit(run_with_runtime(go), as_json, title="REST API " + ("enabled" if enable else "disabled"))
 
 
 # ---------------------------------------------------------------- tokens
@@ -604,15 +625,13 @@ RUN_COLUMNS = (
 
 async def _owner(rt: Runtime, model: Any, record_id: str, missing: str) -> str:
     """The workspace of a workflow or run given by id alone (operator convenience)."""
-    from sqlmodel import select
+    from core.db import record_workspace
 
     async with rt.db.session(read_only=True) as session:
-        row = (
-            await session.execute(select(model.workspace_id).where(model.id == record_id))
-        ).first()
-    if row is None:
+        workspace_id = await record_workspace(session, model.__tablename__, record_id)
+    if workspace_id is None:
         raise NotFound(missing, record_id)
-    return str(row[0])
+    return workspace_id
 
 
 @workflow_app.command("runs")

@@ -104,6 +104,8 @@ def serve_http(
         port=port,
         log_level=settings.log_level.lower(),
         lifespan="on",
+        proxy_headers=True,  # the client address and scheme a trusted proxy forwards
+        forwarded_allow_ips=settings.trusted_proxies,
         # JSON logs: uvicorn's records go through the root handler too (one format).
         **({"log_config": None} if settings.log_format == "json" else {}),
     )

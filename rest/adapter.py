@@ -18,7 +18,7 @@ from core.errors import (
     ValidationFailed,
 )
 from core.gateway import Call, Outcome, dispatch, new_request_id
-from core.operations import Channel, Operation
+from core.operations import Channel, Kind, Operation
 from core.runtime import Runtime
 from mcp_server.auth import bearer_credentials
 
@@ -128,19 +128,47 @@ def error_response(error: DomainError, request_id: str | None = None) -> Respons
     )
 
 
+BODY_IDEMPOTENCY_KEY = "idempotency_key"
+"""A write's idempotency key may also travel in its JSON body (as the MCP argument)."""
+
+
 def make_endpoint(runtime: Runtime, op: Operation) -> Any:
     """The route handler for one operation."""
     max_bytes = runtime.settings.max_body_bytes
     uses_query = op.method in QUERY_METHODS
+    is_write = op.kind is not Kind.read
 
     async def endpoint(request: Request) -> Response:
+        header_key = request.headers.get("idempotency-key")
+        body: dict[str, Any] | DomainError = {}
+        if not uses_query:
+            # Read before the gate so a key in the body can choose the idempotent path;
+            # a bad body is only reported after authentication, like any argument error.
+            try:
+                raw = await read_body(request, max_bytes)
+                check_json_media_type(request.headers.get("content-type"), raw)
+                body = parse_json_object(raw)
+            except DomainError as error:
+                body = error
+        body_has_key = is_write and isinstance(body, dict) and BODY_IDEMPOTENCY_KEY in body
+        body_key = body.pop(BODY_IDEMPOTENCY_KEY) if body_has_key else None  # type: ignore[union-attr]
+
         async def load_arguments() -> dict[str, Any]:
             if uses_query:
                 args = query_arguments(request)
+            elif isinstance(body, DomainError):
+                raise body
             else:
-                raw = await read_body(request, max_bytes)
-                check_json_media_type(request.headers.get("content-type"), raw)
-                args = parse_json_object(raw)
+                args = dict(body)
+            if body_has_key:
+                if not isinstance(body_key, str):
+                    raise ValidationFailed("idempotency_key must be a string.")
+                if header_key is not None and header_key != body_key:
+                    raise ValidationFailed(
+                        "The Idempotency-Key header and the body's idempotency_key differ; "
+                        "send one key.",
+                        code="idempotency_key_mismatch",
+                    )
             args.update(request.path_params)
             return args
 
@@ -150,9 +178,19 @@ def make_endpoint(runtime: Runtime, op: Operation) -> Any:
             channel=Channel.rest,
             load_arguments=load_arguments,
             strings=uses_query,
-            idempotency_key=request.headers.get("idempotency-key"),
+            path=request.scope.get("path"),
+            idempotency_key=header_key
+            if header_key is not None
+            else (body_key if isinstance(body_key, str) else None),
         )
-        return render_outcome(await dispatch(runtime, call))
+        outcome = await dispatch(runtime, call)
+        if op.paginated and outcome.ok:
+            next_cursor = outcome.body.get("next_cursor")
+            outcome.body["pagination"] = {
+                "has_more": next_cursor is not None,
+                "next_cursor": next_cursor,
+            }
+        return render_outcome(outcome)
 
     endpoint.__name__ = op.name
     return endpoint

@@ -5,14 +5,16 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 from starlette.routing import Match, Route
-from starlette.types import Scope
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from core.config import Settings
 from core.errors import DomainError, InternalError, ValidationFailed
 from core.gateway import admit_request
 from core.runtime import Runtime
@@ -48,13 +50,54 @@ def allowed_methods(app: FastAPI, scope: Scope) -> str:
     return ", ".join(sorted(methods))
 
 
+class ForceHttps:
+    """``PATCHBAY_FORCE_HTTPS``: a plain-http request is answered 308 with the same URL on
+    https (method and body are kept by a 308). Behind a TLS-terminating proxy the scheme
+    is the proxy's ``X-Forwarded-Proto``, believed only from ``trusted_proxies``.
+    ``/healthz`` stays reachable over http for load-balancer probes."""
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        self.public = urlsplit(settings.public_base_url or "")
+        self.trusted = {p.strip() for p in settings.trusted_proxies.split(",") if p.strip()}
+
+    def scheme(self, scope: Scope) -> str:
+        client = scope.get("client")
+        if "*" in self.trusted or (client and client[0] in self.trusted):
+            for name, value in scope.get("headers", ()):
+                if name == b"x-forwarded-proto":
+                    return value.decode("latin-1").split(",")[0].strip().lower()
+        return str(scope.get("scheme", "http"))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("path") == "/healthz":
+            await self.app(scope, receive, send)
+            return
+        if self.scheme(scope) == "https":
+            await self.app(scope, receive, send)
+            return
+        host = self.public.netloc if self.public.scheme == "https" else None
+        if not host:
+            host = next(
+                (v.decode("latin-1") for k, v in scope.get("headers", ()) if k == b"host"), ""
+            )
+        query = scope.get("query_string", b"").decode("latin-1")
+        target = f"https://{host}{scope.get('raw_path', b'').decode('latin-1') or scope['path']}"
+        await Response(
+            status_code=308, headers={"Location": target + (f"?{query}" if query else "")}
+        )(scope, receive, send)
+
+
 def build_app(runtime: Runtime, *, with_worker: bool = False) -> FastAPI:
     """Build the REST app (``/api/v1`` and ``/mcp``) around ``runtime``; the app closes the
     runtime when it shuts down.
 
     ``with_worker`` also runs a job worker inside the server process (``patchbay up``).
     """
-    openapi_document = build_openapi(runtime.registry)
+    base = runtime.settings.public_base_url
+    openapi_document = build_openapi(
+        runtime.registry, server_url=base + API_PREFIX if base else None
+    )
     mcp = build_http(runtime)
 
     @asynccontextmanager
@@ -111,6 +154,9 @@ def build_app(runtime: Runtime, *, with_worker: bool = False) -> FastAPI:
     @app.exception_handler(RequestValidationError)
     async def validation_error(_request: Request, _exc: RequestValidationError) -> Response:
         return error_response(ValidationFailed())
+
+    if runtime.settings.force_https:
+        app.add_middleware(ForceHttps, settings=runtime.settings)
 
     @app.exception_handler(Exception)
     async def unexpected(_request: Request, exc: Exception) -> Response:

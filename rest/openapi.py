@@ -6,7 +6,7 @@ import copy
 from typing import Any
 
 from core.errors import DomainError
-from core.operations import ANY_SCOPE, Kind, Operation, Registry
+from core.operations import ANY_READ_SCOPE, ANY_SCOPE, Kind, Operation, Registry
 from core.related import fill_related_types
 from rest.adapter import API_PREFIX, QUERY_METHODS
 from rest.openapi_rules import (
@@ -85,11 +85,12 @@ def _operation(
             }
         )
     entry: dict[str, Any] = {
-        "operationId": op.name,
+        "operationId": op.operation_id,
         "summary": op.summary,
         "description": f"{op.description}\n\nRequired scope: `{op.scope}`.",
         "tags": [op.toolset],
         "x-required-scope": None if op.scope == ANY_SCOPE else op.scope,
+        **({"x-any-read-scope": True} if op.scope == ANY_READ_SCOPE else {}),
         "security": [{"bearerAuth": []}],
     }
     body_props = {k: v for k, v in properties.items() if k not in op.path_params}
@@ -112,6 +113,15 @@ def _operation(
         body_required = sorted(required - set(op.path_params))
         if body_required:
             body["required"] = body_required
+        if op.kind is not Kind.read:
+            body["properties"]["idempotency_key"] = {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 255,
+                "pattern": IDEMPOTENCY_KEY,
+                "description": "The Idempotency-Key header's value, sent in the body instead "
+                "(both given must be equal).",
+            }
         if op.method == "POST":
             pair_links(body)
         entry["requestBody"] = {
@@ -145,6 +155,15 @@ def _operation(
     if op.paginated:
         envelope["required"].append("next_cursor")
         envelope["properties"]["next_cursor"] = {"type": ["string", "null"]}
+        envelope["required"].append("pagination")
+        envelope["properties"]["pagination"] = {
+            "type": "object",
+            "required": ["has_more", "next_cursor"],
+            "properties": {
+                "has_more": {"type": "boolean"},
+                "next_cursor": {"type": ["string", "null"]},
+            },
+        }
     responses: dict[str, Any] = {
         str(op.success_status): {
             "description": op.summary,
@@ -186,7 +205,7 @@ def build_openapi(registry: Registry, *, server_url: str | None = None) -> dict[
                     },
                 }
             },
-        }
+        },
     }
     paths: dict[str, dict[str, Any]] = {}
     created = links(registry)

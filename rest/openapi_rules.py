@@ -68,7 +68,7 @@ def harden_strings(schema: dict[str, Any]) -> None:
             stack.append(node["additionalProperties"])
 
 
-_LINK = ("related_type", "related_id")
+_LINK = ("related_resource_type", "related_resource_id")
 
 
 def _given(name: str) -> dict[str, Any]:
@@ -76,8 +76,8 @@ def _given(name: str) -> dict[str, Any]:
 
 
 def pair_links(body: dict[str, Any]) -> None:
-    """A create body with ``related_type`` and ``related_id`` takes both or neither
-    (``core.related.check_related``): declared with if/then, in place."""
+    """A create body with ``related_resource_type`` and ``related_resource_id`` takes both
+    or neither (``core.related.check_related``): declared with if/then, in place."""
     if set(_LINK) <= set(body.get("properties", {})):
         first, second = _LINK
         body["allOf"] = [
@@ -126,7 +126,7 @@ def links(registry: Registry) -> dict[str, dict[str, Any]]:
                     parameters[f"path.{other}"] = f"$request.path.{other}"
             if set(target.path_params) <= {k.split(".", 1)[1] for k in parameters}:
                 found[target.name] = {
-                    "operationId": target.name,
+                    "operationId": target.operation_id,
                     "parameters": parameters,
                     "description": f"The {param} this call returned, to {target.summary.lower()}.",
                 }

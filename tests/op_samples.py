@@ -110,9 +110,7 @@ async def call(
     return await client.request(method, url, headers=headers, **kwargs)
 
 
-async def create_record(
-    client: httpx.AsyncClient, headers: dict[str, str], type_: str
-) -> str:
+async def create_record(client: httpx.AsyncClient, headers: dict[str, str], type_: str) -> str:
     """Create a record of ``type_`` over REST; returns its id."""
     return await create(rest_caller(client, headers), type_)
 

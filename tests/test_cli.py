@@ -153,7 +153,7 @@ async def test_token_create_without_json_prints_token_once(migrated: CLI) -> Non
     assert token.startswith("pbt_")
     assert proc.stdout.count(token) == 1
     data = (await me(cli.database_url, token)).json()["data"]
-    assert data["token"]["abilities"] == ["api:rest"]
+    assert data["token"]["abilities"] == ["api:rest", f"tenant:{data['tenant']['id']}"]
     assert data["token"]["expires_at"]
 
 

@@ -50,9 +50,7 @@ def imports_of(path: Path) -> list[str]:
 
 
 def modules(top: str) -> list[Path]:
-    return [
-        p for p in sorted((ROOT / top).rglob("*.py")) if "migrations" not in p.parts
-    ]
+    return [p for p in sorted((ROOT / top).rglob("*.py")) if "migrations" not in p.parts]
 
 
 def _top(name: str) -> str:

@@ -9,14 +9,14 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from core.operations import ANY_SCOPE
+from core.operations import PSEUDO_SCOPES
 from core.runtime import Runtime
 from core.scopes import ALL_SCOPES
 from tests.domains import suite_platform as platform
 from tests.factories import Tenant, token_for
 from tests.op_samples import call
 
-SCOPED = [op for op in platform().registry if op.scope != ANY_SCOPE]
+SCOPED = [op for op in platform().registry if op.scope not in PSEUDO_SCOPES]
 
 
 @pytest.mark.parametrize("op_name", [op.name for op in SCOPED])

@@ -72,7 +72,9 @@ async def test_up_twice(tmp_path: Path) -> None:
         async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30) as client:
             me = (await client.get("/api/v1/me")).json()["data"]
             assert me["workspace"]["plan"] == "pro"
-            assert set(me["token"]["abilities"]) == {"api:rest", "api:mcp"}
+            assert set(me["token"]["abilities"]) == {
+                "api:rest", "api:mcp", f"tenant:{me['workspace']['id']}"
+            }  # fmt: skip
             first = counts(base, token)
             assert all(first[name] > 0 for name in first), first
             workflows = (await client.get("/api/v1/workflows")).json()["data"]

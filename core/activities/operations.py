@@ -32,18 +32,22 @@ OPERATIONS = [
     activities.list(
         "search_activities", "/activities", search_activities, SearchActivitiesIn,
         ActivityPublic,
+        operation_id="listActivities",
         summary="Search activities",
         description=(
             "Read the activity timeline (notes, calls, emails, meetings, agent actions), newest "
-            "first, by type, linked record (related_type + related_id) or free text `query`."
+            "first, by type, linked record (related_resource_type + related_resource_id) or "
+            "free text `query`."
         ),
     ),
     activities.create(
         "log_activity", "/activities", log_activity, LogActivityIn, ActivityPublic,
+        operation_id="createActivity",
         summary="Log an activity",
         description=(
             "Record a note, call, email, meeting or an action you took (type agent_action), "
-            "optionally linked to a record (related_type + related_id, which must exist)."
+            "optionally linked to a record (related_resource_type + related_resource_id, which "
+            "must exist)."
         ),
         errors=(NotFound, ValidationFailed),
     ),

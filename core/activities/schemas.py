@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
+from core.deprecation import Renamed
 from core.fields import OneLine, UtcDatetime, one_line
 from core.pagination import ListParams
 from core.related import RelatedType
 
 ActivityType = Literal["note", "call", "email", "meeting", "agent_action"]
 RELATED_TYPE = "Type of the linked record."
+COLUMNS = {"related_resource_type": "related_type", "related_resource_id": "related_id"}
+"""Argument name → the activities column that holds it (the columns kept their names)."""
+RelatedTypeArg = Annotated[RelatedType | None, Renamed("related_type")]
+RelatedIdArg = Annotated[str | None, Renamed("related_id")]
 
 
 class SearchActivitiesIn(ListParams):
@@ -24,8 +29,8 @@ class SearchActivitiesIn(ListParams):
         description="Free text over summary and body; every word must match.",
     )
     type: ActivityType | None = Field(default=None, description="Only activities of this type.")
-    related_type: RelatedType | None = Field(default=None, description=RELATED_TYPE)
-    related_id: str | None = Field(
+    related_resource_type: RelatedTypeArg = Field(default=None, description=RELATED_TYPE)
+    related_resource_id: RelatedIdArg = Field(
         default=None, max_length=40, description="Only activities linked to this record id."
     )
 
@@ -36,8 +41,8 @@ class LogActivityIn(BaseModel):
     type: ActivityType = Field(description="What happened; agent_action for your own actions.")
     summary: OneLine = one_line("One-line summary.", 500, required=True)
     body: str | None = Field(default=None, max_length=20_000, description="Full text/details.")
-    related_type: RelatedType | None = Field(default=None, description=RELATED_TYPE)
-    related_id: str | None = Field(
+    related_resource_type: RelatedTypeArg = Field(default=None, description=RELATED_TYPE)
+    related_resource_id: RelatedIdArg = Field(
         default=None, max_length=40, description="Id of the linked record (it must exist)."
     )
     occurred_at: UtcDatetime | None = Field(
@@ -52,8 +57,12 @@ class ActivityPublic(BaseModel):
     type: str
     summary: str
     body: str | None = None
-    related_type: str | None = None
-    related_id: str | None = None
+    related_resource_type: str | None = Field(
+        default=None, validation_alias=AliasChoices("related_resource_type", "related_type")
+    )
+    related_resource_id: str | None = Field(
+        default=None, validation_alias=AliasChoices("related_resource_id", "related_id")
+    )
     occurred_at: datetime
     logged_by: str | None = None
     channel: str | None = None

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.activities import repository
 from core.activities.models import Activity
-from core.activities.schemas import ActivityPublic, SearchActivitiesIn
+from core.activities.schemas import COLUMNS, ActivityPublic, SearchActivitiesIn
 from core.db import WorkspaceId, utcnow
 from core.erasure import ERASED_TEXT, scrub_copies
 from core.events.service import emit
@@ -23,15 +23,15 @@ from core.search import build_search_text
 async def search_activities(
     session: AsyncSession, ws: WorkspaceId, a: SearchActivitiesIn
 ) -> Page[Activity]:
-    if a.related_type is not None:
-        related_model(session, a.related_type)  # a type no domain declares: 400
+    if a.related_resource_type is not None:
+        related_model(session, a.related_resource_type)  # a type no domain declares: 400
     return await repository.search(
         session,
         ws,
         query=a.query,
         type_=a.type,
-        related_type=a.related_type,
-        related_id=a.related_id,
+        related_type=a.related_resource_type,
+        related_id=a.related_resource_id,
         limit=a.limit,
         cursor=a.cursor,
     )
@@ -42,6 +42,7 @@ async def log_activity(
 ) -> Activity:
     """Record an activity from ``LogActivityIn``'s fields plus who logged it (``logged_by``)
     and over which ``channel``; ``occurred_at`` defaults to now."""
+    values = {COLUMNS.get(k, k): v for k, v in values.items()}
     await check_related(session, ws, values.get("related_type"), values.get("related_id"))
     now = utcnow()
     values = {**values, "occurred_at": values.get("occurred_at") or now}

@@ -23,4 +23,6 @@ class AuditEntry(SQLModel, WorkspaceOwned, table=True):
     outcome: str = Field(max_length=80, description="'ok', 'replayed' or the error code")
     request_id: str = Field(max_length=40)
     resource_id: str | None = Field(default=None, max_length=40)
+    path: str | None = Field(default=None, max_length=500)
+    """The endpoint URL of a REST request (no query string); None on other channels."""
     created_at: datetime = Field(sa_type=UTCDateTime)

@@ -3,6 +3,8 @@ the tokens domain declares)."""
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from core.audit import repository
 from core.audit.models import AuditEntry
 from core.audit.schemas import AuditEntryPublic, ListAuditIn
@@ -20,6 +22,10 @@ async def list_audit(ctx: Context, a: ListAuditIn) -> Page[AuditEntry]:
         channel=a.channel,
         token_id=a.token_id,
         outcome=a.outcome,
+        request_id=a.request_id,
+        path=urlsplit(a.path).path if a.path else None,  # a full URL works too
+        since=a.since,
+        until=a.until,
         limit=a.limit,
         cursor=a.cursor,
     )
@@ -31,7 +37,8 @@ OPERATIONS = [
         summary="Read the audit log",
         description=(
             "List audit entries of this workspace, newest first: every REST request and MCP "
-            "tool call with token, channel, operation, status, outcome and request id."
+            "tool call with token, channel, operation, status, outcome, request id and (REST) "
+            "path; filter by any of them and by time (since, until)."
         ),
     ),
 ]  # fmt: skip

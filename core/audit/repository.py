@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -29,6 +30,10 @@ async def list_entries(
     channel: str | None,
     token_id: str | None,
     outcome: str | None,
+    request_id: str | None = None,
+    path: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
     limit: int,
     cursor: str | None,
 ) -> Page[AuditEntry]:
@@ -39,7 +44,13 @@ async def list_entries(
         (AuditEntry.channel, channel),
         (AuditEntry.token_id, token_id),
         (AuditEntry.outcome, outcome),
+        (AuditEntry.request_id, request_id),
+        (AuditEntry.path, path),
     ):
         if value is not None:
             stmt = stmt.where(column == value)
+    if since is not None:
+        stmt = stmt.where(AuditEntry.created_at >= since)
+    if until is not None:
+        stmt = stmt.where(AuditEntry.created_at < until)
     return await paginate(session, stmt, AuditEntry.id, limit=limit, cursor=cursor)

@@ -22,6 +22,7 @@ def entry(
     outcome: str,
     request_id: str,
     resource_id: str | None = None,
+    path: str | None = None,
 ) -> dict[str, Any]:
     """The column values of one audit row, stamped now."""
     return {
@@ -35,6 +36,7 @@ def entry(
         "outcome": outcome,
         "request_id": request_id,
         "resource_id": resource_id,
+        "path": path[:500] if path else None,
         "created_at": utcnow(),
     }
 

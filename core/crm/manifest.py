@@ -13,6 +13,7 @@ from core.crm.models import (
     Payment,
 )
 from core.crm.operations import OPERATIONS, TOOLSETS
+from core.crm.sales import seed_pipeline
 from core.domain import Domain, Sample
 from core.ids import new_id
 
@@ -55,6 +56,7 @@ DOMAIN = Domain(
         "lead.updated": "A lead changed.",
         "lead.converted": "A lead was converted into a contact, company or deal.",
         "deal_stage.created": "A deal pipeline stage was created.",
+        "deal_stage.updated": "A deal pipeline stage was renamed or reordered.",
         "deal.created": "A deal was created.",
         "deal.updated": "A deal changed (stage, amount, owner…).",
         "invoice.created": "An invoice was created.",
@@ -75,9 +77,7 @@ DOMAIN = Domain(
         "create_deal_stage": Sample(
             lambda: {"key": "discovery_" + _suffix(), "name": "Discovery", "position": 10}
         ),
-        "create_deal": Sample(
-            lambda: {"name": "Pilot", "amount_cents": 50_000, "currency": "USD"}
-        ),
+        "create_deal": Sample(lambda: {"name": "Pilot", "amount_cents": 50_000, "currency": "USD"}),
         "update_deal": Sample(lambda: {"amount_cents": 1}),
         "create_invoice": Sample(
             lambda: {
@@ -89,6 +89,7 @@ DOMAIN = Domain(
         "create_accounting_account": Sample(
             lambda: {"code": _suffix(), "name": "Services revenue", "type": "revenue"}
         ),
+        "update_deal_stage": Sample(lambda: {"name": "Renamed"}),
         "create_journal_entry": Sample(
             lambda: {
                 "memo": "Sale",
@@ -100,6 +101,7 @@ DOMAIN = Domain(
             },
         ),
     },
+    workspace_seeders=(seed_pipeline,),
     records={
         "contact": "create_contact",
         "company": "create_company",

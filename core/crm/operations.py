@@ -60,6 +60,7 @@ from core.crm.schemas import (
     UpdateCompanyIn,
     UpdateContactIn,
     UpdateDealIn,
+    UpdateDealStageIn,
     UpdateLeadIn,
 )
 from core.errors import Conflict, NotFound, Unprocessable
@@ -167,6 +168,13 @@ async def create_deal_stage(ctx: Context, a: CreateDealStageIn) -> DealStage:
     return stage
 
 
+async def update_deal_stage(ctx: Context, a: UpdateDealStageIn) -> DealStage:
+    ctx.resource_id = a.deal_stage_id
+    return await sales.update_stage(
+        ctx.session, ctx.workspace_id, a.deal_stage_id, a.name, a.position
+    )
+
+
 async def list_deals(ctx: Context, a: ListDealsIn) -> Page[Deal]:
     return await repo.list_deals(
         ctx.session, ctx.workspace_id, stage=a.stage, status=a.status, company_id=a.company_id,
@@ -257,6 +265,7 @@ PAGE = " Newest first."
 OPERATIONS = [
     CRM.list(
         "search_contacts", "/contacts", search_contacts, SearchContactsIn, ContactPublic,
+        operation_id="listContacts",
         summary="Search contacts",
         description="Find people in the CRM: `query` is free text over name, email, company "
         "and notes (every word must match); company_id lists a company's people. Erased "
@@ -289,6 +298,7 @@ OPERATIONS = [
     ),
     CRM.list(
         "search_companies", "/companies", search_companies, SearchCompaniesIn, CompanyPublic,
+        operation_id="listCompanies",
         summary="Search companies",
         description="Find companies (organisations) by free text over name, domain, website "
         "and notes." + PAGE,
@@ -354,6 +364,13 @@ OPERATIONS = [
         summary="Create a deal stage",
         description="Add a stage to the sales pipeline; keys are unique (409 "
         "deal_stage_exists).",
+    ),
+    SALES.update(
+        "update_deal_stage", "/deal-stages/{deal_stage_id}", update_deal_stage, UpdateDealStageIn,
+        DealStagePublic,
+        summary="Update a deal stage",
+        description="Rename or reorder a stage (the default pipeline's too); its key stays.",
+        errors=(NotFound,),
     ),
     SALES.list(
         "list_deals", "/deals", list_deals, ListDealsIn, DealPublic,

@@ -121,6 +121,11 @@ async def list_leads(
     return await paginate(session, stmt, Lead.id, limit=limit, cursor=cursor, search=query)
 
 
+async def get_stage(session: AsyncSession, ws: WorkspaceId, stage_id: str) -> DealStage | None:
+    stmt = select(DealStage).where(DealStage.workspace_id == ws, DealStage.id == stage_id)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
 async def stage_by_key(session: AsyncSession, ws: WorkspaceId, key: str) -> DealStage | None:
     stmt = select(DealStage).where(DealStage.workspace_id == ws, DealStage.key == key)
     return (await session.execute(stmt)).scalar_one_or_none()

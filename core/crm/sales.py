@@ -27,11 +27,33 @@ from core.crm.schemas import (
     public_json,
 )
 from core.db import WorkspaceId, flush_unique, utcnow
-from core.errors import Conflict, Unprocessable
+from core.errors import Conflict, NotFound, Unprocessable
 from core.events.service import emit
 from core.ids import new_id
 
 # ---------------------------------------------------------------- stages
+
+
+DEFAULT_PIPELINE = (
+    ("lead", "Lead", 10),
+    ("qualified", "Qualified", 20),
+    ("proposal", "Proposal", 30),
+    ("negotiation", "Negotiation", 40),
+    ("won", "Won", 50),
+    ("lost", "Lost", 60),
+)
+"""The deal stages a new workspace starts with (key, name, position); editable after."""
+
+
+async def seed_pipeline(session: AsyncSession, ws: WorkspaceId) -> None:
+    """Workspace seeder: the default deal pipeline of a new workspace."""
+    now = utcnow()
+    session.add_all(
+        DealStage(id=new_id("stage"), workspace_id=ws, key=key, name=name, position=position,
+                  created_at=now)
+        for key, name, position in DEFAULT_PIPELINE
+    )  # fmt: skip
+    await session.flush()
 
 
 async def create_stage(
@@ -46,6 +68,22 @@ async def create_stage(
     session.add(stage)
     await flush_unique(session, taken)
     await emit(session, ws, "deal_stage.created", public_json(DealStagePublic, stage))
+    return stage
+
+
+async def update_stage(
+    session: AsyncSession, ws: WorkspaceId, stage_id: str, name: str | None, position: int | None
+) -> DealStage:
+    """Rename or reorder a stage (its key stays: deals refer to it)."""
+    stage = await repo.get_stage(session, ws, stage_id)
+    if stage is None:
+        raise NotFound("stage", stage_id)
+    if name is not None:
+        stage.name = name
+    if position is not None:
+        stage.position = position
+    await session.flush()
+    await emit(session, ws, "deal_stage.updated", public_json(DealStagePublic, stage))
     return stage
 
 

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from core.fields import Email, OneLine, RecordId, UtcDatetime, one_line, record_id
-from core.pagination import ListParams
+from core.pagination import ListParams, PagedListParams
 
 LeadStatus = Literal["new", "working", "qualified", "disqualified", "converted"]
 OpenLeadStatus = Literal["new", "working", "qualified", "disqualified"]
@@ -228,7 +228,7 @@ class LeadIdIn(_In):
     lead_id: RecordId = record_id("lead", "lead", required=True)
 
 
-class ListLeadsIn(_List):
+class ListLeadsIn(_List, PagedListParams):  # page/per_page too: a page-numbered API lists leads
     query: str | None = Field(
         default=None,
         max_length=200,
@@ -283,6 +283,16 @@ class CreateDealStageIn(_In):
     name: OneLine = one_line("Display name, e.g. 'Discovery'.", 120, required=True)
     position: int = Field(
         default=0, ge=0, le=1_000_000, description="Order of the stage in the pipeline."
+    )
+
+
+class UpdateDealStageIn(_In):
+    deal_stage_id: RecordId = record_id("deal stage", "stage", required=True)
+    name: OneLine | None = Field(
+        default=None, min_length=1, max_length=120, description="New display name."
+    )
+    position: int | None = Field(
+        default=None, ge=0, le=1_000_000, description="New order in the pipeline."
     )
 
 

@@ -31,6 +31,7 @@ from core.runtime import Runtime
 
 log = logging.getLogger("patchbay.worker")
 
+
 def new_worker_id() -> str:
     """``host:pid:random`` — unique per worker instance."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"

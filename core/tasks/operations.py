@@ -37,8 +37,8 @@ OPERATIONS = [
         "list_tasks", "/tasks", list_tasks, ListTasksIn, TaskPublic,
         summary="List tasks",
         description=(
-            "List to-dos, newest first, by status, assignee or linked record (related_type + "
-            "related_id, e.g. a contact's open tasks)."
+            "List to-dos, newest first, by status, assignee_id or linked record "
+            "(related_resource_type + related_resource_id, e.g. a contact's open tasks)."
         ),
         errors=ERRORS,
     ),
@@ -47,7 +47,7 @@ OPERATIONS = [
         summary="Create a task",
         description=(
             "Create a follow-up or to-do, optionally assigned and linked to a record "
-            "(related_type + related_id; an unknown record answers 404)."
+            "(related_resource_type + related_resource_id; an unknown one answers 404)."
         ),
         errors=ERRORS,
     ),
@@ -60,7 +60,9 @@ OPERATIONS = [
     tasks.update(
         "update_task", "/tasks/{task_id}", update_task, UpdateTaskIn, TaskPublic,
         summary="Update a task",
-        description="Complete (status done), cancel or edit a task; only sent fields change.",
+        description=(
+            "Complete (+ completed_note), cancel or edit a task; only sent fields change."
+        ),
         errors=ERRORS,
     ),
 ]  # fmt: skip

@@ -1,4 +1,4 @@
-"""Task rules: a link names a record of the workspace, ``done`` stamps ``completed_at``,
+"""Task rules: a link names a record of the workspace, ``completed`` stamps ``completed_at``,
 every change is an event. Never commits."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from core.pagination import Page
 from core.related import check_related, related_model
 from core.tasks import repository
 from core.tasks.models import Task
-from core.tasks.schemas import ListTasksIn, TaskPublic, UpdateTaskIn
+from core.tasks.schemas import COLUMNS, ListTasksIn, TaskPublic, UpdateTaskIn
 
 TASK_EVENTS = ("task.created", "task.updated", "task.completed")
 
@@ -35,15 +35,15 @@ async def get_task(session: AsyncSession, ws: WorkspaceId, task_id: str) -> Task
 
 async def list_tasks(session: AsyncSession, ws: WorkspaceId, a: ListTasksIn) -> Page[Task]:
     # related_id alone is enough (ids are unique across types), as for activities.
-    if a.related_type is not None:
-        related_model(session, a.related_type)  # a type no domain declares: 400
+    if a.related_resource_type is not None:
+        related_model(session, a.related_resource_type)  # a type no domain declares: 400
     return await repository.list_tasks(
         session,
         ws,
         status=a.status,
-        assignee=a.assignee,
-        related_type=a.related_type,
-        related_id=a.related_id,
+        assignee=a.assignee_id,
+        related_type=a.related_resource_type,
+        related_id=a.related_resource_id,
         limit=a.limit,
         cursor=a.cursor,
     )
@@ -51,6 +51,7 @@ async def list_tasks(session: AsyncSession, ws: WorkspaceId, a: ListTasksIn) -> 
 
 async def create_task(session: AsyncSession, ws: WorkspaceId, values: Mapping[str, Any]) -> Task:
     """Create a task from ``CreateTaskIn``'s fields (priority defaults to normal)."""
+    values = {COLUMNS.get(k, k): v for k, v in values.items()}
     await check_related(session, ws, values.get("related_type"), values.get("related_id"))
     now = utcnow()
     task = Task(
@@ -60,7 +61,7 @@ async def create_task(session: AsyncSession, ws: WorkspaceId, values: Mapping[st
         updated_at=now,
         **{**values, "priority": values.get("priority") or "normal"},
     )
-    if task.status == "done":
+    if task.status == "completed":
         task.completed_at = now
     session.add(task)
     await session.flush()
@@ -71,7 +72,7 @@ async def create_task(session: AsyncSession, ws: WorkspaceId, values: Mapping[st
 async def update_task(session: AsyncSession, ws: WorkspaceId, a: UpdateTaskIn) -> Task:
     """Change the fields sent (a null title, status or priority changes nothing)."""
     task = await get_task(session, ws, a.task_id)
-    changes = {k: getattr(a, k) for k in a.model_fields_set if k != "task_id"}
+    changes = {COLUMNS.get(k, k): getattr(a, k) for k in a.model_fields_set if k != "task_id"}
     for key in ("title", "status", "priority"):
         if key in changes and changes[key] is None:
             changes.pop(key)
@@ -85,13 +86,13 @@ async def update_task(session: AsyncSession, ws: WorkspaceId, a: UpdateTaskIn) -
     now = utcnow()
     status = changes.get("status")
     if status is not None and status != task.status:
-        task.completed_at = now if status == "done" else None
+        task.completed_at = now if status == "completed" else None
     for key, value in changes.items():
         setattr(task, key, value)
     task.updated_at = now
     await session.flush()
     await emit(session, ws, "task.updated", _public(task))
-    if status == "done":
+    if status == "completed":
         await emit(session, ws, "task.completed", _public(task))
     return task
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.errors import NotFound
+from core.errors import Conflict, NotFound
 from core.operations import Context, Declare, Toolset
 from core.pagination import Page
 from core.tokens import repository, service
@@ -33,6 +33,11 @@ async def create_token(ctx: Context, a: CreateTokenIn) -> TokenCreated:
     return created
 
 
+async def rotate_token(ctx: Context, a: TokenIdIn) -> TokenCreated:
+    ctx.resource_id = a.token_id
+    return await service.rotate_token(ctx.session, ctx.principal, a.token_id)
+
+
 async def revoke_token(ctx: Context, a: TokenIdIn) -> ApiToken:
     token = await service.revoke_token(ctx.session, ctx.workspace_id, a.token_id)
     ctx.resource_id = token.id
@@ -58,6 +63,20 @@ OPERATIONS = [
             "token_limit_reached when the plan's active-token limit is used up."
         ),
         # Never stored for idempotent replays: a replay answers without the secret.
+        extra={"secret_fields": ("token",)},
+    ),
+    tokens.action(
+        "rotate_token", "POST", "/tokens/{token_id}/rotate", rotate_token, TokenIdIn,
+        TokenCreated,
+        summary="Rotate an API token",
+        description=(
+            "Issue a new secret for a token: same id, name, scopes, abilities and expiry. The "
+            "old secret answers 401 from its next request on. The new token is in this "
+            "response only (an idempotent replay omits it)."
+        ),
+        destructive=True,
+        idempotent=False,
+        errors=(NotFound, Conflict),
         extra={"secret_fields": ("token",)},
     ),
     tokens.delete(

@@ -14,7 +14,7 @@ from sqlalchemy import func, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
-from core.db import JSONType, UTCDateTime, WorkspaceId
+from core.db import JSONType, UTCDateTime, WorkspaceId, record_workspace
 from core.pagination import Page, paginate
 from core.tokens.models import ApiToken
 from core.workspaces.models import Workspace
@@ -37,6 +37,7 @@ _CREDENTIALS = (
         _workspaces.c.status.label("workspace_status"),
         _workspaces.c.plan,
         _workspaces.c.enabled_modules,
+        _workspaces.c.rest_api_enabled,
     )
     .join(_workspaces, _workspaces.c.id == _tokens.c.workspace_id)
     .where(
@@ -60,6 +61,7 @@ _AUTHENTICATE = sa.text("SELECT * FROM patchbay_authenticate(:token_id, :token_h
     sa.column("workspace_status"),
     sa.column("plan"),
     sa.column("enabled_modules", JSONType),
+    sa.column("rest_api_enabled"),
 )
 """PostgreSQL: the same row through the ``SECURITY DEFINER`` function (migration 0008)."""
 
@@ -81,15 +83,7 @@ async def credentials(session: AsyncSession, token_id: str, token_hash: str) -> 
 
 async def workspace_of(session: AsyncSession, token_id: str) -> WorkspaceId | None:
     """The workspace a token id belongs to, whatever it is (operator revocation only)."""
-    if session.get_bind().dialect.name == "postgresql":
-        found = await session.execute(
-            sa.text("SELECT patchbay_token_workspace(:id)"), {"id": token_id}
-        )
-    else:
-        found = await session.execute(
-            sa.select(_tokens.c.workspace_id).where(_tokens.c.id == token_id)
-        )
-    workspace_id = found.scalar()
+    workspace_id = await record_workspace(session, "api_tokens", token_id)
     return WorkspaceId(workspace_id) if workspace_id is not None else None
 
 

@@ -30,9 +30,9 @@ def hash_token(plaintext: str) -> str:
     return hashlib.sha256(plaintext.encode()).hexdigest()
 
 
-def issue() -> IssuedToken:
+def issue(token_id: str | None = None) -> IssuedToken:
     """Make a new token id, plaintext, hash and preview."""
-    token_id = new_id("tok")
+    token_id = token_id or new_id("tok")  # a rotation keeps the record's id
     plaintext = f"{PREFIX}_{token_id[4:]}_{secrets.token_urlsafe(32)}"
     return IssuedToken(
         token_id, plaintext, hash_token(plaintext), f"{plaintext[:12]}…{plaintext[-4:]}"

@@ -8,7 +8,14 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import WorkspaceId, utcnow
-from core.errors import Forbidden, NotFound, TokenLimitReached, Unauthenticated, ValidationFailed
+from core.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    TokenLimitReached,
+    Unauthenticated,
+    ValidationFailed,
+)
 from core.principal import Principal
 from core.scopes import ALL_ABILITIES, parse_abilities, parse_scopes
 from core.tokens import repository, secrets
@@ -115,6 +122,29 @@ async def create_token(session: AsyncSession, creator: Principal, a: CreateToken
     )
 
 
+async def rotate_token(session: AsyncSession, caller: Principal, token_id: str) -> TokenCreated:
+    """A new secret for the same token record (name, scopes, abilities, expiry kept); the
+    old secret answers 401 from the next request on. Never for a token holding more than
+    the caller (its new secret would hand the caller those grants)."""
+    token = await repository.get(session, caller.workspace_id, token_id)
+    if token is None:
+        raise NotFound("token", token_id)
+    now = utcnow()
+    if token.revoked_at is not None or (token.expires_at is not None and token.expires_at <= now):
+        raise Conflict("A revoked or expired token cannot be rotated.", code="token_inactive")
+    beyond = (set(token.scopes) - caller.scopes) | (set(token.abilities) - caller.abilities)
+    if beyond:
+        raise Forbidden(
+            f"This token holds grants the caller does not: {', '.join(sorted(beyond))}.",
+            code="scope_escalation",
+        )
+    issued = secrets.issue(token.id)
+    token.token_hash = issued.token_hash
+    token.preview = issued.preview
+    await session.flush()
+    return TokenCreated.model_validate({**token.model_dump(), "token": issued.plaintext})
+
+
 async def revoke_token(session: AsyncSession, workspace_id: WorkspaceId, token_id: str) -> ApiToken:
     """Revoke a token of the workspace; it answers 401 from the next request on."""
     return await _revoke(session, await repository.get(session, workspace_id, token_id), token_id)
@@ -164,6 +194,7 @@ async def authenticate(session: AsyncSession, plaintext: str | None) -> Principa
         last_used_at=row.last_used_at,
         created_at=row.created_at,
         expires_at=row.expires_at,
+        rest_api_enabled=bool(row.rest_api_enabled),
     )
 
 

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.db import WorkspaceId, utcnow
 from core.errors import Unprocessable
 from core.events.models import DomainEvent
-from core.events.names import is_builtin
+from core.events.names import EVENT_KEY_RE, is_builtin
 from core.ids import new_id
 from core.webhooks import repository
 from core.webhooks.catalogue import subscribed
@@ -33,9 +33,9 @@ LOOKUP_CACHE = "webhooks.fanout_lookups"
 
 
 def cache_lookups(session: AsyncSession) -> None:
-    """Opt-in for one transaction: remember each workspace's active endpoints and known
-    event types for the rest of it (one SELECT per workspace instead of one per event).
-    Only for transactions that change no endpoint and no event type (the workflow engine).
+    """Opt-in for one transaction: remember each workspace's active endpoints for the
+    rest of it (one SELECT per workspace instead of one per event).
+    Only for transactions that change no endpoint (the workflow engine).
     """
     session.info[LOOKUP_CACHE] = {}
 
@@ -119,24 +119,18 @@ async def on_domain_event(session: AsyncSession, event: DomainEvent) -> None:
     )
 
 
-async def ensure_known_event_type(
-    session: AsyncSession, workspace_id: WorkspaceId | str, event_type: str
-) -> None:
-    """Raise ``Unprocessable(event_type_unknown)`` unless built-in or registered."""
-    if is_builtin(session, event_type):
-        return
-    cache = session.info.get(LOOKUP_CACHE)
-    key = ("event_type", workspace_id, event_type)
-    if cache is not None and cache.get(key):
-        return
-    if event_type in await repository.custom_keys(session, workspace_id, [event_type]):
-        if cache is not None:
-            cache[key] = True
+def ensure_valid_event_type(session: AsyncSession, event_type: str) -> None:
+    """Raise ``Unprocessable(event_type_invalid)`` unless built-in or well-formed.
+
+    A custom event type needs no registration: any well-formed name may be fired, and
+    one nobody subscribes to matches no endpoint (registering only adds it to the
+    catalogue, with a description).
+    """
+    if is_builtin(session, event_type) or EVENT_KEY_RE.match(event_type):
         return
     raise Unprocessable(
-        f"Unknown event type '{event_type}': register it first (register_integration_event_type)"
-        " or use a built-in type.",
-        code="event_type_unknown",
+        f"'{event_type}' is not a valid event type (lowercase, dotted, e.g. campaign.kickoff).",
+        code="event_type_invalid",
     )
 
 
@@ -151,10 +145,10 @@ async def enqueue_event(
     """Queue ``event_type`` for every matching active endpoint; returns how many matched.
 
     Repeating a call with the same ``event_id`` queues nothing new (and returns the same
-    count while the subscriptions are unchanged). Unknown types raise
-    ``Unprocessable(code="event_type_unknown")``.
+    count while the subscriptions are unchanged; 0 when nobody subscribes). A malformed
+    type raises ``Unprocessable(code="event_type_invalid")``.
     """
-    await ensure_known_event_type(session, workspace_id, event_type)
+    ensure_valid_event_type(session, event_type)
     endpoint_ids = await matching_endpoints(session, workspace_id, event_type)
     await insert_deliveries(
         session,
@@ -166,4 +160,3 @@ async def enqueue_event(
         occurred_at=utcnow(),
     )
     return len(endpoint_ids)
-

@@ -17,6 +17,7 @@ from core.webhooks.schemas import (
     RegisterEventTypeIn,
     UpdateWebhookIn,
     WebhookDeliveryPublic,
+    WebhookEndpointDeleted,
     WebhookEndpointPublic,
     WebhookEndpointWithSecret,
     WebhookIdIn,
@@ -82,6 +83,16 @@ async def update_webhook(ctx: Context, args: UpdateWebhookIn) -> WebhookEndpoint
     return endpoint_with_secret(endpoint, secret)
 
 
+async def delete_webhook(ctx: Context, args: WebhookIdIn) -> WebhookEndpointDeleted:
+    endpoint, canceled = await service.delete_endpoint(
+        ctx.session, ctx.workspace_id, args.webhook_id
+    )
+    ctx.resource_id = endpoint.id  # the audit row names the deleted endpoint
+    return WebhookEndpointDeleted(
+        id=endpoint.id, name=endpoint.name, url=endpoint.url, canceled_deliveries=canceled
+    )
+
+
 async def send_test(ctx: Context, args: WebhookIdIn) -> WebhookDeliveryPublic:
     delivery = await service.queue_test(ctx.session, ctx.workspace_id, args.webhook_id)
     ctx.resource_id = delivery.id
@@ -144,7 +155,7 @@ OPERATIONS = [
         description="Register an https URL to receive signed POSTs (Standard Webhooks) for the "
         "given event types or '*'. The signing secret (whsec_...) is in this response only "
         "(not in a replay); store it. Fails with url_not_allowed for non-public or non-https "
-        "URLs and event_type_unknown for unregistered types.",
+        "URLs; any well-formed event name may be subscribed to.",
         errors=(Unprocessable,),
         prepare=prepare_url,
         # Shown once: never stored for idempotent replays, which answer without it.
@@ -169,6 +180,14 @@ OPERATIONS = [
         errors=(NotFound, Unprocessable),
         prepare=prepare_url,
         extra={"secret_fields": ("secret",)},
+    ),
+    webhooks.delete(
+        "delete_webhook_endpoint", "/webhooks/{webhook_id}", delete_webhook, WebhookIdIn,
+        WebhookEndpointDeleted,
+        summary="Delete a webhook endpoint",
+        description="Delete an endpoint and its delivery log; its queued deliveries are "
+        "cancelled (canceled_deliveries says how many). Audited.",
+        errors=(NotFound,),
     ),
     webhooks.action(
         "send_test_webhook_event", "POST", "/webhooks/{webhook_id}/test", send_test,

@@ -165,6 +165,17 @@ class WebhookEndpointWithSecret(WebhookEndpointPublic):
     secret: str | None = None
 
 
+class WebhookEndpointDeleted(BaseModel):
+    """What deleting an endpoint answers."""
+
+    id: str
+    name: str
+    url: str
+    deleted: bool = True
+    canceled_deliveries: int
+    """Queued deliveries (pending, retrying) that will not be sent."""
+
+
 class WebhookDeliveryPublic(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import WorkspaceId, flush_unique, serialize, utcnow
@@ -46,7 +46,8 @@ MAX_CUSTOM_EVENT_TYPES = 500
 async def check_event_types(
     session: AsyncSession, workspace_id: WorkspaceId, event_types: list[str]
 ) -> list[str]:
-    """Deduplicate and check subscriptions: built-in, registered custom, or ``*``."""
+    """Deduplicate and check subscriptions: built-in, any well-formed custom name
+    (registered or not: a custom event needs no registration), or ``*``."""
     wanted = list(dict.fromkeys(t.strip() for t in event_types if t.strip()))
     if not wanted:
         raise Unprocessable(
@@ -54,15 +55,13 @@ async def check_event_types(
         )
     if WILDCARD in wanted:
         return [WILDCARD]
-    candidates = [t for t in wanted if not is_builtin(session, t)]
-    known = await repository.custom_keys(session, workspace_id, candidates)
-    unknown = [t for t in candidates if t not in known]
-    if unknown:
+    invalid = [t for t in wanted if not is_builtin(session, t) and not EVENT_KEY_RE.match(t)]
+    if invalid:
         raise Unprocessable(
-            f"Unknown event type(s): {', '.join(unknown)}. Use built-in types, '*', or register "
-            "custom ones with register_integration_event_type.",
-            code="event_type_unknown",
-            details={"unknown": unknown},
+            f"Invalid event type(s): {', '.join(invalid)}. Use '*', built-in types or custom "
+            "names: lowercase and dotted, e.g. campaign.kickoff.",
+            code="event_type_invalid",
+            details={"invalid": invalid},
         )
     return wanted
 
@@ -178,6 +177,29 @@ async def fail_queued(
         )
         .execution_options(synchronize_session=False)
     )
+
+
+async def delete_endpoint(
+    session: AsyncSession, workspace_id: WorkspaceId, endpoint_id: str
+) -> tuple[WebhookEndpoint, int]:
+    """Delete an endpoint with its delivery log; answers the endpoint and how many queued
+    deliveries were cancelled (a delivery already being sent may still arrive once)."""
+    endpoint = await get_endpoint(session, workspace_id, endpoint_id)
+    of_endpoint = (
+        WebhookDelivery.workspace_id == workspace_id,
+        WebhookDelivery.endpoint_id == endpoint_id,
+    )
+    queued = await session.execute(
+        delete(WebhookDelivery)
+        .where(*of_endpoint, WebhookDelivery.status.in_(READY_STATUSES))
+        .execution_options(synchronize_session=False)
+    )
+    await session.execute(
+        delete(WebhookDelivery).where(*of_endpoint).execution_options(synchronize_session=False)
+    )
+    await session.delete(endpoint)
+    await session.flush()
+    return endpoint, int(queued.rowcount or 0)  # type: ignore[attr-defined]
 
 
 async def queue_test(

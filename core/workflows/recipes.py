@@ -119,8 +119,8 @@ def event_name_problem(event: str, reserved: Collection[str]) -> tuple[str, str]
     well-formed event type, or it is a built-in one, which only the system emits (so
     receivers can trust a ``contact.created`` to describe a real contact).
 
-    Whether a custom type is registered is the webhook domain's check, made by its
-    fan-out when the step runs (``event_type_unknown``).
+    A custom type needs no registration: one nobody subscribes to matches no endpoint
+    (``matched_endpoints: 0``).
     """
     if not EVENT_KEY_RE.match(event):
         return (

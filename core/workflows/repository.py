@@ -71,4 +71,3 @@ async def increment_daily_usage(
         stmt = stmt.where(WorkflowDailyUsage.count < cap)
     result = await session.execute(stmt)
     return bool(result.rowcount)  # type: ignore[attr-defined]
-

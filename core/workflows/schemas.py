@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.fields import OneLine
-from core.pagination import ListParams
+from core.pagination import PagedListParams
 
 
 class WorkflowStatus(StrEnum):
@@ -42,7 +42,9 @@ class _In(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class _List(ListParams):
+class _List(PagedListParams):
+    """Workflow lists take page/per_page as well (a page-numbered API lists them)."""
+
     model_config = ConfigDict(extra="forbid")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
+import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from core.db import JSONType, UTCDateTime
@@ -24,5 +25,8 @@ class Workspace(SQLModel, table=True):
     plan: str = Field(max_length=20)
     status: str = Field(default=WorkspaceStatus.active, max_length=20)
     enabled_modules: list[str] = Field(sa_type=JSONType)
+    rest_api_enabled: bool = Field(default=True, sa_column_kwargs={"server_default": sa.true()})
+    """The per-workspace REST kill switch: off, REST answers 404 ``rest_api_disabled``
+    (MCP is unaffected)."""
     created_at: datetime = Field(sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)

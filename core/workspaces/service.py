@@ -3,16 +3,20 @@ commits."""
 
 from __future__ import annotations
 
+import uuid
+from datetime import datetime
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.db import use_tenant, utcnow
+from core.db import WorkspaceId, use_tenant, utcnow
 from core.errors import NotFound, ValidationFailed
 from core.ids import new_id
+from core.platform import platform_of
 from core.principal import Principal
 from core.workspaces import repository
 from core.workspaces.models import Workspace, WorkspaceStatus
 from core.workspaces.plans import ALL_MODULES, PLANS, PlanName
-from core.workspaces.schemas import MeOut, PlanLimits, TokenSelf, WorkspacePublic
+from core.workspaces.schemas import MeOut, PlanLimits, Tenant, TokenSelf, WorkspacePublic
 
 
 def _check_plan(plan: str) -> str:
@@ -53,6 +57,8 @@ async def create_workspace(
     session.add(workspace)
     await session.flush()
     await use_tenant(session, workspace.id)
+    for seed in platform_of(session).workspace_seeders:  # e.g. the default deal pipeline
+        await seed(session, WorkspaceId(workspace.id))
     return workspace
 
 
@@ -76,11 +82,38 @@ async def set_status(
     return workspace
 
 
-async def me(session: AsyncSession, principal: Principal) -> MeOut:
-    """The caller's workspace, its plan's limits and the calling token."""
+TENANT_NAMESPACE = uuid.UUID("8f6d3c1e-5b7a-4c2e-9a41-0d2f6b8e7c53")
+"""The namespace of the workspaces' stable UUIDs (``tenant.uuid``: uuid5 of the id)."""
+
+
+def tenant_uuid(workspace_id: str) -> str:
+    """The workspace's stable UUID, derived from its id (nothing stored)."""
+    return str(uuid.uuid5(TENANT_NAMESPACE, workspace_id))
+
+
+async def set_rest_api_enabled(
+    session: AsyncSession, workspace_id: str, enabled: bool
+) -> Workspace:
+    """Turn the workspace's REST API on or off (the kill switch; MCP is unaffected)."""
+    workspace = await _require(session, workspace_id)
+    workspace.rest_api_enabled = enabled
+    workspace.updated_at = utcnow()
+    await session.flush()
+    return workspace
+
+
+async def summary(session: AsyncSession, workspace_id: str) -> Workspace:
+    """The caller's workspace (``GET /workspace``)."""
+    return await _require(session, workspace_id)
+
+
+async def me(session: AsyncSession, principal: Principal, now: datetime | None = None) -> MeOut:
+    """The caller's workspace (also as ``tenant``), its plan's limits and the calling
+    token, whose abilities name the workspace it is bound to (``tenant:<id>``)."""
     workspace = await _require(session, principal.workspace_id)
     plan = principal.plan
     return MeOut(
+        tenant=Tenant(id=workspace.id, uuid=tenant_uuid(workspace.id), name=workspace.name),
         workspace=WorkspacePublic.model_validate(workspace),
         plan=PlanLimits(
             name=plan.name,
@@ -95,9 +128,9 @@ async def me(session: AsyncSession, principal: Principal) -> MeOut:
             id=principal.token_id,
             name=principal.token_name,
             scopes=sorted(principal.scopes),
-            abilities=sorted(principal.abilities),
+            abilities=[*sorted(principal.abilities), f"tenant:{workspace.id}"],
             created_at=principal.created_at,
             expires_at=principal.expires_at,
-            last_used_at=principal.last_used_at,
+            last_used_at=now or principal.last_used_at,  # this request is a use
         ),
     )

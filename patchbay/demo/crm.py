@@ -41,15 +41,12 @@ LEADS = [
 
 
 async def seed_crm(session: AsyncSession, ws: WorkspaceId) -> None:
-    """~3 companies, 6 contacts, 4 leads, 3 stages, 3 deals, an invoice, tasks and activities."""
-    for key, name, position in (
-        ("discovery", "Discovery", 10),
-        ("proposal", "Proposal", 20),
-        ("won", "Won", 30),
-    ):
-        await sales.create_stage(
-            session, ws, CreateDealStageIn(key=key, name=name, position=position)
-        )
+    """~3 companies, 6 contacts, 4 leads, a stage (beside the default pipeline), 3 deals,
+    an invoice, tasks and activities."""
+    # proposal and won come with the default pipeline of every new workspace
+    await sales.create_stage(
+        session, ws, CreateDealStageIn(key="discovery", name="Discovery", position=15)
+    )
     companies = [
         await service.create_company(
             session, ws, CreateCompanyIn(name=n, domain=d, website=f"https://{d}", notes=note)
@@ -142,9 +139,9 @@ async def seed_crm(session: AsyncSession, ws: WorkspaceId) -> None:
                 "title": title,
                 "status": "open",
                 "priority": "normal",
-                "assignee": assignee,
-                "related_type": related_type,
-                "related_id": related_id,
+                "assignee_id": assignee,
+                "related_resource_type": related_type,
+                "related_resource_id": related_id,
             },
         )
     for type_, summary, body, related_type, related_id in (
@@ -171,8 +168,8 @@ async def seed_crm(session: AsyncSession, ws: WorkspaceId) -> None:
                 "type": type_,
                 "summary": summary,
                 "body": body,
-                "related_type": related_type,
-                "related_id": related_id,
+                "related_resource_type": related_type,
+                "related_resource_id": related_id,
                 "logged_by": "demo",
             },
         )

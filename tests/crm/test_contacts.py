@@ -191,11 +191,11 @@ async def test_erasure_reaches_linked_tasks_and_activities(
     for task_id in (task.json()["data"]["id"], lead_task["id"]):
         got = (await get(client, tenant, f"/tasks/{task_id}")).json()["data"]
         assert got["title"] == "(erased)" and "description" not in got, got
-        assert "completion_note" not in got
+        assert "completed_note" not in got
     listed = (await get(client, tenant, "/activities")).json()["data"]
     by_id = {a["id"]: a for a in listed}
     assert by_id[note["id"]]["summary"] == "(erased)" and "body" not in by_id[note["id"]]
-    assert by_id[note["id"]]["related_id"] == jane  # the link to the stub stays
+    assert by_id[note["id"]]["related_resource_id"] == jane  # the link to the stub stays
     assert by_id[kept["id"]]["summary"] == "Bob likes jazz"
     found = await get(client, tenant, "/activities", query="jane")
     assert found.json()["data"] == []

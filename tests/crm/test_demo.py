@@ -19,7 +19,7 @@ async def test_seed_crm(client: httpx.AsyncClient, runtime: Runtime, tenant: Ten
     assert await count(runtime, "companies", ws) == 4  # 3 + the converted lead's company
     assert await count(runtime, "contacts", ws) == 7
     assert await count(runtime, "leads", ws) == 4
-    assert await count(runtime, "deal_stages", ws) == 3
+    assert await count(runtime, "deal_stages", ws) == 7  # the default pipeline (6) + discovery
     assert await count(runtime, "deals", ws) == 3
     assert await count(runtime, "tasks", ws) == 3
     found = await get(client, tenant, "/contacts", query="priya")

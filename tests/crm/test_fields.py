@@ -20,7 +20,7 @@ from patchbay.domains import platform
 from tests.crm.helpers import count, created, patch, post
 from tests.factories import Tenant
 
-FREE_TEXT = {"notes", "description", "memo", "query", "custom_field_value", "cursor"}
+FREE_TEXT = {"notes", "description", "memo", "query", "custom_field_value", "cursor", "after"}
 """Arguments that may hold several lines (ids, ``*_id``, may too: they are looked up)."""
 LINE_BREAK = "a\nb"
 

@@ -12,7 +12,6 @@ from tests.factories import Tenant
 async def test_convert_creates_contact_company_and_deal(
     client: httpx.AsyncClient, runtime: Runtime, tenant: Tenant
 ) -> None:
-    await created(client, tenant, "/deal-stages", {"key": "proposal", "name": "Proposal"})
     lead = await created(
         client,
         tenant,

@@ -18,13 +18,14 @@ async def test_deal_stage_rules(
     assert dup.status_code == 409 and dup.json()["error"]["code"] == "deal_stage_exists"
     deal = await created(client, tenant, "/deals", {"name": "Pilot", "amount_cents": 100})
     assert deal["stage"] == "discovery" and deal["currency"] == "USD"
-    r = await patch(client, tenant, f"/deals/{deal['id']}", {"stage": "won"})
+    r = await patch(client, tenant, f"/deals/{deal['id']}", {"stage": "signed"})
     assert r.status_code == 422 and r.json()["error"]["code"] == "deal_stage_not_found"
     r = await patch(client, tenant, f"/deals/{deal['id']}", {"amount_cents": -1})
     assert r.status_code == 400
     r = await patch(client, tenant, f"/deals/{deal['id']}", {"currency": "usd"})
     assert r.status_code == 400
-    await created(client, tenant, "/deal-stages", {"key": "won", "name": "Won", "position": 9})
+    taken = await post(client, tenant, "/deal-stages", {"key": "won", "name": "Won"})
+    assert taken.status_code == 409  # the default pipeline has it
     r = await patch(
         client, tenant, f"/deals/{deal['id']}", {"stage": "won", "status": "won", "currency": "EUR"}
     )
@@ -115,3 +116,23 @@ async def test_concurrent_payments_never_overpay(
     fetched = (await get(client, tenant, f"/invoices/{inv['id']}")).json()["data"]
     assert fetched["amount_paid_cents"] == 30_000 and fetched["balance_cents"] == 6_000
     assert await count(runtime, "payments", tenant.workspace_id) == 3
+
+
+async def test_new_workspace_has_the_default_pipeline_and_stages_stay_editable(
+    client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    stages = (await get(client, tenant, "/deal-stages", limit=100)).json()["data"]
+    by_position = sorted(stages, key=lambda s: s["position"])
+    assert [s["key"] for s in by_position] == [
+        "lead", "qualified", "proposal", "negotiation", "won", "lost"
+    ]  # fmt: skip
+    qualified = next(s for s in stages if s["key"] == "qualified")
+    r = await patch(
+        client, tenant, f"/deal-stages/{qualified['id']}", {"name": "SQL", "position": 5}
+    )
+    assert r.status_code == 200, r.text
+    assert (r.json()["data"]["key"], r.json()["data"]["name"]) == ("qualified", "SQL")
+    deal = await created(client, tenant, "/deals", {"name": "Pilot", "stage": "qualified"})
+    assert deal["stage"] == "qualified"
+    missing = await patch(client, tenant, "/deal-stages/stage_01jd00000000000000000000zz", {})
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "stage_not_found"

@@ -10,6 +10,7 @@ from mcp import MCPError
 
 from core.config import Settings
 from core.operations import Kind, Operation, ToolFilter
+from core.pagination import REST_ONLY
 from mcp_server.adapter import (
     DESCRIPTION_LIMIT,
     IDEMPOTENCY_KEY,
@@ -35,6 +36,7 @@ OPS = [op for op in REGISTRY if op.mcp_tool]
 def tool(op: Operation | None) -> Any:
     assert op is not None
     return tool_for(op, REGISTRY)
+
 
 DEFAULT_TOOLSETS = platform().registry.default_toolsets
 
@@ -88,7 +90,10 @@ def test_input_schema(op: Operation) -> None:
     properties = schema["properties"]
     assert "workspace_id" not in properties
     assert (IDEMPOTENCY_KEY in properties) is (op.kind is not Kind.read)
-    for name in op.input_model.model_fields:
+    for name, info in op.input_model.model_fields.items():
+        if (info.json_schema_extra or {}).get(REST_ONLY):  # after, page: the tools use cursor
+            assert name not in properties
+            continue
         assert name in properties, f"{op.name}: argument {name} missing from the schema"
     for node in _schema_nodes(schema):
         assert "title" not in node, f"{op.name}: pydantic title left in {node}"

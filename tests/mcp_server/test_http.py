@@ -123,14 +123,16 @@ async def test_headers_narrow_the_list(
         toolset = registry.toolset_names[0]
         async with http_client(base, tenant.token, headers={"X-MCP-Toolsets": toolset}) as client:
             narrowed = await tool_names(client)
-        assert narrowed == {op.name for op in registry if op.toolset == toolset}
+    assert narrowed == {op.name for op in registry if op.toolset == toolset and op.mcp_tool}
 
 
 async def test_header_cannot_widen_the_operator_ceiling(
     runtime: Runtime, settings: Settings, tenant: Tenant
 ) -> None:
     ceiling = settings.model_copy(update={"mcp_toolsets": "workspace"})
-    workspace_tools = {op.name for op in runtime.registry if op.toolset == "workspace"}
+    workspace_tools = {
+        op.name for op in runtime.registry if op.toolset == "workspace" and op.mcp_tool
+    }
     others = sorted({op.toolset for op in runtime.registry} - {"workspace"})
     async with http_server(ceiling) as base:
         async with http_client(base, tenant.token) as client:

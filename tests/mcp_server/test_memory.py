@@ -9,7 +9,7 @@ from mcp import Client, MCPError
 
 from core.config import Settings
 from core.db import WorkspaceId
-from core.operations import ANY_SCOPE, Kind, ToolFilter
+from core.operations import PSEUDO_SCOPES, Kind, ToolFilter
 from core.runtime import Runtime
 from core.scopes import ALL_SCOPES, READ_SCOPES
 from core.tokens import repository as token_repository
@@ -114,7 +114,7 @@ async def test_read_only_token_sees_no_write_tools(runtime: Runtime, tenant: Ten
 async def test_every_scope_hides_its_tools(runtime: Runtime) -> None:
     """For every scope S used by an operation, a token lacking only S lists none of them."""
     tenant = await make_tenant(runtime, plan="custom")  # 25 tokens: one per scope below
-    scopes = sorted({op.scope for op in runtime.registry if op.scope != ANY_SCOPE})
+    scopes = sorted({op.scope for op in runtime.registry if op.scope not in PSEUDO_SCOPES})
     assert scopes
     for scope in scopes:
         token, _ = await make_token(

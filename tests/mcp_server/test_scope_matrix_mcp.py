@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.operations import ANY_SCOPE
+from core.operations import PSEUDO_SCOPES
 from core.runtime import Runtime
 from core.scopes import ALL_SCOPES
 from tests.domains import suite_platform as platform
@@ -17,7 +17,7 @@ from tests.factories import Tenant, token_for
 from tests.mcp_server.helpers import error_code, error_of, memory_client, tool_names
 from tests.op_samples import sample_args
 
-SCOPED = [op for op in platform().registry if op.scope != ANY_SCOPE and op.mcp_tool]
+SCOPED = [op for op in platform().registry if op.scope not in PSEUDO_SCOPES and op.mcp_tool]
 
 
 def _arguments(op_name: str) -> dict[str, object]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -194,8 +195,13 @@ async def test_me_reports_workspace_plan_and_token(
     assert data["plan"]["active_tokens"] == 5 and data["plan"]["rest_api"] is True
     assert data["token"]["name"] == "reader"
     assert data["token"]["scopes"] == ["crm:read"]
-    assert data["token"]["abilities"] == ["api:rest"]
-    assert "last_used_at" not in data["token"]  # first use: nothing recorded before it
+    assert data["token"]["abilities"] == ["api:rest", f"tenant:{tenant.workspace_id}"]
+    assert data["token"]["last_used_at"]  # this very request is a use
+    assert data["tenant"]["id"] == tenant.workspace_id
+    assert data["tenant"]["name"] == data["workspace"]["name"]
+    assert uuid.UUID(data["tenant"]["uuid"])  # stable: the same on every call
+    again = (await client.get(ME, headers=bearer(token))).json()["data"]
+    assert again["tenant"]["uuid"] == data["tenant"]["uuid"]
     assert "token" not in data["token"] and "token_hash" not in data["token"]
 
 

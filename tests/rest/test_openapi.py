@@ -52,14 +52,14 @@ async def test_lists_exactly_the_registry(document: dict[str, Any]) -> None:
     assert set(operations(document)) == expected
     assert len(operations(document)) == len(registry)
     ids = [entry["operationId"] for entry in operations(document).values()]
-    assert sorted(ids) == sorted(op.name for op in registry)
+    assert sorted(ids) == sorted(op.operation_id for op in registry)
 
 
 async def test_every_operation_declares_scope_and_errors(document: dict[str, Any]) -> None:
     ops = operations(document)
     for op in platform().registry:
         entry = ops[(op.method, API_PREFIX + op.path)]
-        assert entry["operationId"] == op.name
+        assert entry["operationId"] == op.operation_id
         assert entry["x-required-scope"] == (None if op.scope == ANY_SCOPE else op.scope)
         assert entry["security"] == [{"bearerAuth": []}]
         responses = entry["responses"]
@@ -130,8 +130,9 @@ async def test_every_create_links_to_the_operations_taking_its_id(
 ) -> None:
     """OpenAPI links from each create to every operation whose path (or list filter) takes
     the id it returns, so clients and stateful testers can chain them (issue 14)."""
+    names = {op.operation_id: op.name for op in platform().registry}
     ops = {
-        op["operationId"]: (path, op)
+        names[op["operationId"]]: (path, op)
         for path, methods in document["paths"].items()
         for op in methods.values()
     }
@@ -139,9 +140,7 @@ async def test_every_create_links_to_the_operations_taking_its_id(
     assert {"get_contact", "update_contact", "erase_contact"} <= set(links)
     assert links["get_contact"]["parameters"] == {"path.contact_id": "$response.body#/data/id"}
     run_links = ops["trigger_workflow"][1]["responses"]["202"]["links"]
-    assert run_links["get_workflow_run"]["parameters"] == {
-        "path.run_id": "$response.body#/data/id"
-    }
+    assert run_links["get_workflow_run"]["parameters"] == {"path.run_id": "$response.body#/data/id"}
     invoice_links = ops["create_invoice"][1]["responses"]["201"]["links"]
     assert invoice_links["list_payments"]["parameters"] == {
         "query.invoice_id": "$response.body#/data/id"

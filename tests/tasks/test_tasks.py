@@ -53,10 +53,14 @@ async def test_task_lifecycle(client: httpx.AsyncClient, runtime: Runtime, tenan
         client,
         tenant,
         "/tasks",
-        {"title": "x", "related_type": "contact", "related_id": "con_01jd00000000000000000000zz"},
+        {
+            "title": "x",
+            "related_resource_type": "contact",
+            "related_resource_id": "con_01jd00000000000000000000zz",
+        },
     )
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "contact_not_found"
-    half = await post(client, tenant, "/tasks", {"title": "x", "related_type": "contact"})
+    half = await post(client, tenant, "/tasks", {"title": "x", "related_resource_type": "contact"})
     assert half.status_code == 400
     task = await created(
         client,
@@ -64,19 +68,24 @@ async def test_task_lifecycle(client: httpx.AsyncClient, runtime: Runtime, tenan
         "/tasks",
         {
             "title": "Call Jane",
-            "assignee": "agent-7",
-            "related_type": "contact",
-            "related_id": contact["id"],
+            "assignee_id": "agent-7",
+            "related_resource_type": "contact",
+            "related_resource_id": contact["id"],
         },
     )
     assert task["status"] == "open" and task["priority"] == "normal"
+    assert (task["assignee_id"], task["related_resource_id"]) == ("agent-7", contact["id"])
     other = await created(client, tenant, "/tasks", {"title": "Other", "status": "in_progress"})
     r = await patch(
-        client, tenant, f"/tasks/{task['id']}", {"status": "done", "completion_note": "Booked"}
+        client,
+        tenant,
+        f"/tasks/{task['id']}",
+        {"status": "completed", "completed_note": "Booked"},
     )
     assert r.status_code == 200, r.text
+    assert "X-API-Deprecation" not in r.headers
     done = r.json()["data"]
-    assert done["completed_at"] and done["completion_note"] == "Booked"
+    assert done["completed_at"] and done["completed_note"] == "Booked"
     assert len(await events(runtime, tenant.workspace_id, "task.updated")) == 1
     assert [e["id"] for e in await events(runtime, tenant.workspace_id, "task.completed")] == [
         task["id"]
@@ -86,13 +95,56 @@ async def test_task_lifecycle(client: httpx.AsyncClient, runtime: Runtime, tenan
         assert r.status_code == 200, r.text
         return [t["id"] for t in r.json()["data"]]
 
-    assert ids(await get(client, tenant, "/tasks", status="done")) == [task["id"]]
+    assert ids(await get(client, tenant, "/tasks", status="completed")) == [task["id"]]
     assert ids(await get(client, tenant, "/tasks", status="in_progress")) == [other["id"]]
-    assert ids(await get(client, tenant, "/tasks", assignee="agent-7")) == [task["id"]]
-    linked = await get(client, tenant, "/tasks", related_type="contact", related_id=contact["id"])
+    assert ids(await get(client, tenant, "/tasks", assignee_id="agent-7")) == [task["id"]]
+    linked = await get(
+        client,
+        tenant,
+        "/tasks",
+        related_resource_type="contact",
+        related_resource_id=contact["id"],
+    )
     assert ids(linked) == [task["id"]]
-    r = await patch(client, tenant, f"/tasks/{task['id']}", {"status": "open"})
-    assert "completed_at" not in r.json()["data"]
+    r = await patch(client, tenant, f"/tasks/{task['id']}", {"status": "canceled"})
+    assert r.json()["data"]["status"] == "canceled" and "completed_at" not in r.json()["data"]
+
+
+async def test_old_names_are_deprecated_aliases(client: httpx.AsyncClient, tenant: Tenant) -> None:
+    """The names before the reference API's (related_type, assignee, completion_note,
+    status done/cancelled) still work and say so in X-API-Deprecation."""
+    contact = await created(client, tenant, "/contacts", {"name": "Jane"})
+    r = await post(
+        client,
+        tenant,
+        "/tasks",
+        {
+            "title": "Call",
+            "assignee": "a-1",
+            "related_type": "contact",
+            "related_id": contact["id"],
+        },
+    )
+    assert r.status_code == 201, r.text
+    note = r.headers["X-API-Deprecation"]
+    assert "'related_type' is deprecated, use 'related_resource_type'" in note
+    assert "'assignee' is deprecated, use 'assignee_id'" in note
+    task = r.json()["data"]
+    assert (task["assignee_id"], task["related_resource_type"]) == ("a-1", "contact")
+    r = await patch(
+        client, tenant, f"/tasks/{task['id']}", {"status": "done", "completion_note": "ok"}
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["data"]["status"] == "completed"
+    assert r.json()["data"]["completed_note"] == "ok"
+    assert "status 'done' is deprecated, use 'completed'" in r.headers["X-API-Deprecation"]
+    r = await get(client, tenant, "/tasks", status="done", assignee="a-1")
+    assert [t["id"] for t in r.json()["data"]] == [task["id"]]
+    assert "X-API-Deprecation" in r.headers
+    both = await post(client, tenant, "/tasks", {"title": "x", "assignee": "a", "assignee_id": "b"})
+    assert both.status_code == 400, both.text
+    r = await get(client, tenant, "/tasks", status="completed")
+    assert "X-API-Deprecation" not in r.headers
 
 
 async def test_tasks_filter_by_related_id_alone(client: httpx.AsyncClient, tenant: Tenant) -> None:
@@ -103,10 +155,10 @@ async def test_tasks_filter_by_related_id_alone(client: httpx.AsyncClient, tenan
         client,
         tenant,
         "/tasks",
-        {"title": "Call", "related_type": "contact", "related_id": contact["id"]},
+        {"title": "Call", "related_resource_type": "contact", "related_resource_id": contact["id"]},
     )
     await created(client, tenant, "/tasks", {"title": "Other"})
-    r = await get(client, tenant, "/tasks", related_id=contact["id"])
+    r = await get(client, tenant, "/tasks", related_resource_id=contact["id"])
     assert r.status_code == 200, r.text
     assert [t["id"] for t in r.json()["data"]] == [linked["id"]]
 
@@ -125,7 +177,7 @@ async def test_null_title_status_or_priority_changes_nothing(
 
 @pytest.mark.parametrize(
     ("method", "field"),
-    [("create", "title"), ("create", "assignee"), ("update", "title"), ("list", "assignee")],
+    [("create", "title"), ("create", "assignee_id"), ("update", "title"), ("list", "assignee_id")],
 )
 async def test_name_like_fields_are_single_lines(
     client: httpx.AsyncClient, tenant: Tenant, method: str, field: str

@@ -13,7 +13,8 @@ PostgreSQL only (SQLite is the embedded single-process default; nothing changes 
 - The paths that must work before a workspace is known, as ``SECURITY DEFINER``
   functions the application role may execute, each as narrow as its job:
   ``patchbay_authenticate`` (one token, by id and secret hash, with its workspace),
-  ``patchbay_token_workspace`` (the workspace of a token id: operator revocation),
+  ``patchbay_workspace_of`` (the workspace of a record given by id alone: the operator's
+  command line, e.g. revoking a token by id),
   ``patchbay_claim_jobs`` (lease due rows of one job table, all of one workspace) and
   ``patchbay_purge_idempotency`` (delete expired idempotency records).
 - ``<table>_search`` views for free-text search (``core/migrations/tenancy.py`` says why).
@@ -85,10 +86,21 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
     FROM api_tokens t JOIN workspaces w ON w.id = t.workspace_id
     WHERE t.id = p_token_id AND t.token_hash = p_token_hash
 $$""",
-    "patchbay_token_workspace(text)": """
-CREATE FUNCTION patchbay_token_workspace(p_token_id text) RETURNS varchar
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
-    SELECT workspace_id FROM api_tokens WHERE id = p_token_id
+    "patchbay_workspace_of(regclass, text)": """
+CREATE FUNCTION patchbay_workspace_of(p_table regclass, p_id text) RETURNS varchar
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+DECLARE
+    found varchar;
+BEGIN
+    -- only workspace-owned tables keyed by id: the answer is a workspace id, nothing else
+    IF (SELECT count(*) FROM pg_attribute a WHERE a.attrelid = p_table AND NOT a.attisdropped
+        AND a.attname IN ('workspace_id', 'id')) <> 2 THEN
+        RAISE EXCEPTION 'patchbay_workspace_of: % has no workspace_id and id', p_table;
+    END IF;
+    EXECUTE format('SELECT workspace_id FROM %s WHERE id = $1 LIMIT 1', p_table)
+        INTO found USING p_id;
+    RETURN found;
+END
 $$""",
     "patchbay_purge_idempotency(timestamp)": """
 CREATE FUNCTION patchbay_purge_idempotency(p_now timestamp) RETURNS bigint

@@ -122,8 +122,10 @@ SUCCESS = {  # a successful call of every toolset
     "workspace": ("get_me", {}),
     "crm": ("create_contact", {"name": "Ada Lovelace", "email": "ada@example.test"}),
     "sales": ("create_lead", {"name": "Grace Hopper", "custom_fields": {"tier": 1}}),
-    "accounting": ("create_accounting_account", {"code": "4000", "name": "Sales",
-                                                 "type": "revenue"}),
+    "accounting": (
+        "create_accounting_account",
+        {"code": "4000", "name": "Sales", "type": "revenue"},
+    ),
     "tasks": ("create_task", {"title": "Call Ada"}),
     "activities": ("log_activity", {"type": "note", "summary": "Met Ada"}),
     "workflows": ("list_workflows", {}),
