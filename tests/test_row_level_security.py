@@ -146,12 +146,27 @@ async def test_a_claim_hands_out_one_workspace_and_its_job_sees_only_that(
         assert {r[0] for r in runs} == {job.workspace_id}
 
 
-async def test_the_claim_function_refuses_tables_that_are_not_queues(runtime: Runtime) -> None:
-    with pytest.raises(DBAPIError, match="not a job table"):
+async def test_only_the_narrow_functions_are_executable_by_the_app(runtime: Runtime) -> None:
+    """The SECURITY DEFINER functions the application may call are exactly these; the
+    look-up by id refuses a table without a workspace."""
+    async with owner_session(runtime) as session:
+        rows = await session.execute(
+            sa.text(
+                "SELECT p.proname FROM pg_proc p WHERE p.prosecdef "
+                "AND has_function_privilege(:role, p.oid, 'EXECUTE') ORDER BY 1"
+            ),
+            {"role": APP_ROLE},
+        )
+        names = [r[0] for r in rows]
+    assert names == [
+        "patchbay_authenticate",
+        "patchbay_claim_webhook_deliveries",
+        "patchbay_claim_workflow_runs",
+        "patchbay_purge_idempotency",
+        "patchbay_workspace_of",
+    ]
+    with pytest.raises(DBAPIError, match="has no workspace_id"):
         async with runtime.db.session() as session:
             await session.execute(
-                sa.text(
-                    "SELECT * FROM patchbay_claim_jobs('contacts'::regclass, ARRAY['x'], 'w', "
-                    "now()::timestamp, now()::timestamp, 1)"
-                )
+                sa.text("SELECT patchbay_workspace_of('alembic_version'::regclass, 'x')")
             )

@@ -1,7 +1,7 @@
 """Claiming and leasing job rows.
 
 PostgreSQL: ``UPDATE … FROM (SELECT … FOR UPDATE SKIP LOCKED) RETURNING`` inside the
-``patchbay_claim_jobs`` function (migration 0008: the claim is the one query that looks
+``patchbay_claim_<table>`` function (migration 0008: the claim is the one query that looks
 across workspaces, which row-level security forbids the application role), so any number
 of workers share a table without blocking each other. SQLite: the same atomic ``UPDATE …
 RETURNING`` (writers are serialised by the database lock). Either way one claim takes
@@ -19,6 +19,7 @@ handler records that row's outcome, independently of the others.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -79,9 +80,10 @@ async def claim(
     one workspace (that of the earliest due row): the handler then runs bound to it.
 
     The claim is the one query that looks across workspaces. On PostgreSQL it goes
-    through ``patchbay_claim_jobs`` (migration 0008), a ``SECURITY DEFINER`` function
-    that can only lease due rows of a job table: the application role itself sees no
-    row of a workspace it is not bound to (row-level security).
+    through ``patchbay_claim_<table>`` (``core.migrations.tenancy.create_claim_function``),
+    a ``SECURITY DEFINER`` function that can only lease due rows of its job table: the
+    application role itself sees no row of a workspace it is not bound to (row-level
+    security).
     """
     now = utcnow()
     lease_until = now + timedelta(seconds=lease_seconds)
@@ -100,10 +102,8 @@ async def claim(
         else:
             rows = (
                 await session.execute(
-                    _CLAIM,
+                    _claim_statement(queue.model.__tablename__),
                     {
-                        "table": queue.model.__tablename__,
-                        "statuses": list(queue.ready_statuses),
                         "worker": worker_id,
                         "now": now,
                         "lease_until": lease_until,
@@ -114,12 +114,16 @@ async def claim(
     return [ClaimedJob(queue, r[0], WorkspaceId(r[1]), worker_id, r[2]) for r in rows]
 
 
-_CLAIM = sa.text(
-    "SELECT id, workspace_id, attempts FROM patchbay_claim_jobs("
-    "CAST(:table AS regclass), CAST(:statuses AS text[]), :worker, :now, :lease_until, :limit)"
-).bindparams(
-    sa.bindparam("now", type_=UTCDateTime()), sa.bindparam("lease_until", type_=UTCDateTime())
-)
+@functools.cache
+def _claim_statement(table: str) -> Any:
+    """PostgreSQL: the job table's claim function (its migration creates it)."""
+    return sa.text(
+        f"SELECT id, workspace_id, attempts FROM patchbay_claim_{table}("
+        ":worker, :now, :lease_until, :limit)"
+    ).bindparams(
+        sa.bindparam("now", type_=UTCDateTime()),
+        sa.bindparam("lease_until", type_=UTCDateTime()),
+    )
 
 
 def _sqlite_claim(queue: Queue, limit: int) -> Any:

@@ -59,6 +59,61 @@ def drop_search_view(execute: Callable[[str], Any], table: str, *, dialect: str)
         execute(f"DROP VIEW IF EXISTS {table}_search")
 
 
+def create_claim_function(
+    execute: Callable[[str], Any], table: str, ready_statuses: tuple[str, ...], *, dialect: str
+) -> None:
+    """``patchbay_claim_<table>(worker, now, lease_until, limit)``: lease up to ``limit``
+    due rows of the job table ``table`` (``core.jobs.JobFields``), all of one workspace
+    (that of the earliest due row), and return ``(id, workspace_id, attempts)``.
+
+    The claim is the one query that looks across workspaces, which row-level security
+    forbids the application role: this ``SECURITY DEFINER`` function (PostgreSQL only) is
+    the narrow path, and can do nothing but lease due rows of its one table. Static SQL
+    with the ready statuses inlined, so PL/pgSQL keeps its plan (the partial due index)
+    across calls instead of planning every claim."""
+    if dialect != "postgresql":
+        return
+    statuses = ", ".join(f"'{s}'" for s in ready_statuses)
+    due = (
+        f"t.status IN ({statuses}) AND t.run_after <= p_now "
+        "AND (t.lease_until IS NULL OR t.lease_until < p_now)"
+    )
+    execute(f"DROP FUNCTION IF EXISTS patchbay_claim_{table}(text, timestamp, timestamp, integer)")
+    execute(
+        f"""
+CREATE FUNCTION patchbay_claim_{table}(
+    p_worker text, p_now timestamp, p_lease_until timestamp, p_limit integer
+) RETURNS TABLE (id varchar, workspace_id varchar, attempts integer)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+BEGIN
+    RETURN QUERY
+    WITH first AS (
+        SELECT t.workspace_id FROM {table} t WHERE {due}
+        ORDER BY t.run_after, t.id LIMIT 1 FOR UPDATE SKIP LOCKED
+    ), due AS (
+        SELECT t.workspace_id, t.id FROM {table} t JOIN first f
+        ON t.workspace_id = f.workspace_id WHERE {due}
+        ORDER BY t.run_after, t.id LIMIT p_limit FOR UPDATE OF t SKIP LOCKED
+    )
+    UPDATE {table} t SET lease_until = p_lease_until, locked_by = p_worker,
+        attempts = t.attempts + 1
+    FROM due WHERE t.workspace_id = due.workspace_id AND t.id = due.id
+    RETURNING t.id, t.workspace_id, t.attempts;
+END
+$$"""
+    )
+    signature = f"patchbay_claim_{table}(text, timestamp, timestamp, integer)"
+    execute(f"REVOKE ALL ON FUNCTION {signature} FROM PUBLIC")
+    execute(f"GRANT EXECUTE ON FUNCTION {signature} TO {APP_ROLE}")
+
+
+def drop_claim_function(execute: Callable[[str], Any], table: str, *, dialect: str) -> None:
+    """Undo ``create_claim_function``."""
+    if dialect == "postgresql":
+        signature = f"patchbay_claim_{table}(text, timestamp, timestamp, integer)"
+        execute(f"DROP FUNCTION IF EXISTS {signature}")
+
+
 def disable_tenant_isolation(execute: Callable[[str], Any], table: str, *, dialect: str) -> None:
     """Undo ``enable_tenant_isolation``."""
     if dialect != "postgresql":

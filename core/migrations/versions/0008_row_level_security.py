@@ -15,7 +15,7 @@ PostgreSQL only (SQLite is the embedded single-process default; nothing changes 
   ``patchbay_authenticate`` (one token, by id and secret hash, with its workspace),
   ``patchbay_workspace_of`` (the workspace of a record given by id alone: the operator's
   command line, e.g. revoking a token by id),
-  ``patchbay_claim_jobs`` (lease due rows of one job table, all of one workspace) and
+  ``patchbay_claim_<job table>`` (lease due rows of that table, all of one workspace) and
   ``patchbay_purge_idempotency`` (delete expired idempotency records).
 - ``<table>_search`` views for free-text search (``core/migrations/tenancy.py`` says why).
 
@@ -32,8 +32,10 @@ from alembic import op
 
 from core.migrations.tenancy import (
     APP_ROLE,
+    create_claim_function,
     create_search_view,
     disable_tenant_isolation,
+    drop_claim_function,
     drop_search_view,
     enable_tenant_isolation,
 )
@@ -69,6 +71,10 @@ OWNED = (
 )
 
 SEARCHABLE = ("contacts", "companies", "leads", "activities")
+JOB_TABLES = {  # job table: its ready statuses (the queue's)
+    "workflow_runs": ("queued", "running"),
+    "webhook_deliveries": ("pending", "retrying"),
+}
 
 FUNCTIONS = {
     "patchbay_authenticate(text, text)": """
@@ -108,39 +114,6 @@ LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, public AS $
     WITH gone AS (DELETE FROM idempotency_keys WHERE expires_at <= p_now RETURNING 1)
     SELECT count(*) FROM gone
 $$""",
-    "patchbay_claim_jobs(regclass, text[], text, timestamp, timestamp, integer)": """
-CREATE FUNCTION patchbay_claim_jobs(
-    p_table regclass, p_statuses text[], p_worker text, p_now timestamp,
-    p_lease_until timestamp, p_limit integer
-) RETURNS TABLE (id varchar, workspace_id varchar, attempts integer)
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
-DECLARE
-    due text;
-BEGIN
-    -- only job tables (the JobFields columns): nothing else can be touched through here
-    IF (SELECT count(*) FROM pg_attribute a WHERE a.attrelid = p_table AND NOT a.attisdropped
-        AND a.attname IN ('workspace_id', 'status', 'run_after', 'lease_until', 'locked_by',
-                          'attempts')) <> 6 THEN
-        RAISE EXCEPTION 'patchbay_claim_jobs: % is not a job table', p_table;
-    END IF;
-    -- statuses inlined (not a parameter): the planner can then use the partial due index
-    due := format(
-        'status IN (%s) AND run_after <= %L AND (lease_until IS NULL OR lease_until < %L)',
-        (SELECT string_agg(quote_literal(s), ', ') FROM unnest(p_statuses) s), p_now, p_now);
-    -- one workspace per claim (that of the earliest due row): the worker then runs the
-    -- whole batch bound to that workspace
-    RETURN QUERY EXECUTE format(
-        'WITH first AS (SELECT t.workspace_id FROM %1$s t WHERE %2$s '
-        '  ORDER BY t.run_after, t.id LIMIT 1 FOR UPDATE SKIP LOCKED), '
-        'due AS (SELECT t.workspace_id, t.id FROM %1$s t JOIN first f '
-        '  ON t.workspace_id = f.workspace_id WHERE %2$s '
-        '  ORDER BY t.run_after, t.id LIMIT %3$s FOR UPDATE OF t SKIP LOCKED) '
-        'UPDATE %1$s t SET lease_until = %4$L, locked_by = %5$L, attempts = t.attempts + 1 '
-        'FROM due WHERE t.workspace_id = due.workspace_id AND t.id = due.id '
-        'RETURNING t.id, t.workspace_id, t.attempts',
-        p_table, due, p_limit, p_lease_until, p_worker);
-END
-$$""",
 }
 
 
@@ -173,6 +146,8 @@ END $$"""
     )
     for table in SEARCHABLE:  # free-text search through the trigram index (core.search)
         create_search_view(op.execute, table, dialect="postgresql")
+    for table, ready in JOB_TABLES.items():
+        create_claim_function(op.execute, table, ready, dialect="postgresql")
     for signature, definition in FUNCTIONS.items():
         op.execute(f"DROP FUNCTION IF EXISTS {signature}")
         op.execute(definition)
@@ -188,6 +163,8 @@ def downgrade() -> None:
         op.execute(f"DROP FUNCTION IF EXISTS {signature}")
     for table in SEARCHABLE:
         drop_search_view(op.execute, table, dialect="postgresql")
+    for table in JOB_TABLES:
+        drop_claim_function(op.execute, table, dialect="postgresql")
     for table in OWNED:
         disable_tenant_isolation(op.execute, table, dialect="postgresql")
         op.execute(f"REVOKE ALL ON {table} FROM {APP_ROLE}")
