@@ -87,6 +87,7 @@ def print_welcome(
         "base_url": f"{base}/api/v1",
         "mcp_url": f"{base}/mcp",
         "database_url": settings.database_url,
+        "owner": {"email": demo.owner_email, "password": demo.owner_password},
         "curl": f'curl -H "Authorization: Bearer {token}" {base}/api/v1/me',
         "n8n": {
             "node": "MCP Client Tool",
@@ -117,6 +118,18 @@ def print_welcome(
         )
         print(
             f"patchbay token create --workspace {demo.workspace_id} --name me --scopes '*'",
+            flush=True,
+        )
+    if demo.owner_password:
+        print(
+            f"\nDemo owner (sign-in for the dashboard; password shown once):\n"
+            f"  email:    {demo.owner_email}\n  password: {demo.owner_password}",
+            flush=True,
+        )
+    else:
+        print(
+            f"\nDemo owner: {demo.owner_email} (forgot the password? "
+            f"patchbay member reset-password {demo.owner_email})",
             flush=True,
         )
     # Plain prints for everything meant to be copied: rich would wrap long lines.
