@@ -93,15 +93,20 @@ class RateLimiter:
             raise RateLimiterUnavailable() from None
         return RateState(allowed, per_minute, max(0, stats.remaining), int(stats.reset_time) + 1)
 
-    async def exhausted(self, namespace: str, key: str, limit: int, window_seconds: int) -> bool:
-        """Whether ``key`` already used up ``limit`` events of the current window (counts
-        nothing; e.g. sign-in failures before checking a password)."""
+    async def exhausted(
+        self, namespace: str, key: str, limit: int, window_seconds: int
+    ) -> int | None:
+        """Seconds until ``key``'s window ends if it already used up ``limit`` events,
+        else None (counts nothing; e.g. sign-in failures before checking a password)."""
         item = RateLimitItemPerSecond(limit, window_seconds)
         try:
-            return not await self._limiter.test(item, namespace, key)
+            if await self._limiter.test(item, namespace, key):
+                return None
+            stats = await self._limiter.get_window_stats(item, namespace, key)
         except StorageError as exc:
             log.error("rate limiter store unreachable: %s", exc)
             raise RateLimiterUnavailable() from None
+        return max(1, int(stats.reset_time - time.time()) + 1)
 
     async def count(self, namespace: str, key: str, limit: int, window_seconds: int) -> None:
         """Count one event (e.g. a sign-in failure) for ``key`` in a ``window_seconds``

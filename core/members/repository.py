@@ -20,6 +20,7 @@ from core.members.models import (
     PasswordReset,
 )
 from core.pagination import CURSOR_SCOPE, Page, decode_cursor, encode_cursor
+from core.workspaces.models import Workspace
 
 
 async def member_by_email(session: AsyncSession, email: str) -> Member | None:
@@ -33,6 +34,28 @@ async def member(session: AsyncSession, member_id: str) -> Member | None:
 
 async def membership(session: AsyncSession, ws: WorkspaceId, member_id: str) -> Membership | None:
     return await session.get(Membership, (ws, member_id))
+
+
+_WORKSPACES_OF = sa.text("SELECT * FROM patchbay_member_workspaces(:member_id)")
+"""PostgreSQL: through the ``SECURITY DEFINER`` function of migration 0010 (row-level
+security hides memberships from a session bound to no workspace)."""
+
+
+async def workspaces_of(session: AsyncSession, member_id: str) -> list[sa.Row[Any]]:
+    """``(workspace_id, role, workspace_name)`` of every workspace the member is active
+    in, before any workspace is chosen (after sign-in)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return list((await session.execute(_WORKSPACES_OF, {"member_id": member_id})).all())
+    memberships = Membership.__table__  # type: ignore[attr-defined]
+    workspaces = Workspace.__table__  # type: ignore[attr-defined]
+    stmt = (
+        sa.select(memberships.c.workspace_id, memberships.c.role,
+                  workspaces.c.name.label("workspace_name"))
+        .join(workspaces, workspaces.c.id == memberships.c.workspace_id)
+        .where(memberships.c.member_id == member_id, memberships.c.status == "active")
+        .order_by(workspaces.c.name, memberships.c.workspace_id)
+    )  # fmt: skip
+    return list((await session.execute(stmt)).all())
 
 
 async def count_owners(session: AsyncSession, ws: WorkspaceId) -> int:

@@ -304,6 +304,20 @@ async def add_member(
     return Joined(person, membership)
 
 
+@dataclass(frozen=True)
+class WorkspaceRole:
+    workspace_id: WorkspaceId
+    workspace_name: str
+    role: str
+
+
+async def workspaces_of(session: AsyncSession, member_id: str) -> list[WorkspaceRole]:
+    """The workspaces the member is active in, with their role (after sign-in, before a
+    workspace is chosen: the workspace switcher)."""
+    rows = await repository.workspaces_of(session, member_id)
+    return [WorkspaceRole(WorkspaceId(r.workspace_id), r.workspace_name, r.role) for r in rows]
+
+
 async def effective_scopes(
     session: AsyncSession, ws: WorkspaceId, member_id: str
 ) -> frozenset[str]:
@@ -327,9 +341,10 @@ async def sign_in(
     email = normalise_email(email)
     keys = (("signin-account", email), ("signin-ip", ip))
     for namespace, key in keys:
-        if await limiter.exhausted(namespace, key, SIGNIN_FAILURES, SIGNIN_WINDOW_SECONDS):
+        wait = await limiter.exhausted(namespace, key, SIGNIN_FAILURES, SIGNIN_WINDOW_SECONDS)
+        if wait is not None:
             raise RateLimited(
-                SIGNIN_WINDOW_SECONDS,
+                wait,
                 "Too many failed sign-ins; wait 15 minutes or reset the password.",
                 code="signin_throttled",
             )

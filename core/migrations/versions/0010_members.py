@@ -12,6 +12,7 @@ import sqlmodel
 from alembic import op
 
 import core.db
+from core.db import APP_ROLE
 from core.migrations.tenancy import disable_tenant_isolation, enable_tenant_isolation
 
 revision: str = "0010_members"
@@ -20,6 +21,22 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 OWNED = ("memberships", "member_invitations")
+
+WORKSPACES_OF = "patchbay_member_workspaces(text)"
+"""PostgreSQL: a person's active memberships across workspaces, before any workspace is
+chosen (after sign-in: the workspace switcher). Row-level security hides every
+membership from a session bound to no workspace; this narrow ``SECURITY DEFINER``
+function answers only the given member's (workspace, role) pairs."""
+
+WORKSPACES_OF_SQL = """
+CREATE FUNCTION patchbay_member_workspaces(p_member_id text)
+RETURNS TABLE (workspace_id varchar, role varchar, workspace_name varchar)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+    SELECT m.workspace_id, m.role, w.name
+    FROM memberships m JOIN workspaces w ON w.id = m.workspace_id
+    WHERE m.member_id = p_member_id AND m.status = 'active'
+    ORDER BY w.name, m.workspace_id
+$$"""
 
 
 def _str(length: int) -> sqlmodel.sql.sqltypes.AutoString:
@@ -101,10 +118,17 @@ def upgrade() -> None:
     dialect = op.get_bind().dialect.name
     for table in OWNED:
         enable_tenant_isolation(op.execute, table, dialect=dialect)
+    if dialect == "postgresql":
+        op.execute(f"DROP FUNCTION IF EXISTS {WORKSPACES_OF}")
+        op.execute(WORKSPACES_OF_SQL)
+        op.execute(f"REVOKE ALL ON FUNCTION {WORKSPACES_OF} FROM PUBLIC")
+        op.execute(f"GRANT EXECUTE ON FUNCTION {WORKSPACES_OF} TO {APP_ROLE}")
 
 
 def downgrade() -> None:
     dialect = op.get_bind().dialect.name
+    if dialect == "postgresql":
+        op.execute(f"DROP FUNCTION IF EXISTS {WORKSPACES_OF}")
     for table in OWNED:
         disable_tenant_isolation(op.execute, table, dialect=dialect)
     op.drop_index("ix_password_resets_member_id", table_name="password_resets")
