@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import timedelta
+from secrets import token_hex
 from typing import Any
 
 import httpx
@@ -20,9 +21,11 @@ from core.members.models import Member, MemberInvitation, MemberSession, Passwor
 from core.members.roles import ROLE_SCOPES, may_manage_agents, scopes_for
 from core.members.schemas import InviteMemberIn
 from core.operations import ToolFilter
+from core.ratelimit import RateLimiter
 from core.runtime import Runtime
 from core.scopes import ALL_SCOPES, READ_SCOPES
 from mcp_server.server import ToolPolicy
+from tests.conftest import REDIS_URL, need_service
 from tests.factories import Tenant, owner_session, token_for
 from tests.mcp_server.helpers import error_of, memory_client, tool_names
 
@@ -433,3 +436,27 @@ async def test_members_over_mcp_in_their_own_toolset(runtime: Runtime, tenant: T
     default = ToolPolicy.from_settings(runtime.settings, runtime.registry)
     async with memory_client(runtime, tenant.token, policy=default) as c:
         assert not members_tools & await tool_names(c)  # not in the default selection
+
+
+@pytest.mark.redis
+async def test_throttling_is_shared_through_redis(runtime: Runtime, tenant: Tenant) -> None:
+    """Two processes (two limiters over one Redis) count the same failures."""
+    url = need_service(REDIS_URL, "redis")
+    prefix = f"pbtest-{token_hex(6)}"
+    limiters = [RateLimiter(url, key_prefix=prefix) for _ in range(2)]
+    await add(runtime, tenant.workspace_id, "ray@example.com")
+    try:
+        for n in range(5):
+            async with runtime.db.session() as session:
+                with pytest.raises(Unauthenticated):
+                    await service.sign_in(
+                        session, limiters[n % 2], "ray@example.com", "wrong", ip=f"10.8.0.{n}"
+                    )
+        for limiter in limiters:
+            async with runtime.db.session() as session:
+                with pytest.raises(RateLimited):
+                    await service.sign_in(
+                        session, limiter, "ray@example.com", PASSWORD, ip="10.8.1.1"
+                    )
+    finally:
+        await limiters[0].reset()
