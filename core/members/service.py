@@ -174,11 +174,17 @@ class Joined:
 
 
 async def accept_invitation(
-    session: AsyncSession, token: str, *, password: str, name: str | None = None
+    session: AsyncSession,
+    token: str,
+    *,
+    password: str,
+    limiter: RateLimiter,
+    ip: str,
+    name: str | None = None,
 ) -> Joined:
     """Use an invitation link (once, within 7 days). A new person sets their password; one
-    who already has an account proves it with theirs. ``session`` must be bound to
-    ``invitation_workspace(token)``."""
+    who already has an account proves it with theirs, throttled like a sign-in.
+    ``session`` must be bound to ``invitation_workspace(token)``."""
     invalid = Unauthenticated(
         "The invitation link is invalid, used, revoked or expired.", code="invitation_invalid"
     )
@@ -204,8 +210,8 @@ async def accept_invitation(
         if name:
             person.name = name
         person.updated_at = now
-    elif not secrets.verify_password(password, person.password_hash):
-        raise Unauthenticated("The password is not this account's.", code="signin_failed")
+    else:
+        await sign_in(session, limiter, person.email, password, ip=ip)
     invitation.used_at = now
     membership.status = "active"
     membership.updated_at = now

@@ -51,7 +51,9 @@ async def accept(runtime: Runtime, url: str, password: str = PASSWORD) -> servic
     ws = service.invitation_workspace(token)
     assert ws is not None
     async with runtime.db.session(ws) as session:
-        return await service.accept_invitation(session, token, password=password)
+        return await service.accept_invitation(
+            session, token, password=password, limiter=runtime.limiter, ip="10.1.1.1"
+        )
 
 
 async def event_types(runtime: Runtime, ws: str) -> list[str]:
@@ -155,7 +157,9 @@ async def test_a_new_invitation_replaces_the_link_and_links_are_bound_to_their_w
     forged = f"{other_tenant.workspace_id}.{token.split('.', 1)[1]}"
     async with runtime.db.session(other_tenant.workspace_id) as session:
         with pytest.raises(Unauthenticated):
-            await service.accept_invitation(session, forged, password=PASSWORD)
+            await service.accept_invitation(
+                session, forged, password=PASSWORD, limiter=runtime.limiter, ip="10.1.1.1"
+            )
     assert service.invitation_workspace("garbage") is None
     joined = await accept(runtime, second.invitation_url)
     assert joined.membership.role == "viewer"
