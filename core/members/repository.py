@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
@@ -26,6 +27,17 @@ from core.workspaces.models import Workspace
 async def member_by_email(session: AsyncSession, email: str) -> Member | None:
     stmt = select(Member).where(Member.email == email.strip().lower())
     return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def add_person(session: AsyncSession, values: dict[str, Any]) -> Member:
+    """The person with ``values["email"]``, inserted unless someone (a concurrent
+    invitation from another workspace) just did: ``ON CONFLICT DO NOTHING`` on both
+    engines, then read back."""
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    await session.execute(insert(Member).values(**values).on_conflict_do_nothing())
+    person = await member_by_email(session, values["email"])
+    assert person is not None
+    return person
 
 
 async def member(session: AsyncSession, member_id: str) -> Member | None:

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.db import WorkspaceId, flush_unique, serialize, utcnow
+from core.db import WorkspaceId, serialize, utcnow
 from core.errors import Conflict, NotFound, RateLimited, Unauthenticated, ValidationFailed
 from core.events.service import emit
 from core.ids import looks_like_id, new_id
@@ -98,15 +98,9 @@ async def _person(session: AsyncSession, email: str, name: str | None, now: date
     """The person with ``email``, created (without a password) if new."""
     person = await repository.member_by_email(session, email)
     if person is None:
-        person = Member(
-            id=new_id("mem"),
-            email=normalise_email(email),
-            name=name,
-            created_at=now,
-            updated_at=now,
-        )
-        session.add(person)
-        await flush_unique(session, Conflict("The person was just created; retry."))
+        values = {"id": new_id("mem"), "email": normalise_email(email), "name": name,
+                  "password_hash": None, "created_at": now, "updated_at": now}  # fmt: skip
+        person = await repository.add_person(session, values)
     return person
 
 
