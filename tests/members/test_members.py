@@ -8,6 +8,7 @@ from datetime import timedelta
 from secrets import token_hex
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 import sqlalchemy as sa
@@ -464,3 +465,27 @@ async def test_throttling_is_shared_through_redis(runtime: Runtime, tenant: Tena
                     )
     finally:
         await limiters[0].reset()
+
+
+async def test_two_owners_demoted_at_once_leave_one(runtime: Runtime, tenant: Tenant) -> None:
+    """Concurrent demotions of the only two owners: one wins, the other answers last_owner
+    (the members lock serialises the check and the change)."""
+    ws = tenant.workspace_id
+    owners = [await add(runtime, ws, f"own{n}@example.com", "owner") for n in range(2)]
+    outcomes: list[str] = []
+
+    async def demote(member_id: str) -> None:
+        try:
+            async with runtime.db.session(ws) as session:
+                await service.change_role(session, ws, member_id, "admin")
+            outcomes.append("ok")
+        except Conflict as exc:
+            outcomes.append(exc.code)
+
+    with anyio.fail_after(30):
+        async with anyio.create_task_group() as tg:
+            for member_id in owners:
+                tg.start_soon(demote, member_id)
+    assert sorted(outcomes) == ["last_owner", "ok"]
+    async with runtime.db.session(ws) as session:
+        assert await repository.count_owners(session, ws) == 1
