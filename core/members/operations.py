@@ -1,9 +1,11 @@
 """Member management for admins (scope ``workspace:admin``, toolset ``members``).
 
 ``workspace:admin`` is the catalogue's scope for "tokens, intake keys, settings, members"
-(SPEC §2): whoever may mint tokens may already grant any scope, so a separate
-``members:*`` pair would protect nothing more. The toolset is not in the default MCP
-selection (an agent rarely manages people; it keeps the default tools/list small).
+(SPEC §2): inviting a person and minting a token are the same power (handing out
+scopes), so they share one scope, and the same rule: a caller never grants a role whose
+scopes it does not hold (``scope_escalation``), as ``create_token`` never grants them.
+The toolset is not in the default MCP selection (an agent rarely manages people; it
+keeps the default tools/list small).
 """
 
 from __future__ import annotations
@@ -11,8 +13,9 @@ from __future__ import annotations
 from typing import Any
 
 from core.config import Settings
-from core.errors import Conflict, NotFound
+from core.errors import Conflict, Forbidden, NotFound
 from core.members import service
+from core.members.roles import scopes_for
 from core.members.schemas import (
     ChangeRoleIn,
     InviteMemberIn,
@@ -30,7 +33,7 @@ members = Declare(
     read_scope="workspace:admin",
     write_scope="workspace:admin",
     writes_emit_events=True,
-    errors=(NotFound, Conflict),
+    errors=(NotFound, Conflict, Forbidden),
 )
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
@@ -42,11 +45,24 @@ def base_url(settings: Settings) -> str:
     return settings.public_base_url or DEFAULT_BASE_URL
 
 
+def _no_escalation(ctx: Context, role: str) -> None:
+    """Like a token, a caller cannot hand out more than it holds: a role's scopes must be
+    among the caller's (a ``workspace:admin``-only token cannot make an owner)."""
+    beyond = scopes_for(role) - ctx.principal.scopes
+    if beyond:
+        raise Forbidden(
+            f"The role {role} grants scopes this caller does not hold: "
+            f"{', '.join(sorted(beyond))}.",
+            code="scope_escalation",
+        )
+
+
 async def list_members(ctx: Context, a: ListMembersIn) -> Page[Any]:
     return await service.list_members(ctx.session, ctx.workspace_id, a)
 
 
 async def invite_member(ctx: Context, a: InviteMemberIn) -> MemberInvited:
+    _no_escalation(ctx, a.role)
     invited = await service.invite_member(
         ctx.session, ctx.workspace_id, a, base_url=base_url(ctx.settings)
     )
@@ -56,6 +72,7 @@ async def invite_member(ctx: Context, a: InviteMemberIn) -> MemberInvited:
 
 async def change_member_role(ctx: Context, a: ChangeRoleIn) -> dict[str, Any]:
     ctx.resource_id = a.member_id
+    _no_escalation(ctx, a.role)
     return await service.change_role(ctx.session, ctx.workspace_id, a.member_id, a.role)
 
 

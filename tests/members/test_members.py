@@ -418,6 +418,14 @@ async def test_admins_manage_members_over_rest(
         await accept(runtime, invited["invitation_url"])
     r = await client.delete(f"/api/v1/members/{invited['id']}", headers=h)
     assert r.status_code == 404 and r.json()["error"]["code"] == "member_not_found"
+    admin_only = {
+        "Authorization": f"Bearer {await token_for(runtime, tenant, ['workspace:admin'])}"
+    }
+    r = await client.post("/api/v1/members", json={"email": "x@example.com", "role": "viewer"},
+                          headers=admin_only)  # fmt: skip
+    assert r.status_code == 403 and r.json()["error"]["code"] == "scope_escalation"
+    r = await client.patch(f"/api/v1/members/{owner}", json={"role": "member"}, headers=admin_only)
+    assert r.status_code == 403 and r.json()["error"]["code"] == "scope_escalation"
     reader = await token_for(runtime, tenant, ["crm:read", "crm:write"])
     r = await client.get("/api/v1/members", headers={"Authorization": f"Bearer {reader}"})
     assert r.status_code == 403 and r.json()["error"]["code"] == "scope_missing"
