@@ -13,7 +13,7 @@ import logging
 import time
 from dataclasses import dataclass
 
-from limits import RateLimitItemPerMinute
+from limits import RateLimitItemPerMinute, RateLimitItemPerSecond
 from limits.aio.storage import Storage
 from limits.aio.strategies import FixedWindowRateLimiter
 from limits.errors import StorageError
@@ -92,6 +92,40 @@ class RateLimiter:
             log.error("rate limiter store unreachable: %s", exc)
             raise RateLimiterUnavailable() from None
         return RateState(allowed, per_minute, max(0, stats.remaining), int(stats.reset_time) + 1)
+
+    async def exhausted(
+        self, namespace: str, key: str, limit: int, window_seconds: int
+    ) -> int | None:
+        """Seconds until ``key``'s window ends if it already used up ``limit`` events,
+        else None (counts nothing; e.g. sign-in failures before checking a password)."""
+        item = RateLimitItemPerSecond(limit, window_seconds)
+        try:
+            if await self._limiter.test(item, namespace, key):
+                return None
+            stats = await self._limiter.get_window_stats(item, namespace, key)
+        except StorageError as exc:
+            log.error("rate limiter store unreachable: %s", exc)
+            raise RateLimiterUnavailable() from None
+        return max(1, int(stats.reset_time - time.time()) + 1)
+
+    async def count(self, namespace: str, key: str, limit: int, window_seconds: int) -> None:
+        """Count one event (e.g. a sign-in failure) for ``key`` in a ``window_seconds``
+        fixed window of ``limit``."""
+        item = RateLimitItemPerSecond(limit, window_seconds)
+        try:
+            await self._limiter.hit(item, namespace, key)
+        except StorageError as exc:
+            log.error("rate limiter store unreachable: %s", exc)
+            raise RateLimiterUnavailable() from None
+
+    async def forget(self, namespace: str, key: str, limit: int, window_seconds: int) -> None:
+        """Clear ``key``'s count (e.g. an account's failures after a successful sign-in)."""
+        item = RateLimitItemPerSecond(limit, window_seconds)
+        try:
+            await self._limiter.clear(item, namespace, key)
+        except StorageError as exc:
+            log.error("rate limiter store unreachable: %s", exc)
+            raise RateLimiterUnavailable() from None
 
     async def reset(self) -> None:
         """Forget every counter (tests)."""

@@ -31,6 +31,8 @@ token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(workspace_app, name="workspace")
 app.add_typer(token_app, name="token")
+member_app = typer.Typer(help="Members: people who sign in, and their roles.", no_args_is_help=True)
+app.add_typer(member_app, name="member")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -418,6 +420,70 @@ def token_revoke(token_id: str, as_json: JsonOpt = False) -> None:
         return (await gate(rt, workspace_id, "revoke_token", token_id=token_id))["data"]
 
     emit(run_with_runtime(go), as_json, ["id", "name", "revoked_at"], "Token revoked")
+
+
+# ---------------------------------------------------------------- members
+
+
+@member_app.command("invite")
+def member_invite(
+    workspace: Annotated[str, typer.Option("--workspace", help="Workspace id (wrk_…).")],
+    email: Annotated[str, typer.Option("--email", help="The person's email address.")],
+    role: Annotated[str, typer.Option("--role", help="owner, admin, member or viewer.")] = "member",
+    as_json: JsonOpt = False,
+) -> None:
+    """Invite a person; prints the single-use invitation link (7 days) once."""
+
+    async def go(rt: Runtime) -> dict[str, Any]:
+        return (await gate(rt, workspace, "invite_member", email=email, role=role))["data"]
+
+    data = run_with_runtime(go)
+    if as_json:
+        emit(data, True)
+        return
+    console.print(
+        f"[green]Invited[/green] {data['email']} as {data['role']} (link valid until "
+        f"{data['invitation_expires_at']}). Send them this link, shown once:\n"
+    )
+    typer.echo(data["invitation_url"])
+
+
+@member_app.command("list")
+def member_list(
+    workspace: Annotated[str, typer.Option("--workspace", help="Workspace id (wrk_…).")],
+    as_json: JsonOpt = False,
+) -> None:
+    """List a workspace's members and pending invitations."""
+
+    async def go(rt: Runtime) -> list[dict[str, Any]]:
+        return await all_pages(rt, workspace, "list_members")
+
+    emit(run_with_runtime(go), as_json, ["id", "email", "role", "status", "created_at"], "Members")
+
+
+@member_app.command("reset-password")
+def member_reset_password(email: str, as_json: JsonOpt = False) -> None:
+    """Make a single-use password reset link (1 hour) and print it (no mail is sent:
+    Patchbay has no SMTP sender yet)."""
+    from core.members import service
+    from core.members.operations import base_url
+
+    async def go(rt: Runtime) -> dict[str, Any] | None:
+        async with rt.db.session() as session:
+            link = await service.request_password_reset(
+                session, email, base_url=base_url(rt.settings)
+            )
+        return {"email": email, "url": link.url, "expires_at": link.expires_at} if link else None
+
+    data = run_with_runtime(go)
+    if data is None:
+        err_console.print(f"[red]member_not_found:[/red] No member has the email {email}.")
+        raise typer.Exit(1)
+    if as_json:
+        emit(data, True)
+        return
+    console.print(f"Password reset link for {email} (single use, until {data['expires_at']}):\n")
+    typer.echo(data["url"])
 
 
 async def all_pages(rt: Runtime, workspace: str, operation: str, **args: Any) -> list[Any]:

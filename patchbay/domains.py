@@ -8,6 +8,7 @@ from core.activities.manifest import DOMAIN as ACTIVITIES
 from core.audit.manifest import DOMAIN as AUDIT
 from core.crm.manifest import DOMAIN as CRM
 from core.domain import Domain
+from core.members.manifest import DOMAIN as MEMBERS
 from core.platform import Platform
 from core.tasks.manifest import DOMAIN as TASKS
 from core.tokens.manifest import DOMAIN as TOKENS
@@ -24,6 +25,7 @@ DOMAINS: tuple[Domain, ...] = (
     TASKS,
     ACTIVITIES,
     WEBHOOKS,
+    MEMBERS,
 )
 
 

@@ -181,6 +181,7 @@ def print_welcome(
         "mcp_url": f"{base}/mcp",
         "docs_url": f"{base}/docs",
         "database_url": settings.database_url,
+        "owner": {"email": demo.owner_email, "password": demo.owner_password},
         "curl": f'curl -H "Authorization: Bearer {token}" {base}/api/v1/me',
         "next_steps": steps,
         "n8n": {
@@ -213,6 +214,18 @@ def print_welcome(
             "run.[/yellow] Lost it? Run `patchbay up --new-token` (make up ARGS=--new-token) "
             "for a fresh one, or mint another with the first line below.",
             soft_wrap=True,
+        )
+    if demo.owner_password:
+        print(
+            f"\nDemo owner (sign-in for the dashboard; password shown once):\n"
+            f"  email:    {demo.owner_email}\n  password: {demo.owner_password}",
+            flush=True,
+        )
+    else:
+        print(
+            f"\nDemo owner: {demo.owner_email} (forgot the password? "
+            f"patchbay member reset-password {demo.owner_email})",
+            flush=True,
         )
     # Plain prints for everything meant to be copied: rich would wrap long lines.
     print(f"\nWorkspace id:          {demo.workspace_id}", flush=True)

@@ -19,7 +19,14 @@ from core.runtime import Runtime
 from tests.domains import SUITE_TABLES
 from tests.factories import Tenant
 
-GLOBAL_TABLES = {"workspaces"}
+GLOBAL_TABLES = {
+    "workspaces",
+    # People, not tenants: a person may belong to several workspaces (memberships, which
+    # is workspace-owned, says where); their sessions and password resets are theirs.
+    "members",
+    "member_sessions",
+    "password_resets",
+}
 """Tables shared by every workspace (a new one is a deliberate addition here)."""
 
 TABLES = [*SQLModel.metadata.sorted_tables, *SUITE_TABLES.sorted_tables]

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
-from core.db import WorkspaceId, utcnow
+from core.db import WorkspaceId, use_tenant, utcnow
+from core.members import repository as member_records
+from core.members import service as members
 from core.runtime import Runtime
 from core.scopes import ALL_ABILITIES, ALL_SCOPES
 from core.tokens import service as tokens
@@ -21,6 +24,7 @@ from patchbay.demo.workflows import DEMO_WORKFLOW_NAME, seed_workflows
 
 DEMO_WORKSPACE_NAME = "Patchbay Demo"
 DEMO_TOKEN_NAME = "demo token"
+DEMO_OWNER_EMAIL = "owner@demo.local"
 
 
 @dataclass(frozen=True)
@@ -29,6 +33,8 @@ class DemoSetup:
     token: str | None  # only on the run that created it (or with ``new_token``)
     workflow_id: str | None = None  # the "Spring Promo kickoff" workflow
     revoked_tokens: int = 0  # earlier demo tokens revoked by ``new_token``
+    owner_email: str = DEMO_OWNER_EMAIL
+    owner_password: str | None = None  # only on the run that created the owner
 
 
 async def ensure_demo(runtime: Runtime, *, new_token: bool = False) -> DemoSetup:
@@ -43,6 +49,7 @@ async def ensure_demo(runtime: Runtime, *, new_token: bool = False) -> DemoSetup
         ).scalar_one_or_none()
         if existing is not None:
             workspace_id = WorkspaceId(existing.id)
+            await use_tenant(session, workspace_id)  # its tokens and workflows are read next
             revoked = 0
             token = None
             if new_token:
@@ -62,14 +69,23 @@ async def ensure_demo(runtime: Runtime, *, new_token: bool = False) -> DemoSetup
                 await session.flush()
                 token = (await _mint(session, workspace_id)).token
             return DemoSetup(
-                workspace_id, token, await _workflow_id(session, workspace_id), revoked
+                workspace_id,
+                token,
+                await _workflow_id(session, workspace_id),
+                revoked,
+                owner_password=await _owner(session, workspace_id),
             )
         workspace = await workspaces.create_workspace(session, DEMO_WORKSPACE_NAME, "pro")
         workspace_id = WorkspaceId(workspace.id)
         created = await _mint(session, workspace_id)
         for seed in SEEDERS:
             await seed(session, workspace_id)
-        return DemoSetup(workspace_id, created.token, await _workflow_id(session, workspace_id))
+        return DemoSetup(
+            workspace_id,
+            created.token,
+            await _workflow_id(session, workspace_id),
+            owner_password=await _owner(session, workspace_id),
+        )
 
 
 async def _mint(session: AsyncSession, workspace_id: WorkspaceId) -> TokenCreated:
@@ -96,3 +112,16 @@ async def _workflow_id(session: AsyncSession, workspace_id: WorkspaceId) -> str 
 
 SEEDERS = (seed_workflows, seed_crm)
 """Coroutines ``(session, workspace_id)`` adding each domain's sample records."""
+
+
+async def _owner(session: AsyncSession, workspace_id: WorkspaceId) -> str | None:
+    """Make ``owner@demo.local`` the demo workspace's owner with a generated password, once
+    (answers the password then; None when the owner exists already)."""
+    if await member_records.member_by_email(session, DEMO_OWNER_EMAIL) is not None:
+        return None
+    await use_tenant(session, workspace_id)
+    password = secrets.token_urlsafe(12)
+    await members.add_member(
+        session, workspace_id, email=DEMO_OWNER_EMAIL, role="owner", password=password
+    )
+    return password

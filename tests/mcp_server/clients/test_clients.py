@@ -131,6 +131,8 @@ SUCCESS = {  # a successful call of every toolset
     "workflows": ("list_workflows", {}),
     "webhooks": ("register_integration_event_type", {"key": "campaign.kickoff"}),
     "admin": ("list_tokens", {}),
+    # a repeated invitation of someone still pending replaces the link: safe to rerun
+    "members": ("invite_member", {"email": "ada@example.test", "role": "viewer"}),
 }
 ERRORS = [
     ("get_contact", {"contact_id": MISSING_ID}, "contact_not_found"),

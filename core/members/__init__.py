@@ -1,0 +1,1 @@
+"""Members: people who sign in, their roles per workspace, invitations, resets, sessions."""

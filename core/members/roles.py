@@ -1,0 +1,38 @@
+"""Roles → scopes (``core/scopes.py``): what a member may do in a workspace.
+
+- owner: every scope (``workspace:admin`` included); the last owner cannot leave.
+- admin: every scope: tokens, members and audit (``workspace:admin``) and "Manage
+  agents" of reference 002 (``workflows:run`` for Run now, ``workflows:write``).
+- member: read and write of every resource area and ``workflows:read`` (no Run now,
+  no recipe edits, no ``workspace:admin``).
+- viewer: every ``:read`` scope.
+
+Owner and admin differ in the workspace's lifecycle (``workspace:owner`` in SPEC §2, once
+it is in the catalogue) and in the last-owner rule.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from core.scopes import ALL_SCOPES, READ_SCOPES, RESOURCE_SCOPES
+
+Role = Literal["owner", "admin", "member", "viewer"]
+ROLES: tuple[str, ...] = ("owner", "admin", "member", "viewer")
+
+ROLE_SCOPES: dict[str, frozenset[str]] = {
+    "owner": frozenset(ALL_SCOPES),
+    "admin": frozenset(ALL_SCOPES),
+    "member": frozenset((*RESOURCE_SCOPES, "workflows:read")),
+    "viewer": frozenset(READ_SCOPES),
+}
+
+
+def scopes_for(role: str) -> frozenset[str]:
+    """The scopes a member with ``role`` holds (empty for an unknown role)."""
+    return ROLE_SCOPES.get(role, frozenset())
+
+
+def may_manage_agents(role: str) -> bool:
+    """The "Manage agents" permission of reference 002 (Run now, workflow edits)."""
+    return {"workflows:run", "workflows:write"} <= scopes_for(role)
