@@ -48,6 +48,7 @@ REPEAT = 200
 async def bench(url: str, rows: int, depth: int, repeat: int) -> dict:
     async with scratch_database(url, "pagination") as db_url:
         db = Database(db_url)
+        db.platform = platform()  # new workspaces get their seeded records
         try:
             ws = await make_workspace(db, "bench")
             other = await make_workspace(db, "noise")

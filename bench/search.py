@@ -32,6 +32,7 @@ from bench._crm_data import (
 )
 from core.crm import repository
 from core.db import Database
+from patchbay.domains import platform
 
 ROWS = 1_000_000
 
@@ -58,6 +59,7 @@ async def bench(url: str, rows: int, count: int) -> dict:
         raise SystemExit("bench/search.py targets PostgreSQL (pass a postgresql:// URL)")
     async with scratch_database(url, "search") as db_url:
         db = Database(db_url)
+        db.platform = platform()  # new workspaces get their seeded records
         try:
             ws = await make_workspace(db, "bench")
             started = time.perf_counter()
