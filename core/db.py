@@ -112,6 +112,15 @@ TENANT_SETTING = "patchbay.workspace_id"
 ``workspace_id`` with."""
 
 _SET_TENANT = sa.text(f"SELECT set_config('{TENANT_SETTING}', :ws, true)")
+_TENANT_SET = "patchbay.tenant_set"
+"""``session.info`` key: the workspace the current transaction already set (so binding
+to it again costs no round trip); cleared when the transaction ends."""
+
+
+def tenant_was_set(session: AsyncSession, workspace_id: str) -> None:
+    """Record that the current transaction has set ``workspace_id`` already (a statement
+    that sets it itself, such as ``patchbay_authenticate``, ran)."""
+    session.info[_TENANT_SET] = workspace_id
 
 
 async def use_tenant(session: AsyncSession, workspace_id: str) -> None:
@@ -122,8 +131,13 @@ async def use_tenant(session: AsyncSession, workspace_id: str) -> None:
     workspace on the way (the gate after authentication, a new workspace, the audit
     writer's batches)."""
     session.info["workspace_id"] = workspace_id
-    if session.in_transaction() and session.get_bind().dialect.name == "postgresql":
+    if (
+        session.in_transaction()
+        and session.info.get(_TENANT_SET) != workspace_id
+        and session.get_bind().dialect.name == "postgresql"
+    ):
         await session.execute(_SET_TENANT, {"ws": workspace_id})
+        session.info[_TENANT_SET] = workspace_id
 
 
 @event.listens_for(Session, "after_begin")
@@ -133,6 +147,14 @@ def _set_tenant_on_begin(session: Session, _transaction: Any, connection: sa.Con
     workspace_id = session.info.get("workspace_id")
     if workspace_id is not None and connection.dialect.name == "postgresql":
         connection.execute(_SET_TENANT, {"ws": workspace_id})
+        session.info[_TENANT_SET] = workspace_id
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_tenant_set(session: Session, transaction: Any) -> None:
+    """The setting was transaction-local: the next transaction sets it again."""
+    if transaction.parent is None:
+        session.info.pop(_TENANT_SET, None)
 
 
 _WORKSPACE_OF = sa.text("SELECT patchbay_workspace_of(CAST(:table AS regclass), :id)")
@@ -361,6 +383,7 @@ __all__ = [
     "tenant_fk",
     "tenant_pk",
     "tenant_unique",
+    "tenant_was_set",
     "use_tenant",
     "utcnow",
     "workspace_fk",

@@ -14,7 +14,7 @@ from sqlalchemy import func, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
-from core.db import JSONType, UTCDateTime, WorkspaceId, record_workspace
+from core.db import JSONType, UTCDateTime, WorkspaceId, record_workspace, tenant_was_set
 from core.pagination import Page, paginate
 from core.tokens.models import ApiToken
 from core.workspaces.models import Workspace
@@ -78,7 +78,10 @@ async def credentials(session: AsyncSession, token_id: str, token_hash: str) -> 
     postgres = session.get_bind().dialect.name == "postgresql"
     statement = _AUTHENTICATE if postgres else _CREDENTIALS
     params = {"token_id": token_id, "token_hash": token_hash}
-    return (await session.execute(statement, params)).first()
+    row = (await session.execute(statement, params)).first()
+    if postgres and row is not None:  # the function bound the transaction to the workspace
+        tenant_was_set(session, row.workspace_id)
+    return row
 
 
 async def workspace_of(session: AsyncSession, token_id: str) -> WorkspaceId | None:

@@ -85,12 +85,26 @@ RETURNS TABLE (
     last_used_at timestamp, created_at timestamp, workspace_id varchar,
     workspace_name varchar, workspace_status varchar, plan varchar, enabled_modules jsonb
 )
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+#variable_conflict use_column
+DECLARE
+    ws varchar;
+BEGIN
+    -- PL/pgSQL keeps these plans (an SQL function would plan on every call); the caller's
+    -- transaction is bound to the token's workspace (the gate would set it next anyway)
+    SELECT t.workspace_id INTO ws FROM api_tokens t
+    WHERE t.id = p_token_id AND t.token_hash = p_token_hash;
+    IF ws IS NULL THEN
+        RETURN;
+    END IF;
+    PERFORM set_config('patchbay.workspace_id', ws, true);
+    RETURN QUERY
     SELECT t.token_hash, t.revoked_at, t.expires_at, t.name, t.scopes::jsonb,
            t.abilities::jsonb, t.rate_limit_per_minute, t.last_used_at, t.created_at,
            w.id, w.name, w.status, w.plan, w.enabled_modules::jsonb
     FROM api_tokens t JOIN workspaces w ON w.id = t.workspace_id
-    WHERE t.id = p_token_id AND t.token_hash = p_token_hash
+    WHERE t.workspace_id = ws AND t.id = p_token_id;
+END
 $$""",
     "patchbay_workspace_of(regclass, text)": """
 CREATE FUNCTION patchbay_workspace_of(p_table regclass, p_id text) RETURNS varchar
