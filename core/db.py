@@ -143,11 +143,35 @@ async def use_tenant(session: AsyncSession, workspace_id: str) -> None:
 @event.listens_for(Session, "after_begin")
 def _set_tenant_on_begin(session: Session, _transaction: Any, connection: sa.Connection) -> None:
     """Each PostgreSQL transaction of a workspace-bound session starts by setting the
-    tenant (transaction-local: a pooled connection never carries it to the next user)."""
+    tenant (transaction-local: a pooled connection never carries it to the next user).
+    When the transaction has not reached the server yet (the usual case: asyncpg sends
+    ``BEGIN`` with the first statement), the setting rides in the ``BEGIN`` message
+    (``core.pg_connection``) instead of costing a round trip of its own."""
     workspace_id = session.info.get("workspace_id")
-    if workspace_id is not None and connection.dialect.name == "postgresql":
+    if workspace_id is None or connection.dialect.name != "postgresql":
+        return
+    adapter = connection.connection.dbapi_connection
+    expect_tenant = getattr(getattr(adapter, "_connection", None), "expect_tenant", None)
+    in_begin = (
+        expect_tenant is not None
+        and not getattr(adapter, "_started", True)
+        and expect_tenant(workspace_id)
+    )
+    if not in_begin:
         connection.execute(_SET_TENANT, {"ws": workspace_id})
-        session.info[_TENANT_SET] = workspace_id
+    session.info[_TENANT_SET] = workspace_id
+
+
+def _forget_expected_tenant(dbapi_connection: Any, *_args: Any) -> None:
+    """A transaction starts, or the connection returns to the pool: no tenant expected
+    from before may reach what comes next (the session's ``after_begin`` sets it anew)."""
+    expect_tenant = getattr(getattr(dbapi_connection, "_connection", None), "expect_tenant", None)
+    if expect_tenant is not None:
+        expect_tenant(None)
+
+
+def _forget_on_begin(conn: sa.Connection) -> None:
+    _forget_expected_tenant(conn.connection.dbapi_connection)
 
 
 @event.listens_for(Session, "after_transaction_end")
@@ -277,14 +301,23 @@ def create_engine(
         )
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine
-    connect_args = {"server_settings": {"role": role}} if role else {}
-    return create_async_engine(
+    from core.pg_connection import TenantConnection
+
+    connect_args: dict[str, Any] = {"connection_class": TenantConnection}
+    if role:
+        connect_args["server_settings"] = {"role": role}
+    engine = create_async_engine(
         async_url,
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,
         connect_args=connect_args,
     )
+    # The engine's "begin" runs before the session's "after_begin" (which may expect a
+    # tenant for this transaction); "checkin" when the connection goes back to the pool.
+    event.listen(engine.sync_engine, "begin", _forget_on_begin)
+    event.listen(engine.sync_engine.pool, "checkin", _forget_expected_tenant)
+    return engine
 
 
 async def flush_unique(session: AsyncSession, conflict: Exception) -> None:

@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import DomainError, InvalidCursor
 from core.ids import looks_like_id
-from core.search import text_filter
+from core.search import text_search
 
 T = TypeVar("T")
 
@@ -197,11 +197,7 @@ async def paginate(
         stmt = stmt.where(id_column < decode_cursor(cursor, scope))
     offset = session.info.pop(PAGE_OFFSET, 0)
     if search:
-        condition = text_filter(
-            session, entity, search, within=stmt.whereclause, first=offset + limit + 1
-        )
-        if condition is not None:
-            stmt = stmt.where(condition)
+        stmt, id_column = text_search(session, stmt, entity, search)
     if offset:
         stmt = stmt.offset(offset)
     rows = list((await session.execute(stmt.order_by(id_column.desc()).limit(limit + 1))).all())

@@ -6,16 +6,17 @@ fields, written by the service on every insert or update (``build_search_text``)
 - PostgreSQL: a pg_trgm GIN index on ``search_text``; every query token becomes
   ``search_text ILIKE '%token%'`` (ANDed), which the trigram index serves. Under
   row-level security the planner would not use the index for it (ILIKE is not a
-  leakproof operator), so the page of matching ids is read from the ``<table>_search``
-  view (migration 0008: the workspace's rows, read with the owner's rights), with the
-  list's other conditions, its order and its size: there the planner picks the trigram
-  index for rare terms or a walk down the primary key that stops after a page for
-  common ones, as it did before row-level security.
+  leakproof operator), so a searched page is read from the ``<table>_search`` view
+  instead (``core.migrations.tenancy.create_search_view``: every column, the current
+  workspace's rows, read with the owner's rights), with the list's conditions, order and
+  size: the planner picks the trigram index for rare terms or a walk down the primary
+  key that stops after a page for common ones, in one query, as before row-level
+  security.
 - SQLite: an FTS5 external-content table ``<table>_fts(search_text)`` keyed by the base
   table's rowid and kept in sync by triggers (see migration ``0002_crm``); every token
   becomes a prefix query ``"token"*`` (ANDed) through ``MATCH``.
 
-Both are hidden behind ``text_filter``; ``core.pagination.paginate(search=…)`` applies it.
+Both are hidden behind ``text_search``; ``core.pagination.paginate(search=…)`` applies it.
 Operators who VACUUM a SQLite database should afterwards run
 ``INSERT INTO <table>_fts(<table>_fts) VALUES('rebuild')`` (VACUUM may renumber rowids).
 """
@@ -59,22 +60,19 @@ def dialect_name(session: AsyncSession) -> str:
     return bind.dialect.name
 
 
-def text_filter(
-    session: AsyncSession,
-    model: Any,
-    query: str | None,
-    *,
-    within: sa.ColumnElement[bool] | None = None,
-    first: int | None = None,
-) -> sa.ColumnElement[bool] | None:
-    """A WHERE condition matching rows of ``model`` whose search text contains every
-    token of ``query`` (None when the query has no tokens), using the engine's index.
+def text_search(
+    session: AsyncSession, stmt: sa.Select[Any], model: Any, query: str | None
+) -> tuple[sa.Select[Any], Any]:
+    """``stmt`` (a select of ``model``'s columns, with the list's conditions) narrowed to
+    rows whose search text contains every token of ``query``, using the engine's index,
+    and the id column to order it by. Unchanged when the query has no tokens.
 
-    PostgreSQL: ``within`` (the list's other conditions) and ``first`` (the page size,
-    newest id first) bound the view's query to one page; see the module docstring."""
+    SQLite: the FTS5 table's matching rowids. PostgreSQL: the same select, read from the
+    ``<table>_search`` view instead of the table (see the module docstring), every column
+    and condition moved over to the view's namesakes."""
     tokens = query_tokens(query)
     if not tokens:
-        return None
+        return stmt, model.id
     table = model.__tablename__
     if table not in SEARCHABLE_TABLES:
         raise ValueError(f"{table} has no search index")
@@ -85,21 +83,23 @@ def text_filter(
             .select_from(sa.table(f"{table}_fts"))
             .where(sa.literal_column(f"{table}_fts").op("MATCH")(sa.literal(match)))
         )
-        return sa.literal_column(f"{table}.rowid").in_(rowids)
+        return stmt.where(sa.literal_column(f"{table}.rowid").in_(rowids)), model.id
     base = model.__table__
-    view = sa.table(f"{table}_search", *(sa.column(c.name, c.type) for c in base.columns))
-    matches = sa.select(view.c.id).where(
+    view = search_view(base)
+    columns = [_on_view(c, base, view) for c in stmt.selected_columns]
+    searched = sa.select(*columns).select_from(view)
+    if stmt.whereclause is not None:
+        searched = searched.where(_on_view(stmt.whereclause, base, view))
+    searched = searched.where(
         *(view.c.search_text.ilike(f"%{_like_escape(t)}%", escape="\\") for t in tokens)
     )
-    if within is not None:
-        matches = matches.where(_on_view(within, base, view))
-    # LIMIT (or OFFSET 0) fences the subquery: pulled up into the outer query, which is
-    # under row-level security, the condition would lose the index again
-    if first is not None:
-        matches = matches.order_by(view.c.id.desc()).limit(first)
-    else:
-        matches = matches.offset(0)
-    return model.id.in_(matches.scalar_subquery())
+    return searched, view.c.id
+
+
+def search_view(table: sa.Table) -> sa.TableClause:
+    """The ``<table>_search`` view of a searchable table (PostgreSQL): every column of
+    the table, the current workspace's rows."""
+    return sa.table(f"{table.name}_search", *(sa.column(c.name, c.type) for c in table.columns))
 
 
 def _on_view(clause: Any, table: sa.Table, view: Any) -> Any:

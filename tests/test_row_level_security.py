@@ -171,3 +171,50 @@ async def test_only_the_narrow_functions_are_executable_by_the_app(runtime: Runt
             await session.execute(
                 sa.text("SELECT patchbay_workspace_of('alembic_version'::regclass, 'x')")
             )
+
+
+async def test_every_search_view_has_every_column_of_its_table(runtime: Runtime) -> None:
+    """A searched page is read from ``<table>_search`` (``core.search``), with the list's
+    own filters: a column added to a searchable table must reach its view too."""
+    from core.search import SEARCHABLE_TABLES
+
+    columns = sa.text(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = :t "
+        "ORDER BY ordinal_position"
+    )
+    async with owner_session(runtime) as session:
+        for table in SEARCHABLE_TABLES:
+            of_table = (await session.execute(columns, {"t": table})).scalars().all()
+            of_view = (await session.execute(columns, {"t": f"{table}_search"})).scalars().all()
+            assert of_table and of_view == of_table, table
+
+
+async def test_the_tenant_rides_in_the_begin_and_never_outlives_its_transaction(
+    runtime: Runtime, two_tenants: tuple[Tenant, Tenant]
+) -> None:
+    """The setting is sent with ``BEGIN`` (``core.pg_connection``), not as a statement of
+    its own; a transaction that never reached the server leaves nothing for the next."""
+    mine, _ = two_tenants
+    statements: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement)
+
+    engine = runtime.db.engine.sync_engine
+    setting = sa.text("SELECT current_setting('patchbay.workspace_id', true)")
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        async with runtime.db.session(mine.workspace_id) as session:
+            assert (await session.execute(setting)).scalar_one() == mine.workspace_id
+            names = (await session.execute(sa.text("SELECT name FROM contacts"))).scalars()
+            assert list(names) == ["Ann"]
+        assert not any("set_config" in s for s in statements), statements
+        # bound, begun, nothing sent: the expectation must not reach the next transaction
+        runtime.db.engine.pool.dispose()  # one fresh connection for both sessions below
+        async with runtime.db.session(mine.workspace_id) as session:
+            await session.connection()
+        async with runtime.db.session() as session:
+            assert (await session.execute(setting)).scalar_one() in ("", None)
+            assert (await session.execute(sa.text("SELECT count(*) FROM contacts"))).scalar() == 0
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)

@@ -35,19 +35,23 @@ def enable_tenant_isolation(execute: Callable[[str], Any], table: str, *, dialec
 
 
 def create_search_view(execute: Callable[[str], Any], table: str, *, dialect: str) -> None:
-    """``<table>_search``: the table's ``(workspace_id, id, search_text)`` in the current
-    workspace, for free-text search (``core.search``; PostgreSQL only).
+    """``<table>_search``: every column of ``table``, the current workspace's rows, for
+    free-text search (``core.search``; PostgreSQL only).
 
     Under row-level security the planner will not use ``search_text ILIKE …`` (not a
     leakproof operator) as a trigram index condition, and search would scan the whole
     workspace. The view runs as its owner (to whom the policy does not apply) and filters
-    by the same setting itself, so a search still sees one workspace only, through the
-    index. It is not a security barrier: the ILIKE may be evaluated on other workspaces'
-    rows before the filter, which has no visible effect (no error, no output)."""
+    by the same setting itself, so a searched page still sees one workspace only, through
+    the index. It is not a security barrier: the ILIKE may be evaluated on other
+    workspaces' rows before the filter, which has no visible effect (no error, no output).
+
+    ``*`` is expanded when the view is created: a migration that adds a column to a
+    searchable table calls this again (``tests/test_row_level_security.py`` checks that
+    every view has every column of its table)."""
     if dialect != "postgresql":
         return
     execute(
-        f"CREATE OR REPLACE VIEW {table}_search AS SELECT workspace_id, id, search_text "
+        f"CREATE OR REPLACE VIEW {table}_search AS SELECT * "
         f"FROM {table} WHERE workspace_id = current_setting('{TENANT_SETTING}', true)"
     )
     execute(f"GRANT SELECT ON {table}_search TO {APP_ROLE}")

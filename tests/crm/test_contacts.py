@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from core.crm.models import Contact
 from core.runtime import Runtime
-from core.search import text_filter
+from core.search import text_search
 from patchbay.domains import platform
 from tests.crm.helpers import created, events, get, patch
 from tests.factories import Tenant, owner_session
@@ -262,6 +262,41 @@ async def test_search_by_name_email_company_and_notes(
     assert [c["id"] for c in r.json()["data"]] == [acme["id"]]
 
 
+async def test_search_combines_with_every_other_filter(
+    client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    """A searched list keeps its other filters and its cursor (PostgreSQL reads it from the
+    search view, which must carry every column they name)."""
+    acme = await created(client, tenant, "/companies", {"name": "Acme"})
+    at_acme = await created(
+        client, tenant, "/contacts", {"name": "Jane Roe", "company_id": acme["id"]}
+    )
+    await created(client, tenant, "/contacts", {"name": "Jane Elsewhere"})
+    r = await get(client, tenant, "/contacts", query="jane", company_id=acme["id"])
+    assert r.status_code == 200, r.text
+    assert [c["id"] for c in r.json()["data"]] == [at_acme["id"]]
+
+    hot = await created(
+        client, tenant, "/leads",
+        {"name": "Jane Lead", "source": "website", "custom_fields": {"tier": "gold"}},
+    )
+    await created(client, tenant, "/leads", {"name": "Jane Cold", "source": "referral"})
+    r = await get(
+        client, tenant, "/leads", query="jane", source="website",
+        custom_field_key="tier", custom_field_value="gold",
+    )
+    assert r.status_code == 200, r.text
+    assert [lead["id"] for lead in r.json()["data"]] == [hot["id"]]
+
+    r = await get(client, tenant, "/contacts", query="jane", limit=1)
+    first = r.json()
+    assert len(first["data"]) == 1 and first["next_cursor"]
+    r = await get(client, tenant, "/contacts", query="jane", limit=1, cursor=first["next_cursor"])
+    assert r.status_code == 200, r.text
+    second = r.json()["data"]
+    assert len(second) == 1 and second[0]["id"] < first["data"][0]["id"]
+
+
 async def test_search_uses_the_index(runtime: Runtime, tenant: Tenant) -> None:
     """The query plan goes through the FTS5 table (SQLite) or the trigram index (PostgreSQL,
     under row-level security too)."""
@@ -280,9 +315,10 @@ async def test_search_uses_the_index(runtime: Runtime, tenant: Tenant) -> None:
     # as the application runs: its role, bound to the workspace (row-level security on)
     async with runtime.db.session(tenant.workspace_id) as session:
         await session.connection()  # the dialect learns the server's string escaping
-        condition = text_filter(session, Contact, "jane")
-        assert condition is not None
-        stmt = sa.select(Contact.id).where(condition)
+        stmt, _ = text_search(
+            session, sa.select(Contact.id).where(Contact.workspace_id == tenant.workspace_id),
+            Contact, "jane",
+        )
         compiled = stmt.compile(session.bind, compile_kwargs={"literal_binds": True})
         if runtime.db.is_sqlite:
             assert "contacts_fts MATCH" in str(compiled)
