@@ -301,22 +301,23 @@ def create_engine(
         )
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine
-    from core.pg_connection import TenantConnection
+    from core import pg_connection
 
-    connect_args: dict[str, Any] = {"connection_class": TenantConnection}
+    connect_args: dict[str, Any] = {"connection_class": pg_connection.TenantConnection}
     if role:
         connect_args["server_settings"] = {"role": role}
     engine = create_async_engine(
-        async_url,
-        pool_size=pool_size,
-        max_overflow=pool_size,
-        pool_pre_ping=True,
-        connect_args=connect_args,
+        async_url, pool_size=pool_size, max_overflow=pool_size, connect_args=connect_args
     )
+    pool = engine.sync_engine.pool
     # The engine's "begin" runs before the session's "after_begin" (which may expect a
     # tenant for this transaction); "checkin" when the connection goes back to the pool.
     event.listen(engine.sync_engine, "begin", _forget_on_begin)
-    event.listen(engine.sync_engine.pool, "checkin", _forget_expected_tenant)
+    event.listen(pool, "checkin", _forget_expected_tenant)
+    # Liveness: a connection idle for a while is pinged when checked out (pg_connection).
+    event.listen(pool, "connect", pg_connection.forget_stamp)
+    event.listen(pool, "checkin", pg_connection.stamp_checkin)
+    event.listen(pool, "checkout", pg_connection.ping_if_idle)
     return engine
 
 

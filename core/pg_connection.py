@@ -15,9 +15,12 @@ connection goes back to the pool, so it can never reach another transaction.
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 import asyncpg
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.util import await_only
 
 from core.db import TENANT_SETTING
 
@@ -52,3 +55,38 @@ class TenantConnection(asyncpg.Connection):  # type: ignore[misc]
             self._patchbay_tenant = None
             query = f"{query};SELECT set_config('{TENANT_SETTING}', '{tenant}', true)"
         return await super().execute(query, *args, timeout=timeout)
+
+
+PING_AFTER_IDLE_S = 5.0
+"""A pooled connection unused for longer than this is pinged before it is handed out."""
+
+_IDLE_SINCE = "patchbay.idle_since"
+
+
+def stamp_checkin(_dbapi_connection: Any, record: Any) -> None:
+    """Pool ``checkin``: remember when the connection went idle."""
+    record.info[_IDLE_SINCE] = time.monotonic()
+
+
+def forget_stamp(_dbapi_connection: Any, record: Any) -> None:
+    """Pool ``connect``: a new connection needs no ping before its first use."""
+    record.info.pop(_IDLE_SINCE, None)
+
+
+def ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+    """Pool ``checkout``: ping a connection that sat idle for ``PING_AFTER_IDLE_S`` or
+    more (one round trip, ``;``); raising ``DisconnectionError`` makes the pool discard it
+    and hand out another.
+
+    SQLAlchemy's own ``pool_pre_ping`` pings on every checkout, in a transaction of its
+    own (``BEGIN``, ``;``, ``ROLLBACK``: three round trips, as many as the rest of a simple
+    read). A connection used moments ago is alive but for a server restart in between;
+    then the first statement fails, SQLAlchemy recognises the disconnect and empties the
+    pool, and the next request gets fresh connections."""
+    idle_since = record.info.get(_IDLE_SINCE)
+    if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_S:
+        return
+    try:
+        await_only(dbapi_connection._connection.fetchrow(";"))
+    except Exception as exc:  # any failure: the connection is not fit to hand out
+        raise sa_exc.DisconnectionError(f"stale connection: {exc}") from exc
