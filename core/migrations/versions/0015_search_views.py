@@ -5,7 +5,7 @@ search joined them back to the table by id; a list's other filters (a contact's
 company, a lead's status or custom field) named columns the view did not have. The
 views now select every column (``core.migrations.tenancy.create_search_view``).
 
-Revision ID: 0011_search_views
+Revision ID: 0015_search_views
 Revises: 0010_members
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 from core.db import APP_ROLE, TENANT_SETTING
 from core.migrations.tenancy import create_search_view
 
-revision: str = "0011_search_views"
+revision: str = "0015_search_views"
 down_revision: str | Sequence[str] | None = "0010_members"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
