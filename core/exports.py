@@ -43,9 +43,31 @@ WORKSPACE_FILE = "workspace.ndjson"
 MANIFEST_FILE = "manifest.json"
 
 
-def owned_tables() -> list[sa.Table]:
-    """Every workspace-owned table of the metadata, parents before children."""
-    return [t for t in SQLModel.metadata.sorted_tables if "workspace_id" in t.c]
+def owned_tables(platform: Any = None) -> list[sa.Table]:
+    """Every workspace-owned table, parents before children: the kernel's metadata and
+    the tables the platform's domains declare (``Domain.tables``)."""
+    tables = {t.name: t for t in SQLModel.metadata.sorted_tables if "workspace_id" in t.c}
+    for domain in platform.domains if platform is not None else ():
+        for model in domain.tables:
+            table = getattr(model, "__table__", None)
+            if table is not None and "workspace_id" in table.c:
+                tables.setdefault(table.name, table)
+    return list(sa.schema.sort_tables(tables.values()))
+
+
+def people_tables(owned: list[sa.Table]) -> list[tuple[sa.Table, sa.Column[Any], list[Any]]]:
+    """The global tables workspace rows point at (the people of ``memberships``): each
+    with its key and the owned columns referencing it. The ``workspaces`` row is apart."""
+    found: dict[str, tuple[sa.Table, sa.Column[Any], list[Any]]] = {}
+    names = {t.name for t in owned}
+    for table in owned:
+        for fk in table.foreign_keys:
+            target = fk.column.table
+            if target.name in names or target.name == "workspaces" or "workspace_id" in target.c:
+                continue
+            entry = found.setdefault(target.name, (target, fk.column, []))
+            entry[2].append(fk.parent)
+    return list(found.values())
 
 
 def archive_path(settings: Settings, workspace_id: str, export_id: str) -> Path:
@@ -79,7 +101,11 @@ def _columns(table: sa.Table) -> list[sa.Column[Any]]:
 
 
 async def write_archive(
-    session: AsyncSession, workspace_id: str, path: Path, workspace_row: dict[str, Any]
+    session: AsyncSession,
+    workspace_id: str,
+    path: Path,
+    workspace_row: dict[str, Any],
+    platform: Any = None,
 ) -> tuple[int, dict[str, int]]:
     """Write the workspace's records to the zip at ``path`` (through a ``.part`` file,
     renamed when complete); answers ``(size in bytes, {file name: records})``.
@@ -92,14 +118,21 @@ async def write_archive(
     try:
         await anyio.to_thread.run_sync(archive.writestr, WORKSPACE_FILE, _line(workspace_row))
         counts[WORKSPACE_FILE] = 1
-        for table in owned_tables():
+        owned = owned_tables(platform)
+        queries: list[tuple[sa.Table, Any]] = [
+            (table, sa.select(*_columns(table)).where(table.c.workspace_id == workspace_id))
+            for table in owned
+        ]
+        for table, key, referrers in people_tables(owned):
+            referenced = sa.union(
+                *(sa.select(c).where(c.table.c.workspace_id == workspace_id) for c in referrers)
+            ).subquery()
+            in_workspace = key.in_(sa.select(referenced.c[0]))
+            queries.append((table, sa.select(*_columns(table)).where(in_workspace)))
+        for table, query in queries:
             name = f"{table.name}.ndjson"
-            columns = _columns(table)
-            stmt = (
-                sa.select(*columns)
-                .where(table.c.workspace_id == workspace_id)
-                .order_by(*table.primary_key.columns)
-                .execution_options(yield_per=BATCH_ROWS)
+            stmt = query.order_by(*table.primary_key.columns).execution_options(
+                yield_per=BATCH_ROWS
             )
             member = archive.open(name, "w", force_zip64=True)
             written = 0
@@ -206,3 +239,18 @@ def remove_files(paths: Iterable[Path]) -> int:
             path.unlink()
             removed += 1
     return removed
+
+
+async def ready_archive(
+    db: Any, settings: Settings, workspace_id: str, export_id: str
+) -> Path | None:
+    """The archive of a succeeded export still on record (not purged), or None."""
+    table = SQLModel.metadata.tables["workspace_exports"]
+    async with db.session(workspace_id, read_only=True) as session:
+        status = await session.scalar(
+            sa.select(table.c.status).where(
+                table.c.workspace_id == workspace_id, table.c.id == export_id
+            )
+        )
+    path = archive_path(settings, workspace_id, export_id)
+    return path if status == "succeeded" and path.is_file() else None

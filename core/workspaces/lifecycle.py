@@ -178,7 +178,9 @@ async def run_export(runtime: Runtime, job: ClaimedJob) -> None:
             if workspace is None:
                 raise RuntimeError(f"workspace {ws} is gone")
             row = workspace.model_dump(mode="json")
-            size, counts = await exports.write_archive(session, ws, path, row)
+            size, counts = await exports.write_archive(
+                session, ws, path, row, runtime.platform
+            )
     except Exception as exc:
         log.exception("export %s of %s failed", job.id, ws)
         async with runtime.db.session(ws) as session:
@@ -242,7 +244,7 @@ async def purge_workspace(runtime: Runtime, workspace_id: str, now: datetime) ->
         )
         if not tombstoned.rowcount:  # type: ignore[attr-defined]
             return 0  # restored or purged meanwhile
-        for table in reversed(exports.owned_tables()):
+        for table in reversed(exports.owned_tables(runtime.platform)):
             result = await session.execute(
                 sa.delete(table).where(table.c.workspace_id == workspace_id)
             )

@@ -104,13 +104,13 @@ OPERATIONS = [
             WorkspaceSummary,
             summary=summary, description=description,
             destructive=action != "restore", idempotent=False,
-            errors=(Conflict,), allowed_when_archived=action != "archive",
+            errors=(Conflict,), allowed_when_archived=True, allowed_when_closed=True,
         )
         for action, summary, description in (
             ("archive", "Archive the workspace",
              "Owner only. active -> archived: every operation then answers 403 "
-             "workspace_inactive except the workspace, billing and export reads, close "
-             "and restore. 409 workspace_status_invalid unless active."),
+             "workspace_inactive except the workspace, billing and export reads, the export, "
+             "close and restore. 409 workspace_status_invalid unless active."),
             ("close", "Close the workspace",
              "Owner only. archived -> closed: only the export answers; the records are "
              "purged after the retention period (purge_after). 409 workspace_status_invalid "
