@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 import sqlalchemy as sa
+from jsonschema import Draft7Validator, Draft202012Validator
 
 from core import exports
 from core.config import Settings
@@ -23,6 +24,7 @@ from core.scopes import ALL_SCOPES
 from core.workspaces import lifecycle
 from core.workspaces.jobs import EXPORT_QUEUE
 from core.workspaces.models import Workspace
+from mcp_server.adapter import tool_for
 from patchbay.serving import compose_app
 from tests.factories import Tenant, token_for
 from tests.mcp_server.helpers import error_code, memory_client
@@ -194,7 +196,11 @@ async def test_status_machine_and_refusals_over_mcp(runtime: Runtime, tenant: Te
         assert not (await client.call_tool("restore_workspace", {})).is_error
         assert not (await client.call_tool("get_me", {})).is_error
         assert not (await client.call_tool("archive_workspace", {})).is_error
-        assert not (await client.call_tool("close_workspace", {})).is_error
+        closed = await client.call_tool("close_workspace", {})
+        assert not closed.is_error
+        schema = tool_for(runtime.registry.get("close_workspace"), runtime.registry).output_schema
+        Draft202012Validator(schema).validate(closed.structured_content)
+        Draft7Validator(schema).validate(closed.structured_content)
         assert error_code(await client.call_tool("get_billing_subscription", {})) == (
             "workspace_inactive"
         )

@@ -130,9 +130,9 @@ async def test_domains_report_and_billing_shows_limits(
         from sqlalchemy import func, select
 
         rows = await session.scalar(
-            select(func.count()).select_from(usage.UsageDaily).where(
-                usage.UsageDaily.workspace_id == ws
-            )
+            select(func.count())
+            .select_from(usage.UsageDaily)
+            .where(usage.UsageDaily.workspace_id == ws)
         )
     assert rows == 2  # one row per meter per day, incremented in place
 
