@@ -111,7 +111,7 @@ async def write_archive(
     renamed when complete); answers ``(size in bytes, {file name: records})``.
 
     ``session`` must be bound to the workspace (row-level security shows it nothing else)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # the owner's data
     partial = path.with_suffix(".part")
     counts: dict[str, int] = {}
     archive = zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED)
@@ -173,7 +173,7 @@ def signing_key(settings: Settings) -> bytes:
     """The key that signs download links (created on first use, readable by its owner
     only)."""
     folder = settings.export_path
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     key_file = folder / ".signing-key"
     try:
         return bytes.fromhex(key_file.read_text().strip())

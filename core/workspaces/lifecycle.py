@@ -188,8 +188,12 @@ async def run_export(runtime: Runtime, job: ClaimedJob) -> None:
                          error=f"{type(exc).__name__}: {exc}"[:2000])  # fmt: skip
         return
     async with runtime.db.session(ws) as session:
-        await finish(session, job, status=ExportStatus.succeeded, finished_at=utcnow(),
-                     file_name=path.name, size_bytes=size, record_counts=counts)  # fmt: skip
+        recorded = await finish(session, job, status=ExportStatus.succeeded,
+                                finished_at=utcnow(), file_name=path.name, size_bytes=size,
+                                record_counts=counts)  # fmt: skip
+        gone = not recorded and await session.get(WorkspaceExport, (ws, job.id)) is None
+    if gone:  # purged meanwhile: leave no file behind (a takeover keeps the other's file)
+        path.unlink(missing_ok=True)
 
 
 async def finish_keep_lease(session: AsyncSession, job: ClaimedJob, **values: Any) -> bool:

@@ -391,3 +391,27 @@ async def test_retention_is_a_setting(runtime: Runtime, tenant: Tenant) -> None:
         short = runtime.settings.model_copy(update={"workspace_retention_days": 7})
         assert lifecycle.purge_due_at(short, workspace) == datetime(2026, 1, 8, tzinfo=UTC)
         await session.rollback()
+
+
+async def test_an_export_purged_while_running_leaves_no_file(
+    client: httpx.AsyncClient, runtime: Runtime, tenant: Tenant
+) -> None:
+    from core.workspaces.export_models import WorkspaceExport
+    from tests.factories import owner_session
+
+    export_id = (await post(client, tenant, "/workspace/exports")).json()["data"]["id"]
+    (job,) = await claim(runtime.db, EXPORT_QUEUE, worker_id="test", lease_seconds=30)
+    real_write = exports.write_archive
+
+    async def write_then_purge(*args: object, **kw: object) -> object:
+        written = await real_write(*args, **kw)  # type: ignore[arg-type]
+        async with owner_session(runtime) as session:
+            await session.execute(sa.delete(WorkspaceExport).where(WorkspaceExport.id == export_id))
+        return written
+
+    exports.write_archive = write_then_purge  # type: ignore[assignment]
+    try:
+        await lifecycle.run_export(runtime, job)
+    finally:
+        exports.write_archive = real_write  # type: ignore[assignment]
+    assert not exports.archive_path(runtime.settings, tenant.workspace_id, export_id).exists()
