@@ -54,6 +54,14 @@ class Settings(BaseSettings):
     job_lease_seconds: float = Field(default=30.0, gt=0)
     # Webhook retry schedule in seconds (comma separated), shortened only in tests.
     webhook_retry_schedule: str = "5,300,1800,7200,18000,36000,36000"
+    # Workspace lifecycle and data export (issue 18).
+    workspace_retention_days: int = Field(default=30, ge=0, le=3650)
+    """How long a closed workspace's records stay (export only) before the purge."""
+    export_dir: str | None = None
+    """Where export archives are written (a local directory; default ``exports`` under
+    the user data directory). Its ``.signing-key`` signs the download links."""
+    export_link_seconds: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
+    """How long a signed export download link stays valid."""
     log_level: str = "INFO"
     log_format: str = Field(default="text", description="text or json (one object a line).")
 
@@ -82,6 +90,13 @@ class Settings(BaseSettings):
     def async_database_url(self) -> str:
         """The database URL with the async driver this project uses for its engine."""
         return to_async_url(self.database_url)
+
+    @property
+    def export_path(self) -> Path:
+        """The export directory (``export_dir`` or ``exports`` under the data directory)."""
+        if self.export_dir:
+            return Path(self.export_dir)
+        return Path(user_data_dir("patchbay", appauthor=False)) / "exports"
 
     @property
     def is_sqlite(self) -> bool:

@@ -132,7 +132,8 @@ async def operator_principal(session: Any, workspace_id: str) -> Principal:
 
 
 def check_channel(principal: Principal, channel: Channel) -> None:
-    """Ability for the channel, the plan's channel entitlement and an active workspace."""
+    """Ability for the channel and the plan's channel entitlement (the workspace's status
+    is checked per operation: ``check_status``)."""
     ability = CHANNEL_ABILITY.get(channel)
     if ability and ability not in principal.abilities:
         raise AbilityMissing(ability)
@@ -144,12 +145,27 @@ def check_channel(principal: Principal, channel: Channel) -> None:
         raise RestApiDisabled()
     if channel is Channel.mcp and not principal.plan.mcp:
         raise TierNotEntitled(f"MCP is not included in the {principal.plan.name} plan.")
-    if principal.workspace_status != "active":
-        raise WorkspaceInactive(f"The workspace is {principal.workspace_status}.")
+
+
+def check_status(principal: Principal, op: Operation) -> None:
+    """An archived or closed workspace answers only the operations that say they serve
+    it (``Operation.allowed_when_archived`` / ``allowed_when_closed``)."""
+    status = principal.workspace_status
+    if status == "active":
+        return
+    if status == "archived" and op.allowed_when_archived:
+        return
+    if status == "closed" and op.allowed_when_closed:
+        return
+    raise WorkspaceInactive(
+        f"The workspace is {status}: {op.name} is not available"
+        + (" (an owner may restore it)." if status == "archived" else ".")
+    )
 
 
 def check_operation(principal: Principal, op: Operation) -> None:
-    """Plan feature, enabled module and scope for one operation."""
+    """Workspace status, plan feature, enabled module and scope for one operation."""
+    check_status(principal, op)
     if op.feature and not principal.plan.allows_feature(op.feature):
         raise TierNotEntitled(f"'{op.feature}' is not included in the {principal.plan.name} plan.")
     if op.module and op.module not in principal.enabled_modules:

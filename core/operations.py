@@ -120,6 +120,11 @@ class Operation:
     """A slow check run by the gate after validation and before the transaction opens
     (resolving a webhook URL's host): no write lock is held while it waits. What it
     answers reaches the handler as ``ctx.prepared``."""
+    allowed_when_archived: bool = False
+    """Served while the workspace is archived (its status, billing view, export, restore);
+    every other operation answers 403 ``workspace_inactive`` then."""
+    allowed_when_closed: bool = False
+    """Served while the workspace is closed (the export, until the purge)."""
     operation_id: str = ""
     """The OpenAPI ``operationId``: the reference API's name where it names the operation
     (``listContacts`` for ``search_contacts``), else the camelCase of ``name``."""

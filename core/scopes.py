@@ -23,6 +23,7 @@ ALL_SCOPES: tuple[str, ...] = (
     "workflows:run",
     "workflows:write",
     "workspace:admin",
+    "workspace:owner",
 )
 ALL_ABILITIES: tuple[str, ...] = ("api:rest", "api:mcp")
 READ_SCOPES: tuple[str, ...] = tuple(s for s in ALL_SCOPES if s.endswith(":read"))

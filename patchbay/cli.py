@@ -342,6 +342,67 @@ def workspace_rest_api(
     emit(run_with_runtime(go), as_json, title="REST API " + ("enabled" if enable else "disabled"))
 
 
+def _lifecycle(workspace_id: str, operation: str, title: str, as_json: bool) -> None:
+    async def go(rt: Runtime) -> dict[str, Any]:
+        return (await gate(rt, workspace_id, operation))["data"]
+
+    emit(run_with_runtime(go), as_json, title=title)
+
+
+@workspace_app.command("show")
+def workspace_show(workspace_id: str, as_json: JsonOpt = False) -> None:
+    """The workspace's status (and, once closed, when its records are purged) with its
+    plan, billing cycle and usage meters."""
+
+    async def go(rt: Runtime) -> dict[str, Any]:
+        shown = (await gate(rt, workspace_id, "get_workspace"))["data"]
+        billing = (await gate(rt, workspace_id, "get_billing_subscription"))["data"]
+        shown["cycle"] = f"{billing['cycle_start']} .. {billing['cycle_end']}"
+        for meter in billing["meters"]:
+            limit = f" / {meter['limit']}" if meter.get("limit") is not None else ""
+            shown[f"{meter['meter']} ({meter['period']})"] = f"{meter['used']}{limit}"
+        return shown
+
+    emit(run_with_runtime(go), as_json, title="Workspace")
+
+
+@workspace_app.command("archive")
+def workspace_archive(workspace_id: str, as_json: JsonOpt = False) -> None:
+    """active -> archived: every operation answers 403 workspace_inactive but the
+    workspace/billing reads, the export, close and restore."""
+    _lifecycle(workspace_id, "archive_workspace", "Workspace archived", as_json)
+
+
+@workspace_app.command("close")
+def workspace_close(workspace_id: str, as_json: JsonOpt = False) -> None:
+    """archived -> closed: only the export answers; the records are purged after the
+    retention period (PATCHBAY_WORKSPACE_RETENTION_DAYS, 30)."""
+    _lifecycle(workspace_id, "close_workspace", "Workspace closed", as_json)
+
+
+@workspace_app.command("restore")
+def workspace_restore(workspace_id: str, as_json: JsonOpt = False) -> None:
+    """archived -> active."""
+    _lifecycle(workspace_id, "restore_workspace", "Workspace restored", as_json)
+
+
+@workspace_app.command("export")
+def workspace_export(workspace_id: str, as_json: JsonOpt = False) -> None:
+    """Queue a data export (a worker writes the zip); `patchbay workspace export-status`
+    then shows it and its signed download link."""
+    _lifecycle(workspace_id, "create_workspace_export", "Export queued", as_json)
+
+
+@workspace_app.command("export-status")
+def workspace_export_status(workspace_id: str, export_id: str, as_json: JsonOpt = False) -> None:
+    """An export's status, record counts and signed download link."""
+
+    async def go(rt: Runtime) -> dict[str, Any]:
+        return (await gate(rt, workspace_id, "get_workspace_export", export_id=export_id))["data"]
+
+    emit(run_with_runtime(go), as_json, title="Export")
+
+
 # ---------------------------------------------------------------- tokens
 
 

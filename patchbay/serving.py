@@ -9,6 +9,7 @@ import shutil
 import socket
 import sys
 from pathlib import Path
+from typing import Any
 
 import anyio
 from rich.console import Console
@@ -16,6 +17,17 @@ from rich.panel import Panel
 
 from core.config import Settings
 from patchbay.demo import DemoSetup
+
+
+def compose_app(runtime: Any, *, with_worker: bool = False) -> Any:
+    """The served app: the REST/MCP app of ``rest.build_app`` and the hand-written HTTP of
+    ``web/`` (export downloads), mounted ahead of the API's catch-all routes."""
+    from rest.app import build_app
+    from web.downloads import routes as download_routes
+
+    app = build_app(runtime, with_worker=with_worker)
+    app.router.routes[:0] = download_routes(runtime)
+    return app
 
 
 def warn_if_private_network(settings: Settings) -> None:
@@ -89,10 +101,9 @@ def serve_http(
 
     from core.runtime import Runtime
     from patchbay.domains import platform
-    from rest.app import build_app
 
     try:
-        app = build_app(Runtime.create(settings, platform()), with_worker=with_worker)
+        app = compose_app(Runtime.create(settings, platform()), with_worker=with_worker)
     except ValueError as exc:  # e.g. PATCHBAY_MCP_TOOLSETS names a toolset that does not exist
         print(f"patchbay: invalid configuration: {exc}", file=sys.stderr, flush=True)
         raise SystemExit(2) from None

@@ -5,7 +5,8 @@
 - The kernel imports no business domain; a domain imports the kernel and no other
   business domain (cross-domain effects go through the platform: events, capabilities,
   erasure hooks, related-record types).
-- ``rest/`` and ``mcp_server/`` import the kernel only: no domain, no ``patchbay``.
+- ``rest/``, ``mcp_server/`` and ``web/`` import the kernel only: no domain, no
+  ``patchbay``.
 
 Imports are read with ``ast`` (including those inside functions); ``core/migrations``
 is Alembic's entry point and is left out.
@@ -85,7 +86,9 @@ def test_core_imports_no_transport_and_domains_stay_apart(path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "path", modules("rest") + modules("mcp_server"), ids=lambda p: str(p.relative_to(ROOT))
+    "path",
+    modules("rest") + modules("mcp_server") + modules("web"),
+    ids=lambda p: str(p.relative_to(ROOT)),
 )
 def test_transports_import_the_kernel_only(path: Path) -> None:
     for name in imports_of(path):

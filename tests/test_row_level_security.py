@@ -162,6 +162,7 @@ async def test_only_the_narrow_functions_are_executable_by_the_app(runtime: Runt
         "patchbay_authenticate",
         "patchbay_claim_webhook_deliveries",
         "patchbay_claim_workflow_runs",
+        "patchbay_claim_workspace_exports",
         "patchbay_member_workspaces",
         "patchbay_purge_idempotency",
         "patchbay_workspace_of",

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core import usage
 from core.db import WorkspaceId, utcnow
 from core.errors import Unprocessable
 from core.events.models import DomainEvent
@@ -87,7 +88,9 @@ async def insert_deliveries(
         .values(rows)
         .on_conflict_do_nothing(index_elements=["workspace_id", "endpoint_id", "event_id"])
     )
-    await session.execute(stmt)
+    queued = (await session.execute(stmt)).rowcount  # type: ignore[attr-defined]
+    if queued and queued > 0:
+        await usage.add(session, workspace_id, "deliveries", queued, now=now)
 
 
 async def matching_endpoints(

@@ -9,6 +9,7 @@ from typing import Any
 import anyio
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core import usage
 from core.db import Database, WorkspaceId, utcnow
 from core.errors import Conflict, NotFound, RateLimited, Unprocessable
 from core.ids import new_id
@@ -148,6 +149,7 @@ async def trigger_run(
             f"Retry after midnight UTC (in {retry_after} s) or upgrade the plan.",
             code="daily_workflow_cap_reached",
         )
+    await usage.add(session, workspace_id, "workflow_runs", now=now)
     run = WorkflowRun(
         id=new_id("run"),
         workspace_id=workspace_id,

@@ -15,6 +15,8 @@ class WorkspaceStatus(StrEnum):
     active = "active"
     archived = "archived"
     closed = "closed"
+    purged = "purged"
+    """The tombstone: a closed workspace past its retention, whose records are deleted."""
 
 
 class Workspace(SQLModel, table=True):
@@ -30,3 +32,7 @@ class Workspace(SQLModel, table=True):
     (MCP is unaffected)."""
     created_at: datetime = Field(sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)
+    archived_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    """When it was closed: its records are purged a retention period later."""
+    purged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

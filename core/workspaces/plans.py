@@ -24,17 +24,20 @@ class Plan:
     daily_workflow_runs: int | None
     crawl_pages_per_crawl: int
     active_tokens: int
+    asset_storage_bytes: int | None = None
 
     def allows_feature(self, feature: str) -> bool:
         """True if the plan includes ``feature`` (an ``Operation.feature`` value)."""
         return bool(getattr(self, feature))
 
 
+GIB = 1024**3
+
 PLANS: dict[PlanName, Plan] = {
-    PlanName.starter: Plan(PlanName.starter, False, True, False, 0, 25, 5),
-    PlanName.growth: Plan(PlanName.growth, False, True, True, 100, 100, 5),
-    PlanName.pro: Plan(PlanName.pro, True, True, True, 1_000, 500, 5),
-    PlanName.custom: Plan(PlanName.custom, True, True, True, None, 5_000, 25),
+    PlanName.starter: Plan(PlanName.starter, False, True, False, 0, 25, 5, 1 * GIB),
+    PlanName.growth: Plan(PlanName.growth, False, True, True, 100, 100, 5, 10 * GIB),
+    PlanName.pro: Plan(PlanName.pro, True, True, True, 1_000, 500, 5, 100 * GIB),
+    PlanName.custom: Plan(PlanName.custom, True, True, True, None, 5_000, 25, None),
 }
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from core.fields import RecordId, record_id
 from core.workspaces.models import WorkspaceStatus
 
 
@@ -44,6 +46,56 @@ class WorkspaceSummary(BaseModel):
     enabled_modules: list[str]
     rest_api_enabled: bool = True
     created_at: datetime
+    archived_at: datetime | None = None
+    closed_at: datetime | None = None
+    purge_after: datetime | None = None
+    """Closed: when its records are purged (only the export answers until then)."""
+
+
+class MeterUsage(BaseModel):
+    meter: str = Field(description="workflow_runs, active_tokens, crawl_pages, stored_bytes, "
+                       "deliveries or ai_tokens.")  # fmt: skip
+    period: Literal["day", "cycle", "current"] = Field(
+        description="day: this UTC day; cycle: this billing cycle; current: the level now."
+    )
+    used: int
+    limit: int | None = Field(default=None, description="The plan's limit; omitted if none.")
+
+
+class SubscriptionOut(BaseModel):
+    """The read-only billing view (``GET /billing/subscription``)."""
+
+    plan: str
+    status: WorkspaceStatus
+    cycle_start: datetime = Field(description="Monthly from the workspace's creation day.")
+    cycle_end: datetime
+    meters: list[MeterUsage]
+
+
+class ExportIdIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    export_id: RecordId = record_id("export", "exp", required=True)
+
+
+class ExportOut(BaseModel):
+    """A data export: its status and, once it succeeded, a signed download link."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    status: Literal["queued", "running", "succeeded", "failed"]
+    created_at: datetime
+    finished_at: datetime | None = None
+    size_bytes: int | None = None
+    record_counts: dict[str, int] | None = Field(
+        default=None, description="Records per NDJSON file of the archive."
+    )
+    error: str | None = None
+    download_url: str | None = Field(
+        default=None, description="Signed link to the zip archive; expires (download_expires_at)."
+    )
+    download_expires_at: datetime | None = None
 
 
 class Tenant(BaseModel):

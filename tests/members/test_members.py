@@ -88,7 +88,9 @@ def test_passwords_are_hashed_with_argon2id() -> None:
 
 def test_roles_map_to_scopes() -> None:
     assert set(ROLE_SCOPES) == {"owner", "admin", "member", "viewer"}
-    assert scopes_for("owner") == scopes_for("admin") == set(ALL_SCOPES)
+    assert scopes_for("owner") == set(ALL_SCOPES)
+    assert scopes_for("admin") == set(ALL_SCOPES) - {"workspace:owner"}  # no lifecycle
+    assert "workspace:admin" in scopes_for("admin")
     member = scopes_for("member")
     assert "crm:write" in member and "workflows:read" in member
     assert not {"workspace:admin", "workflows:run", "workflows:write"} & member
@@ -123,7 +125,8 @@ async def test_an_invitation_is_single_use_and_stored_hashed(
         person = await repository.member_by_email(session, "ann@example.com")
         assert person is not None and secrets.verify_password(PASSWORD, person.password_hash)
     async with runtime.db.session(ws) as session:
-        assert await service.effective_scopes(session, ws, joined.member.id) == set(ALL_SCOPES)
+        scopes = await service.effective_scopes(session, ws, joined.member.id)
+        assert scopes == set(ALL_SCOPES) - {"workspace:owner"}
     with pytest.raises(Unauthenticated) as refused:
         await accept(runtime, invited.invitation_url)
     assert refused.value.code == "invitation_invalid"

@@ -133,6 +133,7 @@ SUCCESS = {  # a successful call of every toolset
     "admin": ("list_tokens", {}),
     # a repeated invitation of someone still pending replaces the link: safe to rerun
     "members": ("invite_member", {"email": "ada@example.test", "role": "viewer"}),
+    "lifecycle": ("get_billing_subscription", {}),
 }
 ERRORS = [
     ("get_contact", {"contact_id": MISSING_ID}, "contact_not_found"),

@@ -1,0 +1,1 @@
+"""Hand-written HTTP pages and files served beside the generated API."""
