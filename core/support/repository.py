@@ -93,13 +93,20 @@ async def list_queues(
     return await paginate(session, stmt, SupportQueue.id, limit=limit, cursor=cursor)
 
 
-def breached_condition(now: datetime) -> Any:
+def breached_condition(now: datetime, breached: bool) -> Any:
     """The first-response SLA was missed: marked (a late reply, or the worker's check), or
-    the deadline passed without a reply and the worker has not got to it yet."""
+    the deadline passed without a reply and the worker has not got to it yet. (Written out
+    both ways: NOT of a condition over NULL columns would drop rows with no deadline.)"""
     t = SupportTicket
-    return sa.or_(
-        t.sla_breached_at.is_not(None),  # type: ignore[union-attr]
-        sa.and_(t.first_responded_at.is_(None), t.first_response_due_at <= now),  # type: ignore[union-attr,operator]
+    due = t.first_response_due_at
+    if breached:
+        return sa.or_(
+            t.sla_breached_at.is_not(None),  # type: ignore[union-attr]
+            sa.and_(t.first_responded_at.is_(None), due <= now),  # type: ignore[union-attr,operator]
+        )
+    return sa.and_(
+        t.sla_breached_at.is_(None),  # type: ignore[union-attr]
+        sa.or_(t.first_responded_at.is_not(None), due.is_(None), due > now),  # type: ignore[union-attr,operator]
     )
 
 
@@ -122,8 +129,7 @@ async def list_tickets(
         stmt = _eq(stmt, getattr(SupportTicket, column), value)
     stmt = _custom_field(stmt, SupportTicket.custom_fields, custom_field_key, custom_field_value)
     if breached is not None:
-        condition = breached_condition(now)
-        stmt = stmt.where(condition if breached else sa.not_(condition))
+        stmt = stmt.where(breached_condition(now, breached))
     return await paginate(session, stmt, SupportTicket.id, limit=limit, cursor=cursor, search=query)
 
 
