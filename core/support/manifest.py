@@ -31,7 +31,6 @@ DOMAIN = Domain(
         SupportSlaCheck,
     ),
     queues=(SLA_QUEUE,),
-    related_types={"ticket": SupportTicket},
     event_types={
         "ticket.created": "A support ticket was opened.",
         "ticket.updated": "A support ticket changed (status, priority, queue, assignee…).",
