@@ -56,9 +56,7 @@ WORDS = [
 ]  # fmt: skip
 
 
-def ticket_rows(
-    ws: str, queue_ids: list[str], count: int, seed: int
-) -> list[dict[str, Any]]:
+def ticket_rows(ws: str, queue_ids: list[str], count: int, seed: int) -> list[dict[str, Any]]:
     rng = random.Random(seed)
     now = utcnow()
     statuses = [s for s, w in STATUSES for _ in range(w)]
