@@ -496,3 +496,33 @@ async def test_erasing_a_contact_reaches_its_tickets(
     assert any(e.get("subject") == "Unrelated" and e["id"] == other["id"] for e in created_events)
     added = await events(runtime, tenant.workspace_id, "ticket.message_added")
     assert added == [{"id": msg["id"], "erased": True}]
+
+
+async def test_agent_workflow_over_mcp(runtime: Runtime, tenant: Tenant) -> None:
+    """The support toolset: open, search, reassign, reply, comment; a reply to a closed
+    ticket is a tool error carrying ticket_closed."""
+    from tests.mcp_server.helpers import mcp_caller, memory_client
+
+    async with memory_client(runtime, tenant.token) as client:
+        call = mcp_caller(client)
+        ticket = await call("create_support_ticket", {"subject": "Export is blank"})
+        assert ticket["source"] == "mcp" and ticket["status"] == "new"
+        found = await call("search_support_tickets", {"query": "export blank", "status": "new"})
+        assert [t["id"] for t in found] == [ticket["id"]]
+        changed = await call(
+            "update_support_ticket",
+            {"ticket_id": ticket["id"], "priority": "urgent", "assignee_id": "agent-claude"},
+        )
+        assert (changed["priority"], changed["assignee_id"]) == ("urgent", "agent-claude")
+        reply = await call(
+            "add_support_ticket_message", {"ticket_id": ticket["id"], "body": "Fixed"}
+        )
+        assert (reply["direction"], reply["channel"]) == ("outbound", "mcp")
+        await call(
+            "add_support_ticket_comment", {"ticket_id": ticket["id"], "body": "Root cause: X"}
+        )
+        await call("update_support_ticket", {"ticket_id": ticket["id"], "status": "closed"})
+        result = await client.call_tool(
+            "add_support_ticket_message", {"ticket_id": ticket["id"], "body": "One more thing"}
+        )
+        assert result.is_error and "ticket_closed" in result.content[0].text  # type: ignore[union-attr]
