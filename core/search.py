@@ -30,7 +30,13 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import visitors
 
-SEARCHABLE_TABLES: tuple[str, ...] = ("contacts", "companies", "leads", "activities")
+SEARCHABLE_TABLES: tuple[str, ...] = (
+    "contacts",
+    "companies",
+    "leads",
+    "activities",
+    "support_tickets",
+)
 """Tables with a ``search_text`` column and a search index (one FTS5 table each on SQLite)."""
 
 _TOKEN_RE = re.compile(r"\w+", re.UNICODE)

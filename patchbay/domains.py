@@ -10,6 +10,7 @@ from core.crm.manifest import DOMAIN as CRM
 from core.domain import Domain
 from core.members.manifest import DOMAIN as MEMBERS
 from core.platform import Platform
+from core.support.manifest import DOMAIN as SUPPORT
 from core.tasks.manifest import DOMAIN as TASKS
 from core.tokens.manifest import DOMAIN as TOKENS
 from core.webhooks.manifest import DOMAIN as WEBHOOKS
@@ -26,6 +27,7 @@ DOMAINS: tuple[Domain, ...] = (
     ACTIVITIES,
     WEBHOOKS,
     MEMBERS,
+    SUPPORT,
 )
 
 

@@ -169,6 +169,12 @@ def make_endpoint(runtime: Runtime, op: Operation) -> Any:
                         "send one key.",
                         code="idempotency_key_mismatch",
                     )
+            for name, value in request.path_params.items():
+                if name in args and args[name] != value:  # 003 repeats ids in the query
+                    raise ValidationFailed(
+                        f"{name} is given in the path and differs in the request; "
+                        "send the same value or leave it out."
+                    )
             args.update(request.path_params)
             return args
 

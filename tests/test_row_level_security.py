@@ -160,6 +160,7 @@ async def test_only_the_narrow_functions_are_executable_by_the_app(runtime: Runt
         names = [r[0] for r in rows]
     assert names == [
         "patchbay_authenticate",
+        "patchbay_claim_support_sla_checks",
         "patchbay_claim_webhook_deliveries",
         "patchbay_claim_workflow_runs",
         "patchbay_claim_workspace_exports",

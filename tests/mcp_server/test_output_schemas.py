@@ -41,6 +41,12 @@ async def _events(runtime: Runtime, workspace_id: str) -> int:
         return (await session.execute(stmt)).scalar_one()
 
 
+THREADS = {
+    "list_support_ticket_messages": "add_support_ticket_message",
+    "list_support_ticket_comments": "add_support_ticket_comment",
+}
+
+
 async def test_results_validate_and_open_world_is_honest(runtime: Runtime) -> None:
     # custom plan: two rounds of create_token, rotate_token and revoke_token each mint a
     # token (rotate's and revoke's to act on), beyond the pro plan's five
@@ -56,6 +62,9 @@ async def test_results_validate_and_open_world_is_honest(runtime: Runtime) -> No
                 args = await full_args(mcp_caller(client), op)
                 if op.name == "list_webhook_deliveries":  # a delivery to list
                     await client.call_tool("send_test_webhook_event", args)
+                if op.name in THREADS:  # a message or comment to list
+                    thread_args = {"ticket_id": args["ticket_id"], "body": "Hello"}
+                    await client.call_tool(THREADS[op.name], thread_args)
                 before = await _events(runtime, tenant.workspace_id)
                 # the client validates structured content against the listed output schema
                 result = await client.call_tool(op.name, args)

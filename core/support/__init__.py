@@ -1,0 +1,1 @@
+"""Support desk: queues, tickets, their customer-visible messages and internal comments."""
