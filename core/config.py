@@ -44,6 +44,14 @@ class Settings(BaseSettings):
     trusted proxy is its ``X-Forwarded-Proto``."""
     trusted_proxies: str = "127.0.0.1,::1"
     """Comma separated addresses whose ``X-Forwarded-Proto`` is believed (``*``: any)."""
+    # Mail for password reset links (issue 17). No host: the CLI prints the link instead.
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_from: str = "patchbay@localhost"
+    smtp_starttls: bool = True
+    """STARTTLS after connecting (off only for a local relay or a test server)."""
     # MCP operator ceiling (comma separated); headers can only narrow these.
     mcp_toolsets: str | None = None
     mcp_readonly: bool = False

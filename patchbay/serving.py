@@ -90,9 +90,11 @@ def serve_http(
     from core.runtime import Runtime
     from patchbay.domains import platform
     from rest.app import build_app
+    from web.app import mount
 
     try:
-        app = build_app(Runtime.create(settings, platform()), with_worker=with_worker)
+        runtime = Runtime.create(settings, platform())
+        app = mount(build_app(runtime, with_worker=with_worker), runtime)
     except ValueError as exc:  # e.g. PATCHBAY_MCP_TOOLSETS names a toolset that does not exist
         print(f"patchbay: invalid configuration: {exc}", file=sys.stderr, flush=True)
         raise SystemExit(2) from None

@@ -1,0 +1,1 @@
+"""Hand-written HTTP surfaces for people and protocols (DESIGN.md): the dashboard."""
