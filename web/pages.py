@@ -723,6 +723,39 @@ class Pages:
             opened=request.query_params.get("delivery"),
         )
 
+    async def delivery(self, request: Request, *, error: str | None = None) -> Response:
+        visitor = await self.signed_in(request)
+        if isinstance(visitor, Response):
+            return visitor
+        ids = {k: request.path_params[k] for k in ("webhook_id", "delivery_id")}
+        endpoint = await self.data(
+            request, visitor, "get_webhook_endpoint", {"webhook_id": ids["webhook_id"]}
+        )
+        delivery = await self.data(request, visitor, "get_webhook_delivery", ids)
+        return self.page(
+            request,
+            "delivery.html",
+            status=400 if error else 200,
+            visitor=visitor,
+            endpoint=endpoint,
+            delivery=delivery,
+            error=error,
+            retried=request.query_params.get("retried"),
+        )
+
+    async def retry_delivery(self, request: Request) -> Response:
+        visitor = await self.posted(request)
+        if isinstance(visitor, Response):
+            return visitor
+        ids = {k: request.path_params[k] for k in ("webhook_id", "delivery_id")}
+        outcome = await self.call(request, visitor, "retry_webhook_delivery", ids)
+        if outcome.error is not None:
+            if outcome.status == 403:
+                return self.refused(request, outcome.error, visitor)
+            return await self.delivery(request, error=_message(outcome))
+        where = f"/webhooks/{ids['webhook_id']}/deliveries/{ids['delivery_id']}?retried=1"
+        return RedirectResponse(where, status_code=303)
+
     async def test_webhook(self, request: Request) -> Response:
         visitor = await self.posted(request)
         if isinstance(visitor, Response):
@@ -888,6 +921,8 @@ def routes(runtime: Runtime) -> list[Route]:
         ("/webhooks", p.create_webhook, post),
         ("/webhooks/{webhook_id}", p.webhook, get),
         ("/webhooks/{webhook_id}/test", p.test_webhook, post),
+        ("/webhooks/{webhook_id}/deliveries/{delivery_id}", p.delivery, get),
+        ("/webhooks/{webhook_id}/deliveries/{delivery_id}/retry", p.retry_delivery, post),
         ("/audit", p.audit, get),
         ("/usage", p.usage, get),
         ("/static/{name}", p.static, get),

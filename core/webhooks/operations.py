@@ -10,17 +10,20 @@ from core.webhooks import repository, service
 from core.webhooks.models import WebhookDelivery, WebhookEndpoint
 from core.webhooks.schemas import (
     CreateWebhookIn,
+    DeliveryIdIn,
     EventTypePublic,
     ListDeliveriesIn,
     ListEventTypesIn,
     ListWebhooksIn,
     RegisterEventTypeIn,
     UpdateWebhookIn,
+    WebhookDeliveryDetail,
     WebhookDeliveryPublic,
     WebhookEndpointDeleted,
     WebhookEndpointPublic,
     WebhookEndpointWithSecret,
     WebhookIdIn,
+    delivery_detail,
     delivery_public,
     endpoint_public,
     endpoint_with_secret,
@@ -111,6 +114,21 @@ async def list_deliveries(ctx: Context, args: ListDeliveriesIn) -> Page[WebhookD
         ctx.session, stmt, WebhookDelivery.id, limit=args.limit, cursor=args.cursor
     )
     return Page([delivery_public(row) for row in page.items], page.next_cursor)
+
+
+async def get_delivery(ctx: Context, args: DeliveryIdIn) -> WebhookDeliveryDetail:
+    row = await service.get_delivery(
+        ctx.session, ctx.workspace_id, args.webhook_id, args.delivery_id
+    )
+    return delivery_detail(row)
+
+
+async def retry_delivery(ctx: Context, args: DeliveryIdIn) -> WebhookDeliveryPublic:
+    row = await service.retry_delivery(
+        ctx.session, ctx.workspace_id, args.webhook_id, args.delivery_id
+    )
+    ctx.resource_id = row.id
+    return delivery_public(row)
 
 
 async def list_event_types(ctx: Context, args: ListEventTypesIn) -> Page[EventTypePublic]:
@@ -207,6 +225,24 @@ OPERATIONS = [
         "retrying, succeeded, failed), attempt count, last status code and error, next "
         "attempt.",
         errors=(NotFound,),
+    ),
+    webhooks.get(
+        "get_webhook_delivery", "/webhooks/{webhook_id}/deliveries/{delivery_id}",
+        get_delivery, DeliveryIdIn, WebhookDeliveryDetail,
+        summary="Get a webhook delivery",
+        description="One delivery with the event payload it sends and the start (500 "
+        "characters) of the receiver's last answer, besides its status and attempts.",
+        errors=(NotFound,),
+    ),
+    webhooks.action(
+        "retry_webhook_delivery", "POST", "/webhooks/{webhook_id}/deliveries/{delivery_id}/retry",
+        retry_delivery, DeliveryIdIn, WebhookDeliveryPublic,
+        summary="Retry a webhook delivery now",
+        description="Send a failed or retrying delivery again as soon as a worker is free (one "
+        "more attempt); delivery_not_retryable for a pending, succeeded or in-flight one.",
+        success_status=202,
+        open_world=True,  # sends a signed request to the endpoint
+        errors=(NotFound, Conflict),
     ),
     webhooks.list(
         "list_integration_event_types", "/integrations/events", list_event_types,

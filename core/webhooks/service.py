@@ -237,6 +237,47 @@ async def queue_test(
     return delivery
 
 
+async def get_delivery(
+    session: AsyncSession, workspace_id: WorkspaceId, endpoint_id: str, delivery_id: str
+) -> WebhookDelivery:
+    await get_endpoint(session, workspace_id, endpoint_id)
+    stmt = repository.deliveries_query(workspace_id, endpoint_id).where(
+        WebhookDelivery.id == delivery_id
+    )
+    delivery = (await session.execute(stmt)).scalar_one_or_none()
+    if delivery is None:
+        raise NotFound("webhook delivery", delivery_id)
+    return delivery
+
+
+async def retry_delivery(
+    session: AsyncSession, workspace_id: WorkspaceId, endpoint_id: str, delivery_id: str
+) -> WebhookDelivery:
+    """Send a failed (or retrying) delivery again now: one more attempt, as soon as a
+    worker is free. A pending or succeeded one, or one being sent, is left alone."""
+    endpoint = await get_endpoint(session, workspace_id, endpoint_id)
+    delivery = await get_delivery(session, workspace_id, endpoint_id, delivery_id)
+    if endpoint.status == EndpointStatus.disabled:
+        raise Conflict(
+            "The webhook endpoint is disabled; set its status to active first.",
+            code="webhook_endpoint_disabled",
+        )
+    now = utcnow()
+    leased = delivery.lease_until is not None and delivery.lease_until > now
+    if delivery.status not in (DeliveryStatus.failed, DeliveryStatus.retrying) or leased:
+        raise Conflict(
+            f"Only a failed or retrying delivery can be retried (this one is {delivery.status}"
+            f"{', being sent' if leased else ''}).",
+            code="delivery_not_retryable",
+        )
+    delivery.status = DeliveryStatus.retrying.value
+    delivery.run_after = now
+    delivery.next_attempt_at = now
+    delivery.updated_at = now
+    await session.flush()
+    return delivery
+
+
 # ------------------------------------------------------------------ event types
 
 

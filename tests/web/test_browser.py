@@ -265,6 +265,11 @@ def test_the_dashboard_in_a_real_browser(
                 page.reload()
             page.click(".deliveries summary >> nth=0")
             expect(page.locator(".deliveries details[open]")).to_contain_text("200")
+            check.page(page, "webhook")
+            page.click(".deliveries details[open] >> text=Payload and response body")
+            expect(page.locator("#payload")).to_contain_text('"campaign": "Spring"')
+            expect(page.locator("#response-body")).to_contain_text('{"ok": true}')
+            expect(page.locator("#response-code")).to_have_text("200")
             assert any(b"Spring" in body for body in _Receiver.received)
             check.page(page, "delivery", shot=True)
 

@@ -355,3 +355,54 @@ async def test_sign_in_never_redirects_off_site(
         },
     )
     assert answer.headers["location"] == "/"
+
+
+async def test_a_delivery_page_shows_the_payload_and_retries_a_failed_delivery(
+    runtime: Runtime, tenant: Tenant, browser: httpx.AsyncClient
+) -> None:
+    from core.webhooks.models import WebhookDelivery
+
+    await add_member(runtime, tenant.workspace_id, "owner@acme.test", "owner")
+    await add_member(runtime, tenant.workspace_id, "viewer@acme.test", "viewer")
+    hook = await browser.post(
+        "/api/v1/webhooks",
+        headers=tenant.headers,
+        json={"name": "Dead", "url": "http://127.0.0.1:9/hook", "event_types": ["contact.created"]},
+    )
+    assert hook.status_code == 201, hook.text
+    webhook_id = hook.json()["data"]["id"]
+    test = await browser.post(f"/api/v1/webhooks/{webhook_id}/test", headers=tenant.headers)
+    delivery_id = test.json()["data"]["id"]
+    path = f"/webhooks/{webhook_id}/deliveries/{delivery_id}"
+    over_rest = await browser.get("/api/v1" + path, headers=tenant.headers)
+    assert over_rest.status_code == 200
+    assert over_rest.json()["data"]["payload"]["webhook_id"] == webhook_id
+
+    await sign_in(browser, "owner@acme.test")
+    page = await browser.get(path)
+    assert page.status_code == 200 and "This is a test event" in page.text
+    assert "Retry now" not in page.text  # pending: nothing to retry
+    pending = await browser.post(path + "/retry", data={"csrf_token": csrf_of(page.text)})
+    assert pending.status_code == 400 and "Only a failed or retrying delivery" in pending.text
+
+    async with runtime.db.session(tenant.workspace_id) as session:
+        row = await session.get(WebhookDelivery, (tenant.workspace_id, delivery_id))
+        assert row is not None
+        row.status, row.attempts, row.last_status_code = "failed", 8, 500
+        row.last_response_excerpt = "<h1>Internal error</h1>"
+    page = await browser.get(path)
+    assert "Retry now" in page.text and "&lt;h1&gt;Internal error&lt;/h1&gt;" in page.text
+    retried = await browser.post(path + "/retry", data={"csrf_token": csrf_of(page.text)})
+    assert retried.status_code == 303
+    shown = await browser.get(retried.headers["location"])
+    assert "Retry queued" in shown.text
+    async with runtime.db.session(tenant.workspace_id) as session:
+        row = await session.get(WebhookDelivery, (tenant.workspace_id, delivery_id))
+        assert row is not None and row.status == "retrying"
+
+    await browser.post("/signout", data={"csrf_token": csrf_of(shown.text)})
+    await sign_in(browser, "viewer@acme.test")
+    seen = await browser.get(path)
+    assert seen.status_code == 200 and "Retry now" not in seen.text
+    forged = await browser.post(path + "/retry", data={"csrf_token": csrf_of(seen.text)})
+    assert forged.status_code == 403 and "scope_missing" in forged.text
