@@ -46,6 +46,7 @@ NAV = [
     ("/workflows", "Workflows", "workflows:read"),
     ("/runs", "Runs", "workflows:read"),
     ("/webhooks", "Webhooks", "integrations:read"),
+    ("/members", "Members", "workspace:admin"),
     ("/audit", "Audit log", "workspace:admin"),
     ("/usage", "Usage", None),
 ]
@@ -768,6 +769,63 @@ class Pages:
             return await self.webhook(request, error=_message(outcome))
         return RedirectResponse(f"/webhooks/{webhook_id}?tested=1", status_code=303)
 
+    # members ----------------------------------------------------------
+
+    async def members(
+        self,
+        request: Request,
+        *,
+        invited: Any = None,
+        error: str | None = None,
+        status: int = 200,
+    ) -> Response:
+        visitor = await self.signed_in(request)
+        if isinstance(visitor, Response):
+            return visitor
+        items = await self.all_items(request, visitor, "list_members", {})
+        return self.page(
+            request,
+            "members.html",
+            status=status,
+            visitor=visitor,
+            members=items,
+            invited=invited,
+            error=error,
+            roles=("owner", "admin", "member", "viewer"),
+        )
+
+    async def invite(self, request: Request) -> Response:
+        visitor = await self.posted(request)
+        if isinstance(visitor, Response):
+            return visitor
+        form = await self.form(request)
+        args = {"email": form.get("email", ""), "role": form.get("role", "member")}
+        if form.get("name"):
+            args["name"] = form["name"]
+        outcome = await self.call(request, visitor, "invite_member", args)
+        if outcome.error is not None:
+            return await self.members(request, error=_message(outcome), status=outcome.status)
+        return await self.members(request, invited=outcome.body["data"], status=201)
+
+    async def member_action(self, request: Request) -> Response:
+        visitor = await self.posted(request)
+        if isinstance(visitor, Response):
+            return visitor
+        member_id = request.path_params["member_id"]
+        action = request.path_params["action"]
+        if action == "role":
+            role = (await self.form(request)).get("role", "")
+            outcome = await self.call(
+                request, visitor, "change_member_role", {"member_id": member_id, "role": role}
+            )
+        elif action == "remove":
+            outcome = await self.call(request, visitor, "remove_member", {"member_id": member_id})
+        else:
+            raise HTTPException(404)
+        if outcome.error is not None:
+            return await self.members(request, error=_message(outcome), status=outcome.status)
+        return RedirectResponse("/members?saved=1", status_code=303)
+
     # audit, usage -----------------------------------------------------
 
     async def audit(self, request: Request) -> Response:
@@ -923,6 +981,9 @@ def routes(runtime: Runtime) -> list[Route]:
         ("/webhooks/{webhook_id}/test", p.test_webhook, post),
         ("/webhooks/{webhook_id}/deliveries/{delivery_id}", p.delivery, get),
         ("/webhooks/{webhook_id}/deliveries/{delivery_id}/retry", p.retry_delivery, post),
+        ("/members", p.members, get),
+        ("/members", p.invite, post),
+        ("/members/{member_id}/{action}", p.member_action, post),
         ("/audit", p.audit, get),
         ("/usage", p.usage, get),
         ("/static/{name}", p.static, get),

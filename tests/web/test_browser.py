@@ -171,9 +171,7 @@ class Checks:
 
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("database_url", [ENGINE], indirect=True)
-def test_the_dashboard_in_a_real_browser(
-    served: str, receiver: str, tmp_path: Path
-) -> None:
+def test_the_dashboard_in_a_real_browser(served: str, receiver: str, tmp_path: Path) -> None:
     _need(Path(CHROMIUM).exists(), "chromium is not installed (apt-get install -y chromium)")
     _need(AXE.exists(), "axe-core is not installed (cd tests/web && npm ci)")
     from playwright.sync_api import expect, sync_playwright
@@ -273,7 +271,7 @@ def test_the_dashboard_in_a_real_browser(
             assert any(b"Spring" in body for body in _Receiver.received)
             check.page(page, "delivery", shot=True)
 
-            for name, label in (("audit", "Audit log"), ("usage", "Usage")):
+            for name, label in (("members", "Members"), ("audit", "Audit log"), ("usage", "Usage")):
                 page.click(f"nav >> text={label}")
                 check.page(page, name, shot=True)
             expect(page.locator("svg.chart")).to_have_count(2)

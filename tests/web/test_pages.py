@@ -406,3 +406,85 @@ async def test_a_delivery_page_shows_the_payload_and_retries_a_failed_delivery(
     assert seen.status_code == 200 and "Retry now" not in seen.text
     forged = await browser.post(path + "/retry", data={"csrf_token": csrf_of(seen.text)})
     assert forged.status_code == 403 and "scope_missing" in forged.text
+
+
+async def test_switching_workspace_plan_notice_and_the_daily_cap_message(
+    runtime: Runtime, tenant: Tenant, browser: httpx.AsyncClient
+) -> None:
+    from core.db import utcnow
+    from core.workflows.models import WorkflowDailyUsage
+    from tests.factories import make_workspace
+
+    small = await make_workspace(runtime, "Small shop", "growth")
+    await add_member(runtime, tenant.workspace_id, "owner@acme.test", "owner")
+    await add_member(runtime, small, "owner@acme.test", "owner")
+    await sign_in(browser, "owner@acme.test")
+    home = await browser.get("/")
+    assert 'id="workspace-switch"' in home.text and "Small shop (owner)" in home.text
+    assert "<h1>Acme</h1>" in home.text
+    switched = await browser.post(
+        "/workspace", data={"csrf_token": csrf_of(home.text), "workspace_id": small}
+    )
+    assert switched.status_code == 303
+    assert "<h1>Small shop</h1>" in (await browser.get("/")).text
+    stranger = await browser.post(
+        "/workspace", data={"csrf_token": csrf_of(home.text), "workspace_id": "wrk_nope"}
+    )
+    assert stranger.status_code == 404
+    tokens = await browser.get("/tokens")
+    assert "The REST API is not included in the Growth plan" in tokens.text
+    assert "0 of 5" in tokens.text
+
+    saved = await post_form(
+        browser,
+        "/workflows/new",
+        "/workflows",
+        {
+            "name": "Greeter",
+            "status": "active",
+            "recipe": '{"steps": [{"type": "log", "message": "hi"}]}',
+        },
+    )
+    path = saved.headers["location"].split("?")[0]
+    async with runtime.db.session(small) as session:
+        session.add(
+            WorkflowDailyUsage(workspace_id=small, day=utcnow().date().isoformat(), count=100)
+        )
+    page = await browser.get(path)
+    capped = await browser.post(path + "/run", data={"csrf_token": csrf_of(page.text)})
+    assert capped.status_code == 429 and "Daily run limit reached" in capped.text
+    assert "after midnight UTC" in capped.text
+    usage = await browser.get("/usage")
+    assert "Growth" in usage.text and "of 100" in usage.text
+
+
+async def test_members_page_invites_changes_roles_and_keeps_the_last_owner(
+    runtime: Runtime, tenant: Tenant, browser: httpx.AsyncClient
+) -> None:
+    owner_id = await add_member(runtime, tenant.workspace_id, "owner@acme.test", "owner")
+    await sign_in(browser, "owner@acme.test")
+    invited = await post_form(
+        browser, "/members", "/members", {"email": "ann@acme.test", "role": "viewer"}
+    )
+    assert invited.status_code == 201 and "/invitations/" in invited.text
+    listing = await browser.get("/members")
+    assert "ann@acme.test" in listing.text and "invited" in listing.text
+    last = await browser.post(
+        f"/members/{owner_id}/role", data={"csrf_token": csrf_of(listing.text), "role": "viewer"}
+    )
+    assert last.status_code == 409 and "last owner" in last.text
+    removed = await browser.post(
+        f"/members/{owner_id}/remove", data={"csrf_token": csrf_of(listing.text)}
+    )
+    assert removed.status_code == 409
+    ann = re.search(
+        r'action="/members/(mem_[^/]+)/role"[^<]*<input[^>]*>\s*<label for="role-\1"'
+        r"[^>]*>Role of ann@acme.test",
+        listing.text,
+    )
+    assert ann
+    changed = await browser.post(
+        f"/members/{ann.group(1)}/role", data={"csrf_token": csrf_of(listing.text), "role": "admin"}
+    )
+    assert changed.status_code == 303
+    assert "admin" in (await browser.get("/members")).text
