@@ -40,6 +40,8 @@ async def test_sign_in_sets_a_safe_cookie_and_sign_out_revokes_it(
     home = await browser.get("/")
     assert home.status_code == 200 and "owner@acme.test" in home.text
     assert "Acme" in home.text
+    assert "default-src 'self'" in home.headers["content-security-policy"]
+    assert home.headers["x-frame-options"] == "DENY" and home.headers["cache-control"] == "no-store"
     stolen = browser.cookies.get("pb_session")
     out = await browser.post("/signout", data={"csrf_token": csrf_of(home.text)})
     assert out.status_code == 303
