@@ -379,6 +379,9 @@ async def test_a_delivery_page_shows_the_payload_and_retries_a_failed_delivery(
     over_rest = await browser.get("/api/v1" + path, headers=tenant.headers)
     assert over_rest.status_code == 200
     assert over_rest.json()["data"]["payload"]["webhook_id"] == webhook_id
+    early = await browser.post("/api/v1" + path + "/retry", headers=tenant.headers)
+    assert early.status_code == 409
+    assert early.json()["error"]["code"] == "delivery_not_retryable"
 
     await sign_in(browser, "owner@acme.test")
     page = await browser.get(path)
