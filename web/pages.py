@@ -728,11 +728,16 @@ class Pages:
         visitor = await self.signed_in(request)
         if isinstance(visitor, Response):
             return visitor
-        ids = {k: request.path_params[k] for k in ("webhook_id", "delivery_id")}
+        webhook_id = request.path_params["webhook_id"]
+        delivery_id = request.path_params["delivery_id"]
         endpoint = await self.data(
-            request, visitor, "get_webhook_endpoint", {"webhook_id": ids["webhook_id"]}
+            request, visitor, "get_webhook_endpoint", {"webhook_id": webhook_id}
         )
-        delivery = await self.data(request, visitor, "get_webhook_delivery", ids)
+        delivery = await self.data(
+            request, visitor, "get_webhook_delivery", {"delivery_id": delivery_id}
+        )
+        if delivery["webhook_id"] != webhook_id:
+            raise NotFound("webhook_delivery", delivery_id)
         return self.page(
             request,
             "delivery.html",
@@ -748,13 +753,16 @@ class Pages:
         visitor = await self.posted(request)
         if isinstance(visitor, Response):
             return visitor
-        ids = {k: request.path_params[k] for k in ("webhook_id", "delivery_id")}
-        outcome = await self.call(request, visitor, "retry_webhook_delivery", ids)
+        webhook_id = request.path_params["webhook_id"]
+        delivery_id = request.path_params["delivery_id"]
+        outcome = await self.call(
+            request, visitor, "retry_webhook_delivery", {"delivery_id": delivery_id}
+        )
         if outcome.error is not None:
             if outcome.status == 403:
                 return self.refused(request, outcome.error, visitor)
             return await self.delivery(request, error=_message(outcome))
-        where = f"/webhooks/{ids['webhook_id']}/deliveries/{ids['delivery_id']}?retried=1"
+        where = f"/webhooks/{webhook_id}/deliveries/{delivery_id}?retried=1"
         return RedirectResponse(where, status_code=303)
 
     async def test_webhook(self, request: Request) -> Response:

@@ -117,16 +117,12 @@ async def list_deliveries(ctx: Context, args: ListDeliveriesIn) -> Page[WebhookD
 
 
 async def get_delivery(ctx: Context, args: DeliveryIdIn) -> WebhookDeliveryDetail:
-    row = await service.get_delivery(
-        ctx.session, ctx.workspace_id, args.webhook_id, args.delivery_id
-    )
+    row = await service.get_delivery(ctx.session, ctx.workspace_id, args.delivery_id)
     return delivery_detail(row)
 
 
 async def retry_delivery(ctx: Context, args: DeliveryIdIn) -> WebhookDeliveryPublic:
-    row = await service.retry_delivery(
-        ctx.session, ctx.workspace_id, args.webhook_id, args.delivery_id
-    )
+    row = await service.retry_delivery(ctx.session, ctx.workspace_id, args.delivery_id)
     ctx.resource_id = row.id
     return delivery_public(row)
 
@@ -227,19 +223,21 @@ OPERATIONS = [
         errors=(NotFound,),
     ),
     webhooks.get(
-        "get_webhook_delivery", "/webhooks/{webhook_id}/deliveries/{delivery_id}",
+        "get_webhook_delivery", "/webhook-deliveries/{delivery_id}",
         get_delivery, DeliveryIdIn, WebhookDeliveryDetail,
         summary="Get a webhook delivery",
-        description="One delivery with the event payload it sends and the start (500 "
-        "characters) of the receiver's last answer, besides its status and attempts.",
+        description="One delivery (an id from list_webhook_deliveries) with the event payload "
+        "it sends and the start (500 characters) of the receiver's last answer, besides its "
+        "status and attempts.",
         errors=(NotFound,),
     ),
     webhooks.action(
-        "retry_webhook_delivery", "POST", "/webhooks/{webhook_id}/deliveries/{delivery_id}/retry",
+        "retry_webhook_delivery", "POST", "/webhook-deliveries/{delivery_id}/retry",
         retry_delivery, DeliveryIdIn, WebhookDeliveryPublic,
         summary="Retry a webhook delivery now",
-        description="Send a failed or retrying delivery again as soon as a worker is free (one "
-        "more attempt); delivery_not_retryable for a pending, succeeded or in-flight one.",
+        description="Send a delivery that has not succeeded as soon as a worker is free: a "
+        "failed one gets one more attempt, a retrying or pending one skips its wait. "
+        "delivery_not_retryable for a succeeded or in-flight one.",
         success_status=202,
         open_world=True,  # sends a signed request to the endpoint
         errors=(NotFound, Conflict),

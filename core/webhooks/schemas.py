@@ -110,7 +110,6 @@ class ListDeliveriesIn(_List):
 
 
 class DeliveryIdIn(_In):
-    webhook_id: str = Field(max_length=40, description="Webhook endpoint id (wh_...).")
     delivery_id: str = Field(max_length=40, description="Delivery id (whd_...).")
 
 

@@ -238,25 +238,22 @@ async def queue_test(
 
 
 async def get_delivery(
-    session: AsyncSession, workspace_id: WorkspaceId, endpoint_id: str, delivery_id: str
+    session: AsyncSession, workspace_id: WorkspaceId, delivery_id: str
 ) -> WebhookDelivery:
-    await get_endpoint(session, workspace_id, endpoint_id)
-    stmt = repository.deliveries_query(workspace_id, endpoint_id).where(
-        WebhookDelivery.id == delivery_id
-    )
-    delivery = (await session.execute(stmt)).scalar_one_or_none()
-    if delivery is None:
-        raise NotFound("webhook delivery", delivery_id)
+    delivery = await session.get(WebhookDelivery, (workspace_id, delivery_id))
+    if delivery is None or delivery.workspace_id != workspace_id:
+        raise NotFound("webhook_delivery", delivery_id)
     return delivery
 
 
 async def retry_delivery(
-    session: AsyncSession, workspace_id: WorkspaceId, endpoint_id: str, delivery_id: str
+    session: AsyncSession, workspace_id: WorkspaceId, delivery_id: str
 ) -> WebhookDelivery:
-    """Send a failed (or retrying) delivery again now: one more attempt, as soon as a
-    worker is free. A pending or succeeded one, or one being sent, is left alone."""
-    endpoint = await get_endpoint(session, workspace_id, endpoint_id)
-    delivery = await get_delivery(session, workspace_id, endpoint_id, delivery_id)
+    """Send a delivery that has not succeeded as soon as a worker is free: a failed one
+    gets one more attempt, a retrying or pending one skips its wait. A succeeded one, or
+    one being sent right now, is refused (``delivery_not_retryable``)."""
+    delivery = await get_delivery(session, workspace_id, delivery_id)
+    endpoint = await get_endpoint(session, workspace_id, delivery.endpoint_id)
     if endpoint.status == EndpointStatus.disabled:
         raise Conflict(
             "The webhook endpoint is disabled; set its status to active first.",
@@ -264,13 +261,14 @@ async def retry_delivery(
         )
     now = utcnow()
     leased = delivery.lease_until is not None and delivery.lease_until > now
-    if delivery.status not in (DeliveryStatus.failed, DeliveryStatus.retrying) or leased:
+    if delivery.status == DeliveryStatus.succeeded or leased:
+        why = "is being sent right now" if leased else "already succeeded"
         raise Conflict(
-            f"Only a failed or retrying delivery can be retried (this one is {delivery.status}"
-            f"{', being sent' if leased else ''}).",
+            f"This delivery {why}; only one that has not succeeded can be retried.",
             code="delivery_not_retryable",
         )
-    delivery.status = DeliveryStatus.retrying.value
+    if delivery.status == DeliveryStatus.failed:
+        delivery.status = DeliveryStatus.retrying.value
     delivery.run_after = now
     delivery.next_attempt_at = now
     delivery.updated_at = now

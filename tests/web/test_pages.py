@@ -362,6 +362,7 @@ async def test_sign_in_never_redirects_off_site(
 async def test_a_delivery_page_shows_the_payload_and_retries_a_failed_delivery(
     runtime: Runtime, tenant: Tenant, browser: httpx.AsyncClient
 ) -> None:
+    from core.db import utcnow
     from core.webhooks.models import WebhookDelivery
 
     await add_member(runtime, tenant.workspace_id, "owner@acme.test", "owner")
@@ -376,19 +377,27 @@ async def test_a_delivery_page_shows_the_payload_and_retries_a_failed_delivery(
     test = await browser.post(f"/api/v1/webhooks/{webhook_id}/test", headers=tenant.headers)
     delivery_id = test.json()["data"]["id"]
     path = f"/webhooks/{webhook_id}/deliveries/{delivery_id}"
-    over_rest = await browser.get("/api/v1" + path, headers=tenant.headers)
+    api = f"/api/v1/webhook-deliveries/{delivery_id}"
+    over_rest = await browser.get(api, headers=tenant.headers)
     assert over_rest.status_code == 200
     assert over_rest.json()["data"]["payload"]["webhook_id"] == webhook_id
-    early = await browser.post("/api/v1" + path + "/retry", headers=tenant.headers)
-    assert early.status_code == 409
-    assert early.json()["error"]["code"] == "delivery_not_retryable"
+    assert over_rest.json()["data"]["status"] == "pending"
 
     await sign_in(browser, "owner@acme.test")
     page = await browser.get(path)
     assert page.status_code == 200 and "This is a test event" in page.text
-    assert "Retry now" not in page.text  # pending: nothing to retry
-    pending = await browser.post(path + "/retry", data={"csrf_token": csrf_of(page.text)})
-    assert pending.status_code == 400 and "Only a failed or retrying delivery" in pending.text
+    assert "Retry now" not in page.text  # pending: it is on its way anyway
+    async with runtime.db.session(tenant.workspace_id) as session:
+        row = await session.get(WebhookDelivery, (tenant.workspace_id, delivery_id))
+        assert row is not None
+        row.status = "succeeded"
+    done = await browser.post(path + "/retry", data={"csrf_token": csrf_of(page.text)})
+    assert done.status_code == 400 and "already succeeded" in done.text
+    again = await browser.post(api + "/retry", headers=tenant.headers)
+    assert again.status_code == 409
+    assert again.json()["error"]["code"] == "delivery_not_retryable"
+    elsewhere = await browser.get(f"/webhooks/{webhook_id}x/deliveries/{delivery_id}")
+    assert elsewhere.status_code == 404
 
     async with runtime.db.session(tenant.workspace_id) as session:
         row = await session.get(WebhookDelivery, (tenant.workspace_id, delivery_id))
@@ -404,6 +413,7 @@ async def test_a_delivery_page_shows_the_payload_and_retries_a_failed_delivery(
     async with runtime.db.session(tenant.workspace_id) as session:
         row = await session.get(WebhookDelivery, (tenant.workspace_id, delivery_id))
         assert row is not None and row.status == "retrying"
+        assert row.next_attempt_at is not None and row.run_after <= utcnow()
 
     await browser.post("/signout", data={"csrf_token": csrf_of(shown.text)})
     await sign_in(browser, "viewer@acme.test")
