@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections import Counter
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -842,8 +843,12 @@ class Pages:
             return visitor
         keys = ("operation", "channel", "outcome", "since", "until", "cursor")
         filters = {k: v for k, v in request.query_params.items() if k in keys and v}
+        args = dict(filters)
+        for bound in ("since", "until"):  # a date field's YYYY-MM-DD: that day, UTC
+            if re.fullmatch(r"\d{4}-\d{2}-\d{2}", args.get(bound, "")):
+                args[bound] += "T00:00:00Z" if bound == "since" else "T23:59:59.999999Z"
         outcome = await self.call(
-            request, visitor, "list_audit_log", {**filters, "limit": "50"}, strings=True
+            request, visitor, "list_audit_log", {**args, "limit": "50"}, strings=True
         )
         if outcome.error is not None and outcome.status != 400:
             return self.refused(request, outcome.error, visitor)

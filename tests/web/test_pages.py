@@ -336,6 +336,15 @@ async def test_webhooks_audit_and_usage_pages(
     audit = await browser.get("/audit?channel=dashboard")
     assert "send_test_webhook_event" in audit.text and "owner@acme.test" in audit.text
     assert "create_token" not in audit.text
+    from core.db import utcnow
+
+    today = utcnow().date().isoformat()
+    dated = await browser.get("/audit", params={"since": today, "until": today})
+    assert dated.status_code == 200 and "send_test_webhook_event" in dated.text
+    past = await browser.get("/audit", params={"until": "2001-01-01"})
+    assert "send_test_webhook_event" not in past.text and "No entries match" in past.text
+    bad = await browser.get("/audit", params={"since": "yesterday"})
+    assert bad.status_code == 200 and 'role="alert"' in bad.text
     usage = await browser.get("/usage")
     assert usage.status_code == 200 and usage.text.count("<svg") == 2
     assert "Workflow runs today" in usage.text
