@@ -123,10 +123,13 @@ async def visitor(request: Request, runtime: Runtime) -> Visitor | None:
     if not token:
         return None
     try:
-        async with runtime.db.session() as session:
-            row = await members.verify_session(session, token)
+        async with runtime.db.session(read_only=True) as session:
+            row = await members.verify_session(session, token, touch=False)
             person = await members.person(session, row.member_id)
             spaces = await members.workspaces_of(session, row.member_id)
+        if utcnow() - row.last_seen_at >= members.SESSION_TOUCH_RESOLUTION:
+            async with runtime.db.session() as session:  # a write at most once a minute
+                await members.verify_session(session, token)
     except DomainError:
         return None
     if person is None:

@@ -512,3 +512,29 @@ async def test_members_page_invites_changes_roles_and_keeps_the_last_owner(
     )
     assert changed.status_code == 303
     assert "admin" in (await browser.get("/members")).text
+
+
+async def test_a_page_view_keeps_the_session_alive_and_an_idle_one_ends(
+    runtime: Runtime, tenant: Tenant, browser: httpx.AsyncClient
+) -> None:
+    from datetime import timedelta
+
+    from core.db import utcnow
+    from core.members.models import MemberSession
+
+    await add_member(runtime, tenant.workspace_id, "owner@acme.test", "owner")
+    await sign_in(browser, "owner@acme.test")
+
+    async def set_last_seen(ago: timedelta) -> None:
+        async with owner_session(runtime) as session:
+            for row in (await session.execute(select(MemberSession))).scalars():
+                row.last_seen_at = utcnow() - ago
+
+    await set_last_seen(timedelta(minutes=5))
+    assert (await browser.get("/")).status_code == 200
+    async with owner_session(runtime) as session:
+        (row,) = (await session.execute(select(MemberSession))).scalars()
+        assert utcnow() - row.last_seen_at < timedelta(minutes=1)  # touched
+    await set_last_seen(timedelta(hours=12, minutes=1))
+    idle = await browser.get("/runs")
+    assert idle.status_code == 303 and idle.headers["location"].startswith("/signin")
