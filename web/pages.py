@@ -12,7 +12,7 @@ import json
 import logging
 import re
 from collections import Counter
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
@@ -234,7 +234,10 @@ class Pages:
         args: dict[str, Any],
         *,
         most: int = 1000,
+        newer_than: str | None = None,
     ) -> list[dict[str, Any]]:
+        """Every item of a list operation, page after page, up to ``most``; with
+        ``newer_than``, a newest-first list stops at the first older item."""
         items: list[dict[str, Any]] = []
         cursor = None
         while len(items) < most:
@@ -242,11 +245,18 @@ class Pages:
             outcome = await self.call(request, visitor, name, page, strings=True)
             if outcome.error is not None:
                 raise outcome.error
-            items += outcome.body["data"]
+            batch = outcome.body["data"]
+            if newer_than is not None:
+                recent = [i for i in batch if str(i.get("created_at", "")) >= newer_than]
+                items += recent
+                if len(recent) < len(batch):
+                    break
+            else:
+                items += batch
             cursor = outcome.body.get("next_cursor")
             if not cursor:
                 break
-        return items
+        return items[:most]
 
     # ------------------------------------------------------------ signed out
 
@@ -878,22 +888,33 @@ class Pages:
             return self.page(request, "no_workspace.html", visitor=visitor)
         today = utcnow().date()
         days = [today - timedelta(days=n) for n in range(13, -1, -1)]
-        since = datetime.combine(days[0], datetime.min.time()).isoformat() + "Z"
+        since = days[0].isoformat()  # ISO timestamps sort as text
         runs: list[dict[str, Any]] = []
         deliveries: list[dict[str, Any]] = []
+        capped = False
         if visitor.can("workflows:read"):
-            runs = await self.all_items(request, visitor, "list_workflow_runs", {}, most=5000)
+            runs = await self.all_items(
+                request, visitor, "list_workflow_runs", {}, most=USAGE_MOST, newer_than=since
+            )
+            capped = len(runs) >= USAGE_MOST
         if visitor.can("integrations:read"):
-            for endpoint in await self.all_items(request, visitor, "list_webhook_endpoints", {}):
-                deliveries += await self.all_items(
+            endpoints = await self.all_items(
+                request, visitor, "list_webhook_endpoints", {}, most=USAGE_ENDPOINTS
+            )
+            for endpoint in endpoints:
+                batch = await self.all_items(
                     request,
                     visitor,
                     "list_webhook_deliveries",
                     {"webhook_id": endpoint["id"]},
-                    most=2000,
+                    most=USAGE_MOST,
+                    newer_than=since,
                 )
-        run_days = _per_day(runs, days, since)
-        delivery_days = _per_day(deliveries, days, since)
+                capped = capped or len(batch) >= USAGE_MOST
+                deliveries += batch
+            capped = capped or len(endpoints) >= USAGE_ENDPOINTS
+        run_days = _per_day(runs, days)
+        delivery_days = _per_day(deliveries, days)
         plan = visitor.principal.plan
         return self.page(
             request,
@@ -901,6 +922,7 @@ class Pages:
             visitor=visitor,
             plan=plan,
             today_runs=run_days[-1][1],
+            capped=capped,
             runs_chart=charts.bars(run_days, "Workflow runs per day, last 14 days"),
             deliveries_chart=charts.bars(delivery_days, "Webhook deliveries per day, last 14 days"),
         )
@@ -927,7 +949,12 @@ _NO_STORE = {
 }
 
 
-def _per_day(items: list[dict[str, Any]], days: list[date], since: str) -> list[tuple[date, int]]:
+USAGE_MOST = 2000
+"""At most this many runs (and deliveries per endpoint) are counted for the usage charts."""
+USAGE_ENDPOINTS = 25
+
+
+def _per_day(items: list[dict[str, Any]], days: list[date]) -> list[tuple[date, int]]:
     counts = Counter(str(item.get("created_at", ""))[:10] for item in items)
     return [(day, counts.get(day.isoformat(), 0)) for day in days]
 

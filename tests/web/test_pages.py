@@ -238,6 +238,12 @@ async def test_workflow_editor_errors_run_now_and_the_run_page(
     assert fragment.text.lstrip().startswith('<section id="run-progress"')
     runs = await browser.get("/runs")
     assert "admin@acme.test" in runs.text and "0 of 1 done" in runs.text
+    from core.db import utcnow
+
+    usage = await browser.get("/usage")
+    today = utcnow().date().isoformat()
+    assert f"<title>{today}: 1</title>" in usage.text  # today's bar of the runs chart
+    assert "Workflow runs today</dt><dd>1 of 1000" in usage.text
 
 
 async def test_an_invitation_is_accepted_on_its_page(
