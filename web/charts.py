@@ -33,7 +33,7 @@ def bars(points: list[tuple[date, int]], title: str) -> Markup:
             f'<rect x="{x:.1f}" y="{y:.1f}" width="{step * 0.7:.1f}" height="{h:.1f}" '
             f'class="bar"><title>{day.isoformat()}: {value}</title></rect>'
         )
-        if i % 2 == 0 or len(points) <= 7:
+        if (len(points) - 1 - i) % 2 == 0 or len(points) <= 7:  # today always labelled
             parts.append(
                 f'<text x="{x + step * 0.35:.1f}" y="{HEIGHT - 10}" text-anchor="middle" '
                 f'class="tick">{day.strftime("%m-%d")}</text>'
