@@ -132,6 +132,19 @@ async def test_a_token_created_on_the_page_works_over_rest_and_is_audited(
     assert [(r.channel, r.token_name, r.token_id, r.outcome) for r in rows] == [
         ("dashboard", "owner@acme.test", None, "ok")
     ]
+    # rotate: a new secret shown once, the old one dead
+    token_id = me.json()["data"]["token"]["id"]
+    page = await browser.get("/tokens")
+    rotated = await browser.post(
+        f"/tokens/{token_id}/rotate", data={"csrf_token": csrf_of(page.text)}
+    )
+    assert rotated.status_code == 200 and "I have saved it — dismiss" in rotated.text
+    fresh = re.search(r'id="new-token" type="text" readonly value="([^"]+)"', rotated.text)
+    assert fresh and fresh.group(1) != token.group(1)
+    old = await browser.get("/api/v1/me", headers={"Authorization": f"Bearer {token.group(1)}"})
+    assert old.status_code == 401
+    me = await browser.get("/api/v1/me", headers={"Authorization": f"Bearer {fresh.group(1)}"})
+    assert me.status_code == 200
     # revoke, with the confirmation form
     token_id = me.json()["data"]["token"]["id"]
     page = await browser.get("/tokens")
@@ -139,7 +152,7 @@ async def test_a_token_created_on_the_page_works_over_rest_and_is_audited(
         f"/tokens/{token_id}/revoke", data={"csrf_token": csrf_of(page.text)}
     )
     assert revoked.status_code == 303
-    again = await browser.get("/api/v1/me", headers={"Authorization": f"Bearer {token.group(1)}"})
+    again = await browser.get("/api/v1/me", headers={"Authorization": f"Bearer {fresh.group(1)}"})
     assert again.status_code == 401
 
 
