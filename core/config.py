@@ -6,7 +6,7 @@ from functools import cached_property
 from pathlib import Path
 
 from platformdirs import user_data_dir
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -48,7 +48,7 @@ class Settings(BaseSettings):
     smtp_host: str | None = None
     smtp_port: int = Field(default=587, ge=1, le=65535)
     smtp_username: str | None = None
-    smtp_password: str | None = None
+    smtp_password: SecretStr | None = None  # kept out of reprs and logs
     smtp_from: str = "patchbay@localhost"
     smtp_starttls: bool = True
     """STARTTLS after connecting (off only for a local relay or a test server)."""

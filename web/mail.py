@@ -38,7 +38,8 @@ def _send(settings: Settings, message: EmailMessage) -> None:
         if settings.smtp_starttls:
             smtp.starttls(context=ssl.create_default_context())
         if settings.smtp_username:
-            smtp.login(settings.smtp_username, settings.smtp_password or "")
+            secret = settings.smtp_password
+            smtp.login(settings.smtp_username, secret.get_secret_value() if secret else "")
         smtp.send_message(message)
 
 
