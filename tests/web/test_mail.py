@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from core.runtime import Runtime
 from tests.factories import Tenant
@@ -24,6 +25,7 @@ from tests.web.helpers import add_member, csrf_of, sign_in
 class Inbox:
     def __init__(self) -> None:
         self.messages: list[Message] = []
+        self.logins: list[str] = []
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.messages.append(message_from_bytes(envelope.content))
@@ -38,7 +40,21 @@ def smtp() -> Iterator[tuple[int, Inbox]]:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = int(probe.getsockname()[1])
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+
+    def authenticate(server: Any, session: Any, envelope: Any, mechanism: str, auth: Any) -> Any:
+        from aiosmtpd.smtp import AuthResult
+
+        ok = auth.login == b"patchbay" and auth.password == b"s3cret"
+        inbox.logins.append(auth.login.decode())
+        return AuthResult(success=ok)
+
+    controller = Controller(
+        inbox,
+        hostname="127.0.0.1",
+        port=port,
+        authenticator=authenticate,
+        auth_require_tls=False,
+    )
     controller.start()
     try:
         yield port, inbox
@@ -64,6 +80,8 @@ async def test_the_reset_page_mails_the_link(
             "smtp_port": port,
             "smtp_starttls": False,
             "smtp_from": "Patchbay <noreply@acme.test>",
+            "smtp_username": "patchbay",
+            "smtp_password": SecretStr("s3cret"),
         }
     )
     mailing = dataclasses.replace(runtime, settings=settings)
@@ -84,7 +102,7 @@ async def test_the_reset_page_mails_the_link(
                 asked.status_code == 200
                 and "a reset link (valid 1 hour) is on its way" in asked.text
             )
-        assert len(inbox.messages) == 1
+        assert len(inbox.messages) == 1 and inbox.logins == ["patchbay"]
         message = inbox.messages[0]
         assert (
             message["To"] == "owner@acme.test" and message["From"] == "Patchbay <noreply@acme.test>"
