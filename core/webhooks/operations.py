@@ -212,6 +212,7 @@ OPERATIONS = [
         success_status=202,
         open_world=True,  # sends a signed request to the endpoint
         errors=(NotFound, Conflict),
+        extra={"created_id": "delivery_id"},  # the delivery it queues (OpenAPI links)
     ),
     webhooks.list(
         "list_webhook_deliveries", "/webhooks/{webhook_id}/deliveries", list_deliveries,
