@@ -6,7 +6,7 @@ from functools import cached_property
 from pathlib import Path
 
 from platformdirs import user_data_dir
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -44,6 +44,14 @@ class Settings(BaseSettings):
     trusted proxy is its ``X-Forwarded-Proto``."""
     trusted_proxies: str = "127.0.0.1,::1"
     """Comma separated addresses whose ``X-Forwarded-Proto`` is believed (``*``: any)."""
+    # Mail for password reset links (issue 17). No host: the CLI prints the link instead.
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None  # kept out of reprs and logs
+    smtp_from: str = "patchbay@localhost"
+    smtp_starttls: bool = True
+    """STARTTLS after connecting (off only for a local relay or a test server)."""
     # MCP operator ceiling (comma separated); headers can only narrow these.
     mcp_toolsets: str | None = None
     mcp_readonly: bool = False

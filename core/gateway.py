@@ -422,7 +422,7 @@ _COUNTED: ContextVar[tuple[str, RateState] | None] = ContextVar("patchbay_counte
 
 async def _count(runtime: Runtime, principal: Principal, *, raise_over: bool = True) -> RateState:
     counted = _COUNTED.get()
-    if counted is not None and counted[0] == principal.token_id:
+    if counted is not None and principal.token_id and counted[0] == principal.token_id:
         return counted[1]
     return await count_request(runtime, principal, raise_over=raise_over)
 
@@ -436,7 +436,8 @@ async def count_request(
     ``raise_over`` is false, and ``RateLimiterUnavailable`` (503) without the store.
     """
     per_minute = principal.rate_limit_per_minute or runtime.settings.rate_limit_per_minute
-    rate = await runtime.limiter.hit(principal.token_id, per_minute)
+    key = principal.token_id or f"member:{principal.member_id}"  # a dashboard call: per member
+    rate = await runtime.limiter.hit(key, per_minute)
     if not rate.allowed and raise_over:
         error = RateLimited(
             rate.retry_after_seconds,

@@ -36,6 +36,7 @@ class Channel(StrEnum):
     rest = "rest"
     mcp = "mcp"
     cli = "cli"
+    dashboard = "dashboard"
 
 
 @dataclass

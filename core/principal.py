@@ -29,3 +29,6 @@ class Principal:
     expires_at: datetime | None
     rest_api_enabled: bool = True
     """The workspace's REST kill switch (off: REST answers 404 ``rest_api_disabled``)."""
+    member_id: str | None = None
+    """The signed-in person of a dashboard call (no token: ``token_id`` is empty and the
+    rate limit counts per member)."""

@@ -524,10 +524,11 @@ def member_list(
 
 @member_app.command("reset-password")
 def member_reset_password(email: str, as_json: JsonOpt = False) -> None:
-    """Make a single-use password reset link (1 hour) and print it (no mail is sent:
-    Patchbay has no SMTP sender yet)."""
+    """Make a single-use password reset link (1 hour): mailed to the person when
+    ``PATCHBAY_SMTP_HOST`` is set, printed otherwise."""
     from core.members import service
     from core.members.operations import base_url
+    from web import mail
 
     async def go(rt: Runtime) -> dict[str, Any] | None:
         async with rt.db.session() as session:
@@ -540,6 +541,23 @@ def member_reset_password(email: str, as_json: JsonOpt = False) -> None:
     if data is None:
         err_console.print(f"[red]member_not_found:[/red] No member has the email {email}.")
         raise typer.Exit(1)
+    conf = settings()
+    if mail.smtp_configured(conf):
+        message = mail.reset_message(
+            conf, service.normalise_email(email), data["url"], str(data["expires_at"])
+        )
+        try:
+            mail.send_blocking(conf, message)
+        except OSError as exc:  # smtplib's errors are OSErrors too
+            err_console.print(f"[red]smtp_failed:[/red] Could not send the mail: {exc}")
+            raise typer.Exit(1) from None
+        if as_json:
+            emit({"email": email, "sent": True, "expires_at": data["expires_at"]}, True)
+            return
+        console.print(
+            f"Password reset link mailed to {email} (single use, until {data['expires_at']})."
+        )
+        return
     if as_json:
         emit(data, True)
         return

@@ -21,13 +21,15 @@ from patchbay.demo import DemoSetup
 
 def compose_app(runtime: Any, *, with_worker: bool = False) -> Any:
     """The served app: the REST/MCP app of ``rest.build_app`` and the hand-written HTTP of
-    ``web/`` (export downloads), mounted ahead of the API's catch-all routes."""
+    ``web/``: export downloads, mounted ahead of the API's catch-all routes, and the
+    dashboard pages after them."""
     from rest.app import build_app
+    from web.app import mount
     from web.downloads import routes as download_routes
 
     app = build_app(runtime, with_worker=with_worker)
     app.router.routes[:0] = download_routes(runtime)
-    return app
+    return mount(app, runtime)
 
 
 def warn_if_private_network(settings: Settings) -> None:
@@ -191,6 +193,7 @@ def print_welcome(
         "base_url": f"{base}/api/v1",
         "mcp_url": f"{base}/mcp",
         "docs_url": f"{base}/docs",
+        "dashboard_url": f"{base}/",
         "database_url": settings.database_url,
         "owner": {"email": demo.owner_email, "password": demo.owner_password},
         "curl": f'curl -H "Authorization: Bearer {token}" {base}/api/v1/me',
@@ -228,14 +231,16 @@ def print_welcome(
         )
     if demo.owner_password:
         print(
-            f"\nDemo owner (sign-in for the dashboard; password shown once):\n"
+            f"\nDashboard: {info['dashboard_url']} — sign in as the demo owner "
+            f"(password shown once):\n"
             f"  email:    {demo.owner_email}\n  password: {demo.owner_password}",
             flush=True,
         )
     else:
         print(
-            f"\nDemo owner: {demo.owner_email} (forgot the password? "
-            f"patchbay member reset-password {demo.owner_email})",
+            f"\nDashboard: {info['dashboard_url']} — sign in as {demo.owner_email} (forgot the "
+            f"password? {shlex.quote(cli)} member reset-password {demo.owner_email} prints "
+            "a reset link, or mails it when PATCHBAY_SMTP_HOST is set)",
             flush=True,
         )
     # Plain prints for everything meant to be copied: rich would wrap long lines.

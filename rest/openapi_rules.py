@@ -95,11 +95,15 @@ def _singular(segment: str) -> str:
 
 def created_id_param(op: Operation) -> str | None:
     """The parameter name of the id a create returns (``POST /contacts`` → ``contact_id``,
-    ``POST /workflows/{workflow_id}/runs`` → ``run_id``), or None for other operations."""
+    ``POST /workflows/{workflow_id}/runs`` → ``run_id``; an operation's
+    ``extra["created_id"]`` names it otherwise: ``POST /webhooks/{webhook_id}/test`` →
+    ``delivery_id``), or None for other operations."""
     if op.method != "POST" or op.success_status not in (201, 202):
         return None
     if "id" not in op.output_model.model_fields:
         return None
+    if "created_id" in op.extra:  # an action that creates a record of another name
+        return str(op.extra["created_id"])
     last = op.path.rstrip("/").rsplit("/", 1)[-1]
     return None if last.startswith("{") else _singular(last) + "_id"
 

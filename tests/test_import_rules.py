@@ -5,8 +5,11 @@
 - The kernel imports no business domain; a domain imports the kernel and no other
   business domain (cross-domain effects go through the platform: events, capabilities,
   erasure hooks, related-record types).
-- ``rest/``, ``mcp_server/`` and ``web/`` import the kernel only: no domain, no
-  ``patchbay``.
+- ``rest/`` and ``mcp_server/`` import the kernel only: no domain, no ``patchbay``.
+- ``web/`` (the dashboard) imports the kernel like them, plus the members domain's
+  service (sign-in, sessions, invitations, resets: what a person's pages are about);
+  every other domain action goes through the gate. No ``patchbay``, ``rest`` or
+  ``mcp_server``.
 
 Imports are read with ``ast`` (including those inside functions); ``core/migrations``
 is Alembic's entry point and is left out.
@@ -95,6 +98,19 @@ def test_transports_import_the_kernel_only(path: Path) -> None:
         assert _top(name) != "patchbay", f"{path} imports {name}"
         target = _domain_of(name)
         assert target is None or target in KERNEL_DOMAINS, f"{path} imports domain {name}"
+
+
+WEB_MAY_IMPORT = {"core.members.service"}
+
+
+@pytest.mark.parametrize("path", modules("web"), ids=lambda p: str(p.relative_to(ROOT)))
+def test_web_imports_the_kernel_and_the_members_service(path: Path) -> None:
+    for name in imports_of(path):
+        assert _top(name) not in {"patchbay", "rest", "mcp_server"}, f"{path} imports {name}"
+        target = _domain_of(name)
+        assert target is None or target in KERNEL_DOMAINS or name in WEB_MAY_IMPORT, (
+            f"{path} imports domain {name}"
+        )
 
 
 def test_a_violation_is_caught(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 from collections.abc import Iterator
@@ -95,6 +96,19 @@ async def test_up_twice(tmp_path: Path) -> None:
             ]
             full = (await client.get(f"/api/v1/workflows/{kickoff['id']}")).json()["data"]
             assert full["recipe"]["steps"][2]["event"] == "campaign.kickoff"
+        # the dashboard, signed in as the demo owner the welcome names
+        assert welcome["dashboard_url"] == base + "/"
+        async with httpx.AsyncClient(base_url=base, timeout=30) as browser:
+            page = await browser.get("/signin")
+            csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+            assert csrf, page.text
+            owner = welcome["owner"]
+            signed_in = await browser.post("/signin", data={
+                "csrf_token": csrf.group(1), "email": owner["email"],
+                "password": owner["password"]})  # fmt: skip
+            assert signed_in.status_code == 303
+            home = await browser.get("/")
+            assert home.status_code == 200 and owner["email"] in home.text
         http = httpx.AsyncClient(headers=headers, timeout=30)
         async with (
             http,

@@ -1,1 +1,1 @@
-"""Hand-written HTTP pages and files served beside the generated API."""
+"""Hand-written HTTP surfaces for people and protocols (DESIGN.md): the dashboard and signed downloads."""

@@ -318,6 +318,11 @@ async def workspaces_of(session: AsyncSession, member_id: str) -> list[Workspace
     return [WorkspaceRole(WorkspaceId(r.workspace_id), r.workspace_name, r.role) for r in rows]
 
 
+async def person(session: AsyncSession, member_id: str) -> Member | None:
+    """The person (email, name) behind a member id (the dashboard's header)."""
+    return await repository.member(session, member_id)
+
+
 async def effective_scopes(
     session: AsyncSession, ws: WorkspaceId, member_id: str
 ) -> frozenset[str]:

@@ -140,6 +140,7 @@ class _Result:
     elapsed_ms: int | None = None
     retry_after: str | None = None
     refused: bool = False
+    excerpt: str | None = None
 
     @property
     def succeeded(self) -> bool:
@@ -203,13 +204,26 @@ async def send(transport: SafeTransport, msg_id: str, work: _Work) -> _Result:
         return _Result(error=f"timeout: {type(exc).__name__}", elapsed_ms=_ms(started))
     except httpx.HTTPError as exc:
         return _Result(error=f"{type(exc).__name__}: {exc}"[:500], elapsed_ms=_ms(started))
-    result = _Result(status_code=response.status_code, elapsed_ms=_ms(started))
+    result = _Result(
+        status_code=response.status_code, elapsed_ms=_ms(started), excerpt=excerpt(response)
+    )
     if not result.succeeded:
         result.retry_after = response.headers.get("retry-after")
         result.error = f"HTTP {response.status_code}"
         if 300 <= response.status_code < 400:
             result.error += " (redirects are not followed)"
     return result
+
+
+EXCERPT_CHARS = 500
+
+
+def excerpt(response: httpx.Response) -> str | None:
+    """The start of the receiver's answer as text (for the delivery log), or None."""
+    raw = response.content[: EXCERPT_CHARS * 4]
+    if not raw:
+        return None
+    return raw.decode("utf-8", errors="replace").replace("\x00", "")[:EXCERPT_CHARS]
 
 
 def _ms(started: float) -> int:
@@ -234,6 +248,7 @@ def _outcome(
         "last_status_code": None,
         "last_error": None,
         "last_response_ms": None,
+        "last_response_excerpt": None,
     }
     if result is None:
         if work.endpoint_status == EndpointStatus.paused:
@@ -254,6 +269,7 @@ def _outcome(
         last_status_code=result.status_code,
         last_error=result.error,
         last_response_ms=result.elapsed_ms,
+        last_response_excerpt=result.excerpt,
     )
     if result.succeeded:
         values.update(status=DeliveryStatus.succeeded.value, delivered_at=now)

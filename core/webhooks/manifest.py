@@ -31,5 +31,5 @@ DOMAIN = Domain(
         "update_webhook_endpoint": Sample(lambda: {"name": "changed", "status": "paused"}),
         "register_integration_event_type": Sample(lambda: {"key": "campaign.k" + new_id("x")[-8:]}),
     },
-    records={"webhook": "create_webhook_endpoint"},
+    records={"webhook": "create_webhook_endpoint", "delivery": "send_test_webhook_event"},
 )

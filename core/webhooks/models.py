@@ -82,6 +82,8 @@ class WebhookDelivery(JobFields, WorkspaceOwned, table=True):
     last_status_code: int | None = None
     last_error: str | None = Field(default=None, max_length=500)
     last_response_ms: int | None = None
+    last_response_excerpt: str | None = Field(default=None, max_length=500)
+    """The first 500 characters of the receiver's last answer (its body, as text)."""
     next_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     delivered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(sa_type=UTCDateTime)

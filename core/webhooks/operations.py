@@ -10,17 +10,20 @@ from core.webhooks import repository, service
 from core.webhooks.models import WebhookDelivery, WebhookEndpoint
 from core.webhooks.schemas import (
     CreateWebhookIn,
+    DeliveryIdIn,
     EventTypePublic,
     ListDeliveriesIn,
     ListEventTypesIn,
     ListWebhooksIn,
     RegisterEventTypeIn,
     UpdateWebhookIn,
+    WebhookDeliveryDetail,
     WebhookDeliveryPublic,
     WebhookEndpointDeleted,
     WebhookEndpointPublic,
     WebhookEndpointWithSecret,
     WebhookIdIn,
+    delivery_detail,
     delivery_public,
     endpoint_public,
     endpoint_with_secret,
@@ -113,6 +116,17 @@ async def list_deliveries(ctx: Context, args: ListDeliveriesIn) -> Page[WebhookD
     return Page([delivery_public(row) for row in page.items], page.next_cursor)
 
 
+async def get_delivery(ctx: Context, args: DeliveryIdIn) -> WebhookDeliveryDetail:
+    row = await service.get_delivery(ctx.session, ctx.workspace_id, args.delivery_id)
+    return delivery_detail(row)
+
+
+async def retry_delivery(ctx: Context, args: DeliveryIdIn) -> WebhookDeliveryPublic:
+    row = await service.retry_delivery(ctx.session, ctx.workspace_id, args.delivery_id)
+    ctx.resource_id = row.id
+    return delivery_public(row)
+
+
 async def list_event_types(ctx: Context, args: ListEventTypesIn) -> Page[EventTypePublic]:
     items = await service.list_event_types(
         ctx.session, ctx.workspace_id, query=args.query, category=args.category, source=args.source
@@ -198,6 +212,7 @@ OPERATIONS = [
         success_status=202,
         open_world=True,  # sends a signed request to the endpoint
         errors=(NotFound, Conflict),
+        extra={"created_id": "delivery_id"},  # the delivery it queues (OpenAPI links)
     ),
     webhooks.list(
         "list_webhook_deliveries", "/webhooks/{webhook_id}/deliveries", list_deliveries,
@@ -207,6 +222,26 @@ OPERATIONS = [
         "retrying, succeeded, failed), attempt count, last status code and error, next "
         "attempt.",
         errors=(NotFound,),
+    ),
+    webhooks.get(
+        "get_webhook_delivery", "/webhook-deliveries/{delivery_id}",
+        get_delivery, DeliveryIdIn, WebhookDeliveryDetail,
+        summary="Get a webhook delivery",
+        description="One delivery (an id from list_webhook_deliveries) with the event payload "
+        "it sends and the start (500 characters) of the receiver's last answer, besides its "
+        "status and attempts.",
+        errors=(NotFound,),
+    ),
+    webhooks.action(
+        "retry_webhook_delivery", "POST", "/webhook-deliveries/{delivery_id}/retry",
+        retry_delivery, DeliveryIdIn, WebhookDeliveryPublic,
+        summary="Retry a webhook delivery now",
+        description="Send a delivery that has not succeeded as soon as a worker is free: a "
+        "failed one gets one more attempt, a retrying or pending one skips its wait. "
+        "delivery_not_retryable for a succeeded or in-flight one.",
+        success_status=202,
+        open_world=True,  # sends a signed request to the endpoint
+        errors=(NotFound, Conflict),
     ),
     webhooks.list(
         "list_integration_event_types", "/integrations/events", list_event_types,

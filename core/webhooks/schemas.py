@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -109,6 +109,10 @@ class ListDeliveriesIn(_List):
     )
 
 
+class DeliveryIdIn(_In):
+    delivery_id: str = Field(max_length=40, description="Delivery id (whd_...).")
+
+
 class ListEventTypesIn(_In):
     query: str | None = Field(
         default=None, max_length=200, description="Free-text search across keys and descriptions."
@@ -194,6 +198,13 @@ class WebhookDeliveryPublic(BaseModel):
     updated_at: datetime
 
 
+class WebhookDeliveryDetail(WebhookDeliveryPublic):
+    payload: dict[str, Any] = Field(description="The event's data as sent (the body's data).")
+    last_response_excerpt: str | None = Field(
+        default=None, description="The first 500 characters of the receiver's last answer."
+    )
+
+
 class EventTypePublic(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -243,4 +254,12 @@ def delivery_public(row: WebhookDelivery) -> WebhookDeliveryPublic:
         delivered_at=row.delivered_at,
         created_at=row.created_at,
         updated_at=row.updated_at,
+    )
+
+
+def delivery_detail(row: WebhookDelivery) -> WebhookDeliveryDetail:
+    return WebhookDeliveryDetail(
+        **delivery_public(row).model_dump(),
+        payload=row.payload,
+        last_response_excerpt=row.last_response_excerpt,
     )

@@ -237,6 +237,45 @@ async def queue_test(
     return delivery
 
 
+async def get_delivery(
+    session: AsyncSession, workspace_id: WorkspaceId, delivery_id: str
+) -> WebhookDelivery:
+    delivery = await session.get(WebhookDelivery, (workspace_id, delivery_id))
+    if delivery is None or delivery.workspace_id != workspace_id:
+        raise NotFound("webhook_delivery", delivery_id)
+    return delivery
+
+
+async def retry_delivery(
+    session: AsyncSession, workspace_id: WorkspaceId, delivery_id: str
+) -> WebhookDelivery:
+    """Send a delivery that has not succeeded as soon as a worker is free: a failed one
+    gets one more attempt, a retrying or pending one skips its wait. A succeeded one, or
+    one being sent right now, is refused (``delivery_not_retryable``)."""
+    delivery = await get_delivery(session, workspace_id, delivery_id)
+    endpoint = await get_endpoint(session, workspace_id, delivery.endpoint_id)
+    if endpoint.status == EndpointStatus.disabled:
+        raise Conflict(
+            "The webhook endpoint is disabled; set its status to active first.",
+            code="webhook_endpoint_disabled",
+        )
+    now = utcnow()
+    leased = delivery.lease_until is not None and delivery.lease_until > now
+    if delivery.status == DeliveryStatus.succeeded or leased:
+        why = "is being sent right now" if leased else "already succeeded"
+        raise Conflict(
+            f"This delivery {why}; only one that has not succeeded can be retried.",
+            code="delivery_not_retryable",
+        )
+    if delivery.status == DeliveryStatus.failed:
+        delivery.status = DeliveryStatus.retrying.value
+    delivery.run_after = now
+    delivery.next_attempt_at = now
+    delivery.updated_at = now
+    await session.flush()
+    return delivery
+
+
 # ------------------------------------------------------------------ event types
 
 

@@ -6,7 +6,7 @@ company, a lead's status or custom field) named columns the view did not have. T
 views now select every column (``core.migrations.tenancy.create_search_view``).
 
 Revision ID: 0015_search_views
-Revises: 0013_support
+Revises: 0014_dashboard
 """
 
 from collections.abc import Sequence
@@ -17,7 +17,7 @@ from core.db import APP_ROLE, TENANT_SETTING
 from core.migrations.tenancy import create_search_view
 
 revision: str = "0015_search_views"
-down_revision: str | Sequence[str] | None = "0013_support"
+down_revision: str | Sequence[str] | None = "0014_dashboard"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
