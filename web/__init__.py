@@ -1,1 +1,1 @@
-"""Hand-written HTTP surfaces for people and protocols (DESIGN.md): the dashboard and signed downloads."""
+"""Hand-written HTTP for people and protocols (DESIGN.md): dashboard, signed downloads."""
