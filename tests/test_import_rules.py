@@ -90,7 +90,7 @@ def test_core_imports_no_transport_and_domains_stay_apart(path: Path) -> None:
 
 @pytest.mark.parametrize(
     "path",
-    modules("rest") + modules("mcp_server") + modules("web"),
+    modules("rest") + modules("mcp_server"),
     ids=lambda p: str(p.relative_to(ROOT)),
 )
 def test_transports_import_the_kernel_only(path: Path) -> None:
