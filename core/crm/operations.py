@@ -66,6 +66,7 @@ from core.crm.schemas import (
 from core.errors import Conflict, NotFound, Unprocessable
 from core.operations import Context, Declare, Toolset
 from core.pagination import Page
+from core.related import check_related
 
 # ---------------------------------------------------------------- handlers
 
@@ -123,6 +124,8 @@ async def update_company(ctx: Context, a: UpdateCompanyIn) -> Company:
 
 
 async def list_leads(ctx: Context, a: ListLeadsIn) -> Page[Lead]:
+    if a.agent_id is not None:  # an agent of another workspace: 404, as for any foreign id
+        await check_related(ctx.session, ctx.workspace_id, "agent", a.agent_id)
     return await repo.list_leads(
         ctx.session,
         ctx.workspace_id,
@@ -133,6 +136,7 @@ async def list_leads(ctx: Context, a: ListLeadsIn) -> Page[Lead]:
         custom_field_value=a.custom_field_value,
         limit=a.limit,
         cursor=a.cursor,
+        agent_id=a.agent_id,
     )
 
 
@@ -323,7 +327,7 @@ OPERATIONS = [
     SALES.list(
         "list_leads", "/leads", list_leads, ListLeadsIn, LeadPublic,
         summary="List leads",
-        description="List or search sales leads by status, source, a custom field "
+        description="List or search sales leads by status, source, agent_id, a custom field "
         "(custom_field_key, optionally custom_field_value) or free text `query`." + PAGE,
     ),
     SALES.create(

@@ -36,6 +36,7 @@ from core.erasure import erase_linked, scrub_copies
 from core.errors import Conflict
 from core.events.service import emit
 from core.ids import new_id
+from core.related import check_related
 from core.search import build_search_text
 
 LEAD_SOURCE_BY_CHANNEL = {"rest": "api", "mcp": "mcp", "cli": "manual"}
@@ -179,6 +180,8 @@ def _lead_search(lead: Lead) -> str:
 async def create_lead(
     session: AsyncSession, ws: WorkspaceId, data: CreateLeadIn, *, channel: str = "rest"
 ) -> Lead:
+    if data.agent_id is not None:  # the agent is a record of this workspace
+        await check_related(session, ws, "agent", data.agent_id)
     now = utcnow()
     values = data.model_dump()
     values["source"] = values["source"] or LEAD_SOURCE_BY_CHANNEL.get(channel, "other")
@@ -193,6 +196,8 @@ async def create_lead(
 async def update_lead(session: AsyncSession, ws: WorkspaceId, data: UpdateLeadIn) -> Lead:
     lead = await repo.require(session, Lead, ws, data.lead_id, "lead")
     changes = _changes(data, {"lead_id"})
+    if changes.get("agent_id") is not None:
+        await check_related(session, ws, "agent", changes["agent_id"])
     for key in ("name", "source"):
         if key in changes and changes[key] is None:
             changes.pop(key)
