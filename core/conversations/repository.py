@@ -11,7 +11,14 @@ from sqlmodel import select
 
 from core.conversations.models import Agent, Conversation, Message, Note
 from core.db import WorkspaceId
-from core.pagination import CURSOR_SCOPE, Page, decode_cursor, encode_cursor, paginate
+from core.pagination import (
+    CURSOR_SCOPE,
+    PAGE_OFFSET,
+    Page,
+    decode_cursor,
+    encode_cursor,
+    paginate,
+)
 
 _leads = sa.table("leads", sa.column("workspace_id"), sa.column("agent_id"))
 """The CRM's leads, read for one number (an agent's leads captured): a table reference,
@@ -117,6 +124,9 @@ async def list_messages(
     )
     if cursor:
         stmt = stmt.where(Message.id > decode_cursor(cursor, scope))
+    offset = session.info.pop(PAGE_OFFSET, 0)  # page/per_page (bounded by MAX_OFFSET)
+    if offset:
+        stmt = stmt.offset(offset)
     rows = list((await session.execute(stmt.order_by(Message.id).limit(limit + 1))).all())
     more = len(rows) > limit
     rows = rows[:limit]

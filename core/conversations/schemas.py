@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from core.fields import OneLine, RecordId, one_line, record_id
-from core.pagination import ListParams
+from core.pagination import ListParams, PagedListParams
 
 AgentStatus = Literal["active", "inactive"]
 ConversationStatus = Literal["active", "closed", "escalated"]
@@ -41,7 +41,7 @@ class AgentPublic(_Out):
     updated_at: datetime
 
 
-class ListAgentsIn(ListParams):
+class ListAgentsIn(PagedListParams):  # 000 pages with page/per_page
     model_config = ConfigDict(extra="forbid")
 
     status: AgentStatus | None = Field(default=None, description="Only agents with this status.")
@@ -104,7 +104,7 @@ class ConversationPublic(_Out):
         return fields
 
 
-class ListConversationsIn(ListParams):
+class ListConversationsIn(PagedListParams):  # 000 pages with page/per_page
     model_config = ConfigDict(extra="forbid")
 
     status: ConversationStatus | None = Field(default=None, description="Only this status.")
@@ -176,7 +176,7 @@ class MessagePublic(_Out):
     created_at: datetime
 
 
-class ListMessagesIn(ListParams):
+class ListMessagesIn(PagedListParams):  # 000 pages with page/per_page
     model_config = ConfigDict(extra="forbid")
 
     conversation_id: RecordId = record_id("conversation", "conv", required=True)
