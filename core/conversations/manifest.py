@@ -2,7 +2,7 @@
 
 from core.conversations.models import Agent, Conversation, Message, Note
 from core.conversations.operations import OPERATIONS, TOOLSETS
-from core.conversations.service import erase_linked
+from core.conversations.service import CHECK_AGENT, check_agent, erase_linked
 from core.domain import Domain, Sample
 
 DOMAIN = Domain(
@@ -10,7 +10,7 @@ DOMAIN = Domain(
     operations=OPERATIONS,
     toolsets=TOOLSETS,
     tables=(Agent, Conversation, Message, Note),
-    related_types={"agent": Agent, "conversation": Conversation},
+    provides={CHECK_AGENT: check_agent},
     event_types={
         "conversation.created": "A conversation was started.",
         "conversation.status_changed": (

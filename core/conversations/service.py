@@ -40,7 +40,14 @@ from core.errors import Conflict, NotFound, ValidationFailed
 from core.events.service import emit
 from core.ids import new_id
 from core.pagination import Page
+from core.platform import platform_of
 from core.related import check_related
+
+CHECK_AGENT = "check_agent"
+"""Capability: ``(session, workspace, agent id)``, 404 ``agent_not_found`` unless the
+workspace has the agent (the CRM checks a lead's ``agent_id`` with it)."""
+CHECK_COLLECTION = "check_knowledge_collection"
+"""The knowledge domain's capability checking a collection id in the workspace."""
 
 CONVERSATION_EVENTS = ("conversation.created", "conversation.status_changed")
 MESSAGE_EVENTS = ("message.created",)
@@ -89,9 +96,16 @@ async def get_agent(session: AsyncSession, ws: WorkspaceId, agent_id: str) -> di
     return (await _with_counters(session, ws, [agent]))[0]
 
 
+async def _check_collection(session: AsyncSession, ws: WorkspaceId, collection_id: str) -> None:
+    check = platform_of(session).capability(CHECK_COLLECTION)
+    if check is None:  # no knowledge domain: no collection can exist
+        raise NotFound("collection", collection_id)
+    await check(session, ws, collection_id)
+
+
 async def create_agent(session: AsyncSession, ws: WorkspaceId, a: CreateAgentIn) -> dict:
     if a.collection_id is not None:
-        await check_related(session, ws, "knowledge_collection", a.collection_id)
+        await _check_collection(session, ws, a.collection_id)
     now = utcnow()
     agent = Agent(
         id=new_id("agt"), workspace_id=ws, created_at=now, updated_at=now, **a.model_dump()
@@ -108,7 +122,7 @@ async def update_agent(session: AsyncSession, ws: WorkspaceId, a: UpdateAgentIn)
         if key in changes and changes[key] is None:
             changes.pop(key)
     if changes.get("collection_id") is not None:
-        await check_related(session, ws, "knowledge_collection", changes["collection_id"])
+        await _check_collection(session, ws, changes["collection_id"])
     for key, value in changes.items():
         setattr(agent, key, value)
     agent.updated_at = utcnow()
@@ -163,7 +177,7 @@ async def create_conversation(
     if a.agent_id is not None:
         await check_agent(session, ws, a.agent_id)
     if a.contact_id is not None:
-        await check_related(session, ws, "contact", a.contact_id)
+        await check_related(session, ws, "contact", a.contact_id)  # a CRM record type
     assignment = await _assignment(session, ws, a.assignee_type, a.assignee_id)
     now = utcnow()
     conversation = Conversation(

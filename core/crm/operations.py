@@ -66,7 +66,6 @@ from core.crm.schemas import (
 from core.errors import Conflict, NotFound, Unprocessable
 from core.operations import Context, Declare, Toolset
 from core.pagination import Page
-from core.related import check_related
 
 # ---------------------------------------------------------------- handlers
 
@@ -125,7 +124,7 @@ async def update_company(ctx: Context, a: UpdateCompanyIn) -> Company:
 
 async def list_leads(ctx: Context, a: ListLeadsIn) -> Page[Lead]:
     if a.agent_id is not None:  # an agent of another workspace: 404, as for any foreign id
-        await check_related(ctx.session, ctx.workspace_id, "agent", a.agent_id)
+        await service.check_agent(ctx.session, ctx.workspace_id, a.agent_id)
     return await repo.list_leads(
         ctx.session,
         ctx.workspace_id,

@@ -3,13 +3,14 @@
 from core.domain import Domain, Sample
 from core.knowledge.models import KnowledgeArticle, KnowledgeChunk, KnowledgeCollection
 from core.knowledge.operations import OPERATIONS, TOOLSETS
+from core.knowledge.service import CHECK_COLLECTION, check_collection
 
 DOMAIN = Domain(
     name="knowledge",
     operations=OPERATIONS,
     toolsets=TOOLSETS,
     tables=(KnowledgeCollection, KnowledgeArticle, KnowledgeChunk),
-    related_types={"knowledge_collection": KnowledgeCollection},
+    provides={CHECK_COLLECTION: check_collection},
     event_types={
         "knowledge.updated": (
             "The knowledge base changed: a collection, an article or a chunk was created, "

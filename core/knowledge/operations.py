@@ -138,11 +138,9 @@ OPERATIONS = [
         SearchKnowledgeIn,
         SearchKnowledgeOut,
         kind=Kind.read,
-        summary="Search the knowledge base",
-        description=(
-            "Best-matching chunks for a question, ranked by relevance, with their article ids: "
-            "at most limit (10) chunks and max_bytes (4 KB) of text."
-        ),
+        toolset="knowledge_search",
+        summary="Search knowledge",
+        description="Best chunks for a question, ranked, with article ids (≤ 10, ≤ 4 KB).",
     ),
     knowledge.list(
         "list_knowledge_collections",
@@ -274,4 +272,7 @@ OPERATIONS = [
     ),
 ]
 
-TOOLSETS = (Toolset("knowledge", "Knowledge base: collections, articles, chunks and search."),)
+TOOLSETS = (
+    Toolset("knowledge_search", "Search the knowledge base (search_knowledge).", default=True),
+    Toolset("knowledge", "Knowledge base: collections, articles and chunks."),
+)

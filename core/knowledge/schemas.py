@@ -182,13 +182,10 @@ class Deleted(BaseModel):
 
 class SearchKnowledgeIn(_In):
     query: str = Field(min_length=1, max_length=500, description="Question or keywords.")
-    collection_id: RecordId | None = record_id("collection to search (default: all)", "kcol")
-    limit: int = Field(default=5, ge=1, le=MAX_SEARCH_CHUNKS, description="Chunks, 1-10.")
+    collection_id: RecordId | None = record_id("collection", "kcol")
+    limit: int = Field(default=5, ge=1, le=MAX_SEARCH_CHUNKS)  # shared: the server instructions
     max_bytes: int = Field(
-        default=DEFAULT_SEARCH_BYTES,
-        ge=256,
-        le=MAX_SEARCH_BYTES,
-        description="Cap on the chunks' total text (UTF-8 bytes).",
+        default=DEFAULT_SEARCH_BYTES, ge=256, le=MAX_SEARCH_BYTES, description="Text cap, bytes."
     )
 
 
@@ -203,6 +200,5 @@ class SearchHit(BaseModel):
 
 
 class SearchKnowledgeOut(BaseModel):
-    query: str
     results: list[SearchHit]
     total_bytes: int

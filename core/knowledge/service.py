@@ -43,6 +43,15 @@ async def get_collection(session: AsyncSession, ws: WorkspaceId, id_: str) -> Kn
     return await _require(session, KnowledgeCollection, ws, id_, "collection")
 
 
+CHECK_COLLECTION = "check_knowledge_collection"
+"""Capability: ``(session, workspace, collection id)``, 404 ``collection_not_found``
+unless the workspace has it (agents name the collection they answer from)."""
+
+
+async def check_collection(session: AsyncSession, ws: WorkspaceId, id_: str) -> None:
+    await get_collection(session, ws, id_)
+
+
 async def get_article(session: AsyncSession, ws: WorkspaceId, id_: str) -> KnowledgeArticle:
     return await _require(session, KnowledgeArticle, ws, id_, "article")
 
@@ -322,4 +331,4 @@ async def search_knowledge(
             )
             used += overhead + len(content.encode())
         break
-    return SearchKnowledgeOut(query=a.query, results=hits, total_bytes=used)
+    return SearchKnowledgeOut(results=hits, total_bytes=used)

@@ -62,7 +62,7 @@ async def test_agents_need_admin_to_change_and_count_conversations_and_leads(
     bad = await call(
         client, tenant, "POST", "/agents", json={"name": "Bot", "collection_id": foreign["id"]}
     )
-    assert bad.status_code == 404 and code(bad) == "knowledge_collection_not_found"
+    assert bad.status_code == 404 and code(bad) == "collection_not_found"
     url = await call(client, tenant, "POST", "/agents", json={"name": "B", "site_url": "ftp://x"})
     assert url.status_code == 400
 
