@@ -12,7 +12,8 @@
   (the heading counts twice), joined back to the workspace's chunks by rowid.
 
 The query's words are first all required (AND); when that finds fewer chunks than
-asked for, chunks matching any of the words (OR) fill the rest, ranked after them.
+asked for, chunks matching any of the words (OR) fill the rest, ranked after them. At
+most ``RANK_POOL`` matches are ranked per query (see there).
 """
 
 from __future__ import annotations
@@ -35,20 +36,34 @@ class Match:
     score: float
 
 
+RANK_POOL = 1_000
+"""At most this many matching chunks are ranked: a query that matches more (a word found
+in most chunks, which says little about any of them) is ranked among the first
+``RANK_POOL`` matches the index yields, so its cost stays bounded (ranking reads every
+candidate's text vector). A query with a rarer word ranks every match."""
+
 _PG = """
-SELECT id, article_id, heading, content, ts_rank(search_vector, q) AS score
-FROM knowledge_chunks_search, to_tsquery('english', :query) AS q
-WHERE search_vector @@ q {collection}
-ORDER BY score DESC, id DESC
+SELECT m.id, m.article_id, m.heading, m.content, ts_rank(m.search_vector, q.q) AS score
+FROM (SELECT to_tsquery('english', :query) AS q) AS q
+CROSS JOIN LATERAL (
+    SELECT id, article_id, heading, content, search_vector FROM knowledge_chunks_search
+    WHERE search_vector @@ q.q {collection}
+    LIMIT :pool
+) AS m
+ORDER BY score DESC, m.id DESC
 LIMIT :limit
 """
 
 _SQLITE = """
-SELECT c.id, c.article_id, c.heading, c.content,
-       -bm25(knowledge_chunks_fts, 2.0, 1.0) AS score
-FROM knowledge_chunks_fts JOIN knowledge_chunks AS c ON c.rowid = knowledge_chunks_fts.rowid
-WHERE knowledge_chunks_fts MATCH :query AND c.workspace_id = :ws {collection}
-ORDER BY bm25(knowledge_chunks_fts, 2.0, 1.0), c.id DESC
+SELECT c.id, c.article_id, c.heading, c.content, m.score
+FROM (
+    SELECT c.rowid AS rid, -bm25(knowledge_chunks_fts, 2.0, 1.0) AS score
+    FROM knowledge_chunks_fts
+    JOIN knowledge_chunks AS c ON c.rowid = knowledge_chunks_fts.rowid
+    WHERE knowledge_chunks_fts MATCH :query AND c.workspace_id = :ws {collection}
+    LIMIT :pool
+) AS m JOIN knowledge_chunks AS c ON c.rowid = m.rid
+ORDER BY m.score DESC, c.id DESC
 LIMIT :limit
 """
 
@@ -78,7 +93,11 @@ async def search_chunks(
     sql = sa.text((_SQLITE if sqlite else _PG).format(collection=where))
     found: dict[str, Match] = {}
     for operator in ("AND", "OR") if len(tokens) > 1 else ("AND",):
-        params: dict[str, object] = {"query": _expression(tokens, operator, sqlite), "limit": limit}
+        params: dict[str, object] = {
+            "query": _expression(tokens, operator, sqlite),
+            "limit": limit,
+            "pool": RANK_POOL,
+        }
         if sqlite:
             params["ws"] = ws
         if collection_id is not None:
