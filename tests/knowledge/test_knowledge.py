@@ -6,9 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
 from sqlmodel import select
 
 from core.events.models import DomainEvent
+from core.knowledge import search as knowledge_search
 from core.operations import ToolFilter
 from core.runtime import Runtime
 from mcp_server.server import ToolPolicy
@@ -247,3 +249,20 @@ async def test_search_results_are_sized_for_a_model(
     async with memory_client(runtime, reader, policy=ToolPolicy(ToolFilter(), None)) as mcp:
         visible = await tool_names(mcp)
         assert "search_knowledge" in visible and "create_knowledge_article" not in visible
+
+
+async def test_ranking_pool_bounds_the_work_of_a_common_word(
+    client: httpx.AsyncClient, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A word in more chunks than RANK_POOL is ranked among the first RANK_POOL matches."""
+    collection = await made(client, tenant, "/knowledge/collections", {"name": "Help"})
+    for n in range(5):
+        await made(
+            client,
+            tenant,
+            "/knowledge/articles",
+            {"collection_id": collection["id"], "title": f"T{n}", "body": f"Account {n}."},
+        )
+    assert len((await search(client, tenant, query="account", limit=10))["results"]) == 5
+    monkeypatch.setattr(knowledge_search, "RANK_POOL", 2)
+    assert len((await search(client, tenant, query="account", limit=10))["results"]) == 2
