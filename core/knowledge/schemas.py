@@ -183,7 +183,7 @@ class Deleted(BaseModel):
 class SearchKnowledgeIn(_In):
     query: str = Field(min_length=1, max_length=500, description="Question or keywords.")
     collection_id: RecordId | None = record_id("collection", "kcol")
-    limit: int = Field(default=5, ge=1, le=MAX_SEARCH_CHUNKS)  # shared: the server instructions
+    max_results: int = Field(default=5, ge=1, le=MAX_SEARCH_CHUNKS, description="How many chunks.")
     max_bytes: int = Field(
         default=DEFAULT_SEARCH_BYTES, ge=256, le=MAX_SEARCH_BYTES, description="Text cap, bytes."
     )

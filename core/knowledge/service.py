@@ -287,13 +287,13 @@ def _utf8_prefix(text: str, size: int) -> str:
 async def search_knowledge(
     session: AsyncSession, ws: WorkspaceId, a: SearchKnowledgeIn
 ) -> SearchKnowledgeOut:
-    """The best chunks for ``a.query``, at most ``a.limit`` and ``a.max_bytes`` of text
+    """The best chunks for ``a.query``, at most ``a.max_results`` and ``a.max_bytes`` of text
     (content, heading and title): the last one is cut to fit, or left out when less than
     ``MIN_TRUNCATED_BYTES`` would remain."""
     if a.collection_id is not None:
         await get_collection(session, ws, a.collection_id)
     matches = await search_chunks(
-        session, ws, a.query, collection_id=a.collection_id, limit=a.limit
+        session, ws, a.query, collection_id=a.collection_id, limit=a.max_results
     )
     titles = await repository.titles(session, ws, {m.article_id for m in matches})
     hits: list[SearchHit] = []

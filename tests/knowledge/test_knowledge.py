@@ -200,7 +200,7 @@ async def test_search_ranks_by_relevance_within_the_workspace(
     )
     assert foreign.status_code == 404 and foreign.json()["error"]["code"] == "collection_not_found"
     too_many = await call(
-        client, tenant, "GET", "/knowledge/search", params={"query": "refund", "limit": 11}
+        client, tenant, "GET", "/knowledge/search", params={"query": "refund", "max_results": 11}
     )
     assert too_many.status_code == 400
 
@@ -222,7 +222,7 @@ async def test_search_results_are_sized_for_a_model(
             "/knowledge/articles",
             {"collection_id": collection["id"], "title": f"Warranty {n}", "body": text},
         )
-    default = await search(client, tenant, query="warranty repairs", limit=10)
+    default = await search(client, tenant, query="warranty repairs", max_results=10)
     sizes = [
         len(r["content"].encode())
         + len(r["article_title"].encode())
@@ -232,7 +232,7 @@ async def test_search_results_are_sized_for_a_model(
     assert default["total_bytes"] == sum(sizes) <= 4096
     assert 2 <= len(default["results"]) <= 10
     assert default["results"][-1].get("truncated") is True
-    wide = await search(client, tenant, query="warranty repairs", limit=10, max_bytes=16384)
+    wide = await search(client, tenant, query="warranty repairs", max_results=10, max_bytes=16384)
     assert len(wide["results"]) == 10 and wide["total_bytes"] <= 16384
 
     names = {"search_knowledge", "create_knowledge_article", "list_knowledge_chunks"}
@@ -243,7 +243,7 @@ async def test_search_results_are_sized_for_a_model(
         data = result.structured_content["data"]  # type: ignore[index]
         assert 1 <= len(data["results"]) <= 5 and data["total_bytes"] <= 4096
         assert all(r["article_id"].startswith("kart_") for r in data["results"])
-        bad = await mcp.call_tool("search_knowledge", {"query": "x", "limit": 50})
+        bad = await mcp.call_tool("search_knowledge", {"query": "x", "max_results": 50})
         assert error_code(bad) == "validation_error"
     reader = await token_for(runtime, tenant, ["knowledge:read"])
     async with memory_client(runtime, reader, policy=ToolPolicy(ToolFilter(), None)) as mcp:
@@ -263,6 +263,6 @@ async def test_ranking_pool_bounds_the_work_of_a_common_word(
             "/knowledge/articles",
             {"collection_id": collection["id"], "title": f"T{n}", "body": f"Account {n}."},
         )
-    assert len((await search(client, tenant, query="account", limit=10))["results"]) == 5
+    assert len((await search(client, tenant, query="account", max_results=10))["results"]) == 5
     monkeypatch.setattr(knowledge_search, "RANK_POOL", 2)
-    assert len((await search(client, tenant, query="account", limit=10))["results"]) == 2
+    assert len((await search(client, tenant, query="account", max_results=10))["results"]) == 2

@@ -23,10 +23,12 @@ from mcp_server.adapter import tool_for
 from tests.domains import suite_platform as platform
 from tests.factories import make_tenant
 from tests.mcp_server.helpers import mcp_caller, memory_client
-from tests.op_samples import full_args
+from tests.op_samples import full_args, sample_args
 
 TOOLS = [op for op in platform().registry if op.mcp_tool]
 LAST = ("erase_contact", "revoke_token")
+THREAD_ITEMS = {"list_messages": "create_message", "list_notes": "create_note"}
+"""Lists inside a conversation (its path id is a new one): what to add first to list."""
 """Run at the end of each round: they take away what the others use."""
 
 
@@ -51,6 +53,11 @@ async def test_results_validate_and_open_world_is_honest(runtime: Runtime) -> No
                 args = await full_args(mcp_caller(client), op)
                 if op.name == "list_webhook_deliveries":  # a delivery to list
                     await client.call_tool("send_test_webhook_event", args)
+                if op.name in THREAD_ITEMS:  # a message or note in the new conversation
+                    await client.call_tool(THREAD_ITEMS[op.name], {
+                        **sample_args(runtime.registry.get(THREAD_ITEMS[op.name])),  # type: ignore[arg-type]
+                        "conversation_id": args["conversation_id"],
+                    })  # fmt: skip
                 before = await _events(runtime, tenant.workspace_id)
                 # the client validates structured content against the listed output schema
                 result = await client.call_tool(op.name, args)
