@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from typing import Any
 
 import sqlalchemy as sa
@@ -83,15 +82,3 @@ async def last_position(session: AsyncSession, ws: WorkspaceId, article_id: str)
         KnowledgeChunk.workspace_id == ws, KnowledgeChunk.article_id == article_id
     )
     return (await session.execute(stmt)).scalar_one()
-
-
-async def titles(
-    session: AsyncSession, ws: WorkspaceId, article_ids: Collection[str]
-) -> dict[str, str]:
-    if not article_ids:
-        return {}
-    stmt = select(KnowledgeArticle.id, KnowledgeArticle.title).where(
-        KnowledgeArticle.workspace_id == ws,
-        KnowledgeArticle.id.in_(list(article_ids)),  # type: ignore[attr-defined]
-    )
-    return {id_: title for id_, title in (await session.execute(stmt)).all()}

@@ -34,6 +34,7 @@ class Match:
     heading: str | None
     content: str
     score: float
+    article_title: str
 
 
 RANK_POOL = 1_000
@@ -43,19 +44,23 @@ in most chunks, which says little about any of them) is ranked among the first
 candidate's text vector). A query with a rarer word ranks every match."""
 
 _PG = """
-SELECT m.id, m.article_id, m.heading, m.content, ts_rank(m.search_vector, q.q) AS score
-FROM (SELECT to_tsquery('english', :query) AS q) AS q
-CROSS JOIN LATERAL (
-    SELECT id, article_id, heading, content, search_vector FROM knowledge_chunks_search
-    WHERE search_vector @@ q.q {collection}
-    LIMIT :pool
-) AS m
-ORDER BY score DESC, m.id DESC
-LIMIT :limit
+SELECT r.id, r.article_id, r.heading, r.content, r.score, a.title AS article_title
+FROM (
+    SELECT m.id, m.article_id, m.heading, m.content, ts_rank(m.search_vector, q.q) AS score
+    FROM (SELECT to_tsquery('english', :query) AS q) AS q
+    CROSS JOIN LATERAL (
+        SELECT id, article_id, heading, content, search_vector FROM knowledge_chunks_search
+        WHERE search_vector @@ q.q {collection}
+        LIMIT :pool
+    ) AS m
+    ORDER BY score DESC, m.id DESC
+    LIMIT :limit
+) AS r JOIN knowledge_articles AS a ON a.workspace_id = :ws AND a.id = r.article_id
+ORDER BY r.score DESC, r.id DESC
 """
 
 _SQLITE = """
-SELECT c.id, c.article_id, c.heading, c.content, m.score
+SELECT c.id, c.article_id, c.heading, c.content, m.score, a.title AS article_title
 FROM (
     SELECT c.rowid AS rid, -bm25(knowledge_chunks_fts, 2.0, 1.0) AS score
     FROM knowledge_chunks_fts
@@ -63,6 +68,7 @@ FROM (
     WHERE knowledge_chunks_fts MATCH :query AND c.workspace_id = :ws {collection}
     LIMIT :pool
 ) AS m JOIN knowledge_chunks AS c ON c.rowid = m.rid
+JOIN knowledge_articles AS a ON a.workspace_id = c.workspace_id AND a.id = c.article_id
 ORDER BY m.score DESC, c.id DESC
 LIMIT :limit
 """
@@ -97,16 +103,16 @@ async def search_chunks(
             "query": _expression(tokens, operator, sqlite),
             "limit": limit,
             "pool": RANK_POOL,
+            "ws": ws,
         }
-        if sqlite:
-            params["ws"] = ws
         if collection_id is not None:
             params["collection"] = collection_id
         for row in (await session.execute(sql, params)).all():
             if row.id not in found and len(found) < limit:
                 found[row.id] = Match(
-                    row.id, row.article_id, row.heading, row.content, round(float(row.score), 6)
-                )
+                    row.id, row.article_id, row.heading, row.content,
+                    round(float(row.score), 6), row.article_title,
+                )  # fmt: skip
         if len(found) >= limit:
             break
     return list(found.values())

@@ -295,11 +295,10 @@ async def search_knowledge(
     matches = await search_chunks(
         session, ws, a.query, collection_id=a.collection_id, limit=a.max_results
     )
-    titles = await repository.titles(session, ws, {m.article_id for m in matches})
     hits: list[SearchHit] = []
     used = 0
     for m in matches:
-        title = titles.get(m.article_id, "")
+        title = m.article_title
         overhead = len(title.encode()) + len((m.heading or "").encode())
         size = overhead + len(m.content.encode())
         if used + size <= a.max_bytes:
