@@ -26,11 +26,11 @@ from core.conversations.schemas import (
     UpdateConversationIn,
 )
 from core.conversations.service import ConversationClosed
-from core.errors import NotFound, ValidationFailed
+from core.errors import NotFound, Unprocessable, ValidationFailed
 from core.operations import Context, Declare, Toolset
 from core.pagination import Page
 
-ERRORS = (NotFound, ValidationFailed)
+ERRORS = (NotFound, ValidationFailed, Unprocessable)
 conversations = Declare(
     scope="conversations", toolset="conversations", writes_emit_events=True, errors=ERRORS
 )
@@ -102,7 +102,7 @@ async def create_note(ctx: Context, a: CreateNoteIn) -> Note:
 
 
 CONVERSATION = "/conversations/{conversation_id}"
-CLOSED = (NotFound, ValidationFailed, ConversationClosed)
+CLOSED = (NotFound, ValidationFailed, Unprocessable, ConversationClosed)
 
 OPERATIONS = [
     admin.list(

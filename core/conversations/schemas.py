@@ -51,7 +51,6 @@ class AgentFields(_In):
     site_url: OneLine | None = Field(
         default=None,
         max_length=2_000,
-        pattern=r"^https?://\S+$",
         description="Site its knowledge is crawled from (http/https).",
     )
     collection_id: RecordId | None = record_id("knowledge collection it answers from", "kcol")
@@ -115,14 +114,6 @@ class ListConversationsIn(PagedListParams):  # 000 pages with page/per_page
 ASSIGNEE = "assignee_type and assignee_id go together; both null unassigns."
 
 
-def _assignee_pair(a: BaseModel) -> None:
-    sent = a.model_fields_set
-    if ("assignee_type" in sent) != ("assignee_id" in sent):
-        raise ValueError(ASSIGNEE)
-    if (getattr(a, "assignee_type", None) is None) != (getattr(a, "assignee_id", None) is None):
-        raise ValueError(ASSIGNEE)
-
-
 class CreateConversationIn(_In):
     channel: Channel = Field(default="chat", description="Where it happens.")
     agent_id: RecordId | None = record_id("agent holding it", "agt")
@@ -136,12 +127,6 @@ class CreateConversationIn(_In):
         default=None, max_length=40, description="Member or agent id."
     )
 
-    @model_validator(mode="after")
-    def _pair(self) -> CreateConversationIn:
-        if (self.assignee_type is None) != (self.assignee_id is None):
-            raise ValueError(ASSIGNEE)
-        return self
-
 
 class UpdateConversationIn(_In):
     conversation_id: RecordId = record_id("conversation", "conv", required=True)
@@ -153,11 +138,6 @@ class UpdateConversationIn(_In):
     assignee_id: RecordId | None = Field(
         default=None, max_length=40, description="Member or agent id."
     )
-
-    @model_validator(mode="after")
-    def _pair(self) -> UpdateConversationIn:
-        _assignee_pair(self)
-        return self
 
 
 class ConversationIdIn(_In):

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Mapping
 from typing import Any
 
@@ -36,7 +37,7 @@ from core.conversations.schemas import (
 )
 from core.db import WorkspaceId, utcnow
 from core.erasure import ERASED_TEXT, scrub_copies
-from core.errors import Conflict, NotFound, ValidationFailed
+from core.errors import Conflict, NotFound, Unprocessable, ValidationFailed
 from core.events.service import emit
 from core.ids import new_id
 from core.pagination import Page
@@ -56,6 +57,22 @@ MESSAGE_EVENTS = ("message.created",)
 class ConversationClosed(Conflict):
     code = "conversation_closed"
     default_message = "The conversation is closed: reopen it first (PATCH its status to active)."
+
+
+SITE_URL = re.compile(r"^https?://\S+$")
+
+
+def _check_site_url(url: str | None) -> None:
+    if url is not None and not SITE_URL.match(url):
+        raise Unprocessable("site_url must be an http or https URL.", code="invalid_site_url")
+
+
+def _check_assignee_pair(type_: str | None, id_: str | None, *, sent: bool = True) -> None:
+    if not sent or (type_ is None) != (id_ is None):
+        raise Unprocessable(
+            "assignee_type and assignee_id go together; both null unassigns.",
+            code="assignee_incomplete",
+        )
 
 
 def _json(shape: Any, row: Any) -> dict[str, Any]:
@@ -104,6 +121,7 @@ async def _check_collection(session: AsyncSession, ws: WorkspaceId, collection_i
 
 
 async def create_agent(session: AsyncSession, ws: WorkspaceId, a: CreateAgentIn) -> dict:
+    _check_site_url(a.site_url)
     if a.collection_id is not None:
         await _check_collection(session, ws, a.collection_id)
     now = utcnow()
@@ -121,6 +139,7 @@ async def update_agent(session: AsyncSession, ws: WorkspaceId, a: UpdateAgentIn)
     for key in ("name", "status"):
         if key in changes and changes[key] is None:
             changes.pop(key)
+    _check_site_url(changes.get("site_url"))
     if changes.get("collection_id") is not None:
         await _check_collection(session, ws, changes["collection_id"])
     for key, value in changes.items():
@@ -174,6 +193,7 @@ async def _assignment(
 async def create_conversation(
     session: AsyncSession, ws: WorkspaceId, a: CreateConversationIn
 ) -> Conversation:
+    _check_assignee_pair(a.assignee_type, a.assignee_id)
     if a.agent_id is not None:
         await check_agent(session, ws, a.agent_id)
     if a.contact_id is not None:
@@ -205,6 +225,10 @@ async def update_conversation(
     (or message) cannot both succeed."""
     conversation = await get_conversation(session, ws, a.conversation_id, lock=True)
     sent = a.model_fields_set
+    if "assignee_type" in sent or "assignee_id" in sent:
+        _check_assignee_pair(
+            a.assignee_type, a.assignee_id, sent={"assignee_type", "assignee_id"} <= sent
+        )
     before = conversation.status
     status = a.status if "status" in sent and a.status is not None else before
     if before == "closed" and status != "active" and ("assignee_type" in sent or status != before):

@@ -325,7 +325,7 @@ OPERATIONS = [
     ),
     SALES.list(
         "list_leads", "/leads", list_leads, ListLeadsIn, LeadPublic,
-        summary="List leads",
+        summary="List leads", errors=(NotFound,),
         description="List or search sales leads by status, source, agent_id, a custom field "
         "(custom_field_key, optionally custom_field_value) or free text `query`." + PAGE,
     ),

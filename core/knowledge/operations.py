@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from core.errors import NotFound, ValidationFailed
+from core.errors import NotFound, Unprocessable, ValidationFailed
 from core.knowledge import repository, service
 from core.knowledge.models import KnowledgeArticle, KnowledgeChunk, KnowledgeCollection
 from core.knowledge.schemas import (
@@ -33,7 +33,7 @@ knowledge = Declare(
     scope="knowledge",
     toolset="knowledge",
     writes_emit_events=True,
-    errors=(NotFound, ValidationFailed),
+    errors=(NotFound, ValidationFailed, Unprocessable),
 )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from core.fields import OneLine, RecordId, one_line, record_id
 from core.knowledge.chunking import MAX_CHUNK_SIZE, MIN_CHUNK_SIZE
@@ -22,11 +22,6 @@ class _In(BaseModel):
 
 class _Out(BaseModel):
     model_config = ConfigDict(from_attributes=True)
-
-
-def _check_overlap(size: int | None, overlap: int | None) -> None:
-    if size is not None and overlap is not None and overlap > size // 2:
-        raise ValueError("chunk_overlap may be at most half of chunk_size")
 
 
 # ---------------------------------------------------------------- collections
@@ -53,11 +48,6 @@ class CreateCollectionIn(_In):
         default=1_000, ge=MIN_CHUNK_SIZE, le=MAX_CHUNK_SIZE, description=CHUNK_SIZE
     )
     chunk_overlap: int = Field(default=200, ge=0, le=MAX_CHUNK_SIZE // 2, description=CHUNK_OVERLAP)
-
-    @model_validator(mode="after")
-    def _overlap(self) -> CreateCollectionIn:
-        _check_overlap(self.chunk_size, self.chunk_overlap)
-        return self
 
 
 class UpdateCollectionIn(_In):

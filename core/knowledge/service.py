@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import WorkspaceId, utcnow
-from core.errors import NotFound, ValidationFailed
+from core.errors import NotFound, Unprocessable
 from core.events.service import emit
 from core.ids import new_id
 from core.knowledge import repository
@@ -68,9 +68,18 @@ async def _changed(session: AsyncSession, ws: WorkspaceId, change: str, **ids: A
 # ---------------------------------------------------------------- collections
 
 
+def _check_overlap(size: int, overlap: int) -> None:
+    if overlap > size // 2:
+        raise Unprocessable(
+            f"chunk_overlap ({overlap}) may be at most half of chunk_size ({size}).",
+            code="chunk_overlap_too_large",
+        )
+
+
 async def create_collection(
     session: AsyncSession, ws: WorkspaceId, a: CreateCollectionIn
 ) -> KnowledgeCollection:
+    _check_overlap(a.chunk_size, a.chunk_overlap)
     now = utcnow()
     collection = KnowledgeCollection(
         id=new_id("kcol"), workspace_id=ws, created_at=now, updated_at=now, **a.model_dump()
@@ -91,11 +100,7 @@ async def update_collection(
             changes.pop(key)
     size = changes.get("chunk_size", collection.chunk_size)
     overlap = changes.get("chunk_overlap", collection.chunk_overlap)
-    if overlap > size // 2:
-        raise ValidationFailed(
-            f"chunk_overlap ({overlap}) may be at most half of chunk_size ({size}).",
-            details={"errors": [{"field": "chunk_overlap", "problem": "too large"}]},
-        )
+    _check_overlap(size, overlap)
     for key, value in changes.items():
         setattr(collection, key, value)
     collection.updated_at = utcnow()

@@ -64,7 +64,7 @@ async def test_agents_need_admin_to_change_and_count_conversations_and_leads(
     )
     assert bad.status_code == 404 and code(bad) == "collection_not_found"
     url = await call(client, tenant, "POST", "/agents", json={"name": "B", "site_url": "ftp://x"})
-    assert url.status_code == 400
+    assert url.status_code == 422 and code(url) == "invalid_site_url"
 
     collection = await made(client, tenant, "/knowledge/collections", {"name": "Help"})
     bot = await made(
@@ -212,7 +212,7 @@ async def test_assignment_to_a_member_or_agent_of_the_workspace(
     )
     assert r.status_code == 404 and code(r) == "member_not_found"
     half = await call(client, tenant, "PATCH", path, json={"assignee_type": "member"})
-    assert half.status_code == 400
+    assert half.status_code == 422 and code(half) == "assignee_incomplete"
     cleared = await call(
         client, tenant, "PATCH", path, json={"assignee_type": None, "assignee_id": None}
     )

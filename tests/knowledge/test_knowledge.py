@@ -59,7 +59,7 @@ async def test_ingest_cuts_chunks_and_reingest_keeps_manual_ones(
         "/knowledge/collections",
         json={"name": "x", "chunk_size": 200, "chunk_overlap": 150},
     )
-    assert bad.status_code == 400
+    assert bad.status_code == 422 and bad.json()["error"]["code"] == "chunk_overlap_too_large"
     body = " ".join(f"Sentence number {i} about refunds." for i in range(40))
     article = await made(
         client,
