@@ -22,6 +22,7 @@ import argparse
 import json
 import random
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -188,7 +189,9 @@ def queries(rng: random.Random, n: int) -> list[tuple[str, str]]:
 async def load(db: Database, url: str, table: Any, rows: list[dict[str, Any]]) -> None:
     if not rows:
         return
-    if db.is_sqlite:
+    if db.is_sqlite:  # through the ORM's column types: aware datetimes
+        rows = [{k: v.replace(tzinfo=UTC) if isinstance(v, datetime) else v
+                 for k, v in r.items()} for r in rows]  # fmt: skip
         async with db.session() as session:
             for i in range(0, len(rows), 10_000):
                 await session.execute(sa.insert(table.__table__), rows[i : i + 10_000])
