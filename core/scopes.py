@@ -14,6 +14,8 @@ RESOURCE_SCOPES: tuple[str, ...] = tuple(
         "integrations",
         "analytics",
         "bi",
+        "conversations",
+        "knowledge",
     )
     for mode in ("read", "write")
 )

@@ -6,8 +6,10 @@ from functools import cache
 
 from core.activities.manifest import DOMAIN as ACTIVITIES
 from core.audit.manifest import DOMAIN as AUDIT
+from core.conversations.manifest import DOMAIN as CONVERSATIONS
 from core.crm.manifest import DOMAIN as CRM
 from core.domain import Domain
+from core.knowledge.manifest import DOMAIN as KNOWLEDGE
 from core.members.manifest import DOMAIN as MEMBERS
 from core.platform import Platform
 from core.support.manifest import DOMAIN as SUPPORT
@@ -28,6 +30,8 @@ DOMAINS: tuple[Domain, ...] = (
     WEBHOOKS,
     MEMBERS,
     SUPPORT,
+    KNOWLEDGE,
+    CONVERSATIONS,
 )
 
 

@@ -38,10 +38,12 @@ def current_heads(conn: sa.Connection) -> set[str]:
 
 
 # Search structures that migrations create by hand and no model can declare: SQLite FTS5
-# virtual tables (with their shadow tables) and PostgreSQL trigram GIN indexes. They are
-# ignored only when they exist in the database and not in the models.
+# virtual tables (with their shadow tables), PostgreSQL trigram and tsvector GIN indexes
+# and generated tsvector columns (knowledge_chunks.search_vector). They are ignored only
+# when they exist in the database and not in the models.
 MIGRATION_ONLY_TABLE = re.compile(r"^\w+_fts(_(data|idx|config|docsize|content))?$")
-MIGRATION_ONLY_INDEX = re.compile(r"^\w+_trgm$")
+MIGRATION_ONLY_INDEX = re.compile(r"^\w+_(trgm|tsv)$")
+MIGRATION_ONLY_COLUMN = re.compile(r"^search_vector$")
 
 
 def include_object(
@@ -51,6 +53,8 @@ def include_object(
         if type_ == "table" and MIGRATION_ONLY_TABLE.match(name):
             return False
         if type_ == "index" and MIGRATION_ONLY_INDEX.match(name):
+            return False
+        if type_ == "column" and MIGRATION_ONLY_COLUMN.match(name):
             return False
     return True
 

@@ -76,7 +76,9 @@ class Lead(SQLModel, WorkspaceOwned, table=True):
         tenant_fk("leads", "converted_contact_id", "contacts"),
         tenant_fk("leads", "converted_company_id", "companies"),
         tenant_fk("leads", "converted_deal_id", "deals"),
+        tenant_fk("leads", "agent_id", "agents"),
         sa.Index("ix_leads_workspace_id_status_id", "workspace_id", "status", "id"),
+        sa.Index("ix_leads_workspace_id_agent_id_id", "workspace_id", "agent_id", "id"),
     )
 
     id: str = Field(primary_key=True, max_length=40)
@@ -94,6 +96,8 @@ class Lead(SQLModel, WorkspaceOwned, table=True):
     converted_contact_id: str | None = _ref()
     converted_company_id: str | None = _ref()
     converted_deal_id: str | None = _ref()
+    agent_id: str | None = _ref()
+    """The AI agent that captured the lead (the conversations domain's ``agents``)."""
     search_text: str = Field(default="", max_length=12_000)
     created_at: datetime = _ts()
     updated_at: datetime = _ts()

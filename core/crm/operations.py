@@ -123,6 +123,8 @@ async def update_company(ctx: Context, a: UpdateCompanyIn) -> Company:
 
 
 async def list_leads(ctx: Context, a: ListLeadsIn) -> Page[Lead]:
+    if a.agent_id is not None:  # an agent of another workspace: 404, as for any foreign id
+        await service.check_agent(ctx.session, ctx.workspace_id, a.agent_id)
     return await repo.list_leads(
         ctx.session,
         ctx.workspace_id,
@@ -133,6 +135,7 @@ async def list_leads(ctx: Context, a: ListLeadsIn) -> Page[Lead]:
         custom_field_value=a.custom_field_value,
         limit=a.limit,
         cursor=a.cursor,
+        agent_id=a.agent_id,
     )
 
 
@@ -322,8 +325,8 @@ OPERATIONS = [
     ),
     SALES.list(
         "list_leads", "/leads", list_leads, ListLeadsIn, LeadPublic,
-        summary="List leads",
-        description="List or search sales leads by status, source, a custom field "
+        summary="List leads", errors=(NotFound,),
+        description="List or search sales leads by status, source, agent_id, a custom field "
         "(custom_field_key, optionally custom_field_value) or free text `query`." + PAGE,
     ),
     SALES.create(

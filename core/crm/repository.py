@@ -108,10 +108,12 @@ async def list_leads(
     custom_field_value: str | None,
     limit: int,
     cursor: str | None,
+    agent_id: str | None = None,
 ) -> Page[Lead]:
     stmt = select(Lead).where(Lead.workspace_id == ws)
     stmt = _eq(stmt, Lead.status, status)
     stmt = _eq(stmt, Lead.source, source)
+    stmt = _eq(stmt, Lead.agent_id, agent_id)
     if custom_field_key is not None:
         value = Lead.custom_fields[custom_field_key].as_string()  # type: ignore[index]
         if custom_field_value is None:

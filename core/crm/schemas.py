@@ -177,6 +177,7 @@ class LeadPublic(_Out):
     converted_contact_id: str | None = None
     converted_company_id: str | None = None
     converted_deal_id: str | None = None
+    agent_id: str | None = None
     created_at: datetime
     updated_at: datetime
 
@@ -187,6 +188,7 @@ class LeadFields(_In):
     title: OneLine | None = one_line("Job title.", 200)
     company_name: OneLine | None = one_line("Company name (free text).", 200)
     notes: str | None = Field(default=None, max_length=10_000, description="Free-form notes.")
+    agent_id: RecordId | None = record_id("AI agent that captured it", "agt")
 
 
 class CreateLeadIn(LeadFields):
@@ -236,6 +238,7 @@ class ListLeadsIn(_List, PagedListParams):  # page/per_page too: a page-numbered
     )
     status: LeadStatus | None = Field(default=None, description="Only leads with this status.")
     source: LeadSource | None = Field(default=None, description="Only leads from this source.")
+    agent_id: RecordId | None = record_id("agent whose leads to list", "agt")
     custom_field_key: str | None = Field(
         default=None,
         pattern=r"^[A-Za-z0-9_-]{1,64}$",

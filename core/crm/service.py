@@ -33,9 +33,10 @@ from core.crm.schemas import (
 )
 from core.db import WorkspaceId, utcnow
 from core.erasure import erase_linked, scrub_copies
-from core.errors import Conflict
+from core.errors import Conflict, NotFound
 from core.events.service import emit
 from core.ids import new_id
+from core.platform import platform_of
 from core.search import build_search_text
 
 LEAD_SOURCE_BY_CHANNEL = {"rest": "api", "mcp": "mcp", "cli": "manual"}
@@ -176,9 +177,24 @@ def _lead_search(lead: Lead) -> str:
     return build_search_text(lead.name, lead.email, lead.phone, lead.company_name, lead.notes)
 
 
+CHECK_AGENT = "check_agent"
+"""The conversations domain's capability: 404 ``agent_not_found`` unless the workspace
+has the agent (a lead's ``agent_id``)."""
+
+
+async def check_agent(session: AsyncSession, ws: WorkspaceId, agent_id: str) -> None:
+    """Raise 404 unless ``agent_id`` is an agent of the workspace."""
+    check = platform_of(session).capability(CHECK_AGENT)
+    if check is None:  # no conversations domain: no agent can exist
+        raise NotFound("agent", agent_id)
+    await check(session, ws, agent_id)
+
+
 async def create_lead(
     session: AsyncSession, ws: WorkspaceId, data: CreateLeadIn, *, channel: str = "rest"
 ) -> Lead:
+    if data.agent_id is not None:
+        await check_agent(session, ws, data.agent_id)
     now = utcnow()
     values = data.model_dump()
     values["source"] = values["source"] or LEAD_SOURCE_BY_CHANNEL.get(channel, "other")
@@ -193,6 +209,8 @@ async def create_lead(
 async def update_lead(session: AsyncSession, ws: WorkspaceId, data: UpdateLeadIn) -> Lead:
     lead = await repo.require(session, Lead, ws, data.lead_id, "lead")
     changes = _changes(data, {"lead_id"})
+    if changes.get("agent_id") is not None:
+        await check_agent(session, ws, changes["agent_id"])
     for key in ("name", "source"):
         if key in changes and changes[key] is None:
             changes.pop(key)

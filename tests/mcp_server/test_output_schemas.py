@@ -23,11 +23,13 @@ from mcp_server.adapter import tool_for
 from tests.domains import suite_platform as platform
 from tests.factories import make_tenant
 from tests.mcp_server.helpers import mcp_caller, memory_client
-from tests.op_samples import full_args
+from tests.op_samples import full_args, sample_args
 
 TOOLS = [op for op in platform().registry if op.mcp_tool]
 LAST = ("erase_contact", "revoke_token")
 """Run at the end of each round: they take away what the others use."""
+THREAD_ITEMS = {"list_messages": "create_message", "list_notes": "create_note"}
+"""Lists inside a conversation (its path id is a new one): what to add first to list."""
 LIFECYCLE = ("archive_workspace", "restore_workspace")
 """Run back to back before ``LAST`` (archived, every other tool is refused)."""
 ONE_WAY = ("close_workspace",)
@@ -65,6 +67,11 @@ async def test_results_validate_and_open_world_is_honest(runtime: Runtime) -> No
                 if op.name in THREADS:  # a message or comment to list
                     thread_args = {"ticket_id": args["ticket_id"], "body": "Hello"}
                     await client.call_tool(THREADS[op.name], thread_args)
+                if op.name in THREAD_ITEMS:  # a message or note in the new conversation
+                    await client.call_tool(THREAD_ITEMS[op.name], {
+                        **sample_args(runtime.registry.get(THREAD_ITEMS[op.name])),  # type: ignore[arg-type]
+                        "conversation_id": args["conversation_id"],
+                    })  # fmt: skip
                 before = await _events(runtime, tenant.workspace_id)
                 # the client validates structured content against the listed output schema
                 result = await client.call_tool(op.name, args)

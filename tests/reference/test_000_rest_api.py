@@ -19,11 +19,17 @@ RECIPE = {"steps": [{"type": "log", "message": "Kicking off {{input.campaign}}"}
 
 @pytest.fixture
 async def ids(client: httpx.AsyncClient, tenant: Tenant) -> dict[str, str]:
-    """The document's ids: lead 12's agent does not exist here; workflow 5, run 7."""
-    await post(client, tenant, "/leads", {"name": "New lead"})
+    """The document's ids: agent 12 (with a lead), conversation 42, workflow 5, run 7."""
+    agent = await post(client, tenant, "/agents", {"name": "Site bot"})
+    await post(client, tenant, "/leads", {"name": "New lead", "agent_id": agent["id"]})
+    conversation = await post(client, tenant, "/conversations", {"agent_id": agent["id"]})
+    await post(
+        client, tenant, f"/conversations/{conversation['id']}/messages",
+        {"author_type": "agent", "body": "Hi! How can I help?"},
+    )  # fmt: skip
     workflow = await post(client, tenant, "/workflows", {"name": "Promo", "recipe": RECIPE})
     run = await post(client, tenant, f"/workflows/{workflow['id']}/runs", {"input": {}})
-    return {"5": workflow["id"], "7": run["id"]}
+    return {"5": workflow["id"], "7": run["id"], "12": agent["id"], "42": conversation["id"]}
 
 
 EXAMPLES = [
@@ -34,6 +40,19 @@ EXAMPLES = [
             fields=("id", "name", "status")),
     Example(DOC, "GET /api/v1/leads?page=1", "GET", "/leads", query="page=1",
             fields=("id", "name")),
+    Example(DOC, "GET /api/v1/leads?agent_id=", "GET", "/leads", query="agent_id=12",
+            fields=("id", "name", "agent_id")),
+    Example(DOC, "GET /api/v1/agents", "GET", "/agents", query="status=active",
+            fields=("id", "name", "status", "conversation_count", "leads_captured")),
+    Example(DOC, "GET /api/v1/agents/{id}", "GET", "/agents/12", fields=("id", "name", "status")),
+    Example(DOC, "GET /api/v1/conversations", "GET", "/conversations", query="status=active",
+            fields=("id", "status", "channel", "agent_id")),
+    Example(DOC, "GET /api/v1/conversations?agent_id=", "GET", "/conversations",
+            query="agent_id=12", fields=("id", "status")),
+    Example(DOC, "GET /api/v1/conversations/{id}", "GET", "/conversations/42",
+            fields=("id", "status", "message_count")),
+    Example(DOC, "GET /api/v1/conversations/{id}/messages", "GET", "/conversations/42/messages",
+            fields=("id", "author_type", "body", "created_at")),
     Example(DOC, "GET /api/v1/workflows", "GET", "/workflows", query="status=active",
             fields=("id", "name", "status")),
     Example(DOC, "GET /api/v1/workflows/{id}", "GET", "/workflows/5",

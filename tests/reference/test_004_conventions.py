@@ -266,3 +266,60 @@ async def test_body_idempotency_key_must_be_a_string(
             f"{API}/contacts", json={"name": "x", "idempotency_key": key}, headers=tenant.headers
         )
         assert r.status_code == 400, r.text
+
+
+async def test_conversations_messages_notes_and_knowledge_resources(
+    client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    """The resource map's conversations (GET, POST, PATCH), messages (GET, POST), notes
+    (GET, POST) and knowledge (GET, POST, PATCH, DELETE); 409 for assigning a closed
+    conversation, as the status table's example says; ``?limit=50&after=`` on
+    /conversations."""
+    agent = await post(client, tenant, "/agents", {"name": "Bot"})
+    first = await post(client, tenant, "/conversations", {"channel": "email"})
+    conversation = await post(client, tenant, "/conversations", {"channel": "chat"})
+    path = f"/conversations/{conversation['id']}"
+    await post(client, tenant, path + "/messages", {"author_type": "contact", "body": "Hi"})
+    await post(client, tenant, path + "/notes", {"body": "Internal"})
+    assert [m["body"] for m in (await get(client, tenant, path + "/messages")).json()["data"]] == [
+        "Hi"
+    ]
+    assert len((await get(client, tenant, path + "/notes")).json()["data"]) == 1
+    page = (await get(client, tenant, "/conversations?limit=1")).json()
+    cursor = page["pagination"]["next_cursor"]
+    rest = (await get(client, tenant, f"/conversations?limit=50&after={cursor}")).json()
+    assert [c["id"] for c in rest["data"]] == [first["id"]]
+
+    closed = await client.patch(API + path, json={"status": "closed"}, headers=tenant.headers)
+    assert closed.status_code == 200
+    assign = await client.patch(
+        API + path,
+        json={"assignee_type": "agent", "assignee_id": agent["id"]},
+        headers=tenant.headers,
+    )
+    assert assign.status_code == 409
+    error = assign.json()["error"]
+    assert error["code"] == "conversation_closed" and set(error) >= {"message", "request_id"}
+
+    collection = await post(client, tenant, "/knowledge/collections", {"name": "Help"})
+    article = await post(
+        client, tenant, "/knowledge/articles",
+        {"collection_id": collection["id"], "title": "Hours", "body": "Open 9 to 5."},
+    )  # fmt: skip
+    chunk = await post(
+        client,
+        tenant,
+        "/knowledge/chunks",
+        {"article_id": article["id"], "content": "Closed Sundays."},
+    )
+    patched = await client.patch(
+        f"{API}/knowledge/articles/{article['id']}", json={"title": "Opening hours"},
+        headers=tenant.headers,
+    )  # fmt: skip
+    assert patched.status_code == 200
+    assert (await get(client, tenant, f"/knowledge/chunks/{chunk['id']}")).status_code == 200
+    gone = await client.delete(f"{API}/knowledge/articles/{article['id']}", headers=tenant.headers)
+    assert gone.status_code == 200
+    missing = await get(client, tenant, "/conversations/conv_01jd00000000000000000000zz")
+    assert missing.status_code == 404
+    assert missing.json()["error"]["code"] == "conversation_not_found"

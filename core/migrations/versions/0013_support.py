@@ -3,7 +3,7 @@
 a pg_trgm index and a ``support_tickets_search`` view on PostgreSQL, FTS5 on SQLite)
 
 Revision ID: 0013_support
-Revises: 0011_workspace_lifecycle
+Revises: 0012_conversations
 """
 
 from collections.abc import Sequence
@@ -22,7 +22,7 @@ from core.migrations.tenancy import (
 )
 
 revision: str = "0013_support"
-down_revision: str | Sequence[str] | None = "0011_workspace_lifecycle"
+down_revision: str | Sequence[str] | None = "0012_conversations"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,1 @@
+"""The conversations domain: agents, conversations, their messages and internal notes."""

@@ -1,0 +1,1 @@
+"""The knowledge domain: collections, articles and their chunks, full-text search."""
