@@ -118,9 +118,7 @@ class Desk:
             most=THREAD_MOST,
         )
         pinned = [c for c in comments if c["pinned"]]
-        rest = sorted(
-            (c for c in comments if not c["pinned"]), key=lambda c: str(c["created_at"])
-        )
+        rest = sorted((c for c in comments if not c["pinned"]), key=lambda c: str(c["created_at"]))
         queues = await self._optional(request, visitor, "list_support_queues", "support:read")
         return self.p.page(
             request,
@@ -212,9 +210,7 @@ class Desk:
         conversation_id = request.path_params["conversation_id"]
         args = {"conversation_id": conversation_id}
         conversation = await self.p.data(request, visitor, "get_conversation", args)
-        messages = await self.p.all_items(
-            request, visitor, "list_messages", args, most=THREAD_MOST
-        )
+        messages = await self.p.all_items(request, visitor, "list_messages", args, most=THREAD_MOST)
         notes = await self.p.all_items(request, visitor, "list_notes", args, most=THREAD_MOST)
         agents = await self._optional(request, visitor, "list_agents", "conversations:read")
         return self.p.page(
@@ -254,8 +250,11 @@ class Desk:
         return RedirectResponse(where, status_code=303)
 
     async def post_message(self, request: Request) -> Response:
+        visitor = await self.p.signed_in(request)
         form = await self.p.form(request)
         args = {"author_type": "member", "body": form.get("body", "")}
+        if isinstance(visitor, auth.Visitor):
+            args["author_id"] = visitor.member_id  # the member posting it
         return await self._conversation_write(request, "create_message", args, "transcript")
 
     async def add_note(self, request: Request) -> Response:

@@ -134,7 +134,9 @@ class Pages:
     def nav(self, visitor: auth.Visitor | None) -> list[tuple[str, str]]:
         if visitor is None or visitor.principal is None:
             return []
-        return [(href, label) for href, label, need in NAV if need is None or self.allows(visitor, need)]
+        return [
+            (href, label) for href, label, need in NAV if need is None or self.allows(visitor, need)
+        ]
 
     def allows(self, visitor: auth.Visitor, need: str) -> bool:
         """Whether the member may open a page needing ``need`` (a scope or an operation)."""
