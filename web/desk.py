@@ -143,6 +143,8 @@ class Desk:
         if isinstance(visitor, Response):
             return visitor
         ticket_id = request.path_params["ticket_id"]
+        if name == "add_support_ticket_comment" or args.get("direction") == "outbound":
+            args = {**args, "author_id": visitor.member_id}  # the member who wrote it
         outcome = await self.p.call(request, visitor, name, {"ticket_id": ticket_id, **args})
         if outcome.error is not None:
             refused = self._failed(request, visitor, outcome)
@@ -156,9 +158,8 @@ class Desk:
 
     async def reply(self, request: Request) -> Response:
         form = await self.p.form(request)
-        args: dict[str, Any] = {"body": form.get("body", "")}
-        if form.get("direction") in ("inbound", "outbound"):
-            args["direction"] = form["direction"]
+        direction = form.get("direction") if form.get("direction") == "inbound" else "outbound"
+        args: dict[str, Any] = {"body": form.get("body", ""), "direction": direction}
         return await self._ticket_write(request, "add_support_ticket_message", args, "thread")
 
     async def comment(self, request: Request) -> Response:

@@ -76,10 +76,21 @@ def _environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters["when"] = _when
+    env.filters["amount"] = _amount
     env.globals["METER_LABELS"] = METER_LABELS
     env.globals["PERIOD_LABELS"] = {"day": "today", "cycle": "this cycle", "current": "now"}
     env.filters["pretty"] = lambda value: json.dumps(value, indent=2, ensure_ascii=False)
     return env
+
+
+def _amount(value: int, meter: str = "") -> str:
+    """A meter's count with thousands separators; bytes in KB/MB/GB (binary)."""
+    if meter.endswith("_bytes") and value >= 1024:
+        size, units = float(value) / 1024, ["KB", "MB", "GB", "TB"]
+        while size >= 1024 and len(units) > 1:
+            size, units = size / 1024, units[1:]
+        return f"{size:,.1f} {units[0]}".replace(".0 ", " ")
+    return f"{value:,}"
 
 
 def _when(value: Any) -> str:

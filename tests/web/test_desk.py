@@ -149,6 +149,7 @@ async def test_tickets_filters_thread_reply_and_comment(
     assert updated.status_code == 303
     page = await browser.get(path)
     assert "Refunded today." in page.text and "Checked with finance" in page.text
+    assert "Reply · you ·" in page.text  # the reply names the member who wrote it
     assert "<dt>Status</dt><dd>resolved</dd>" in page.text
     empty = await post_form(browser, path, path + "/messages", {"body": ""})
     assert empty.status_code in (400, 422) and 'role="alert"' in empty.text
