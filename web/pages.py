@@ -26,7 +26,7 @@ from starlette.routing import Route
 import core.members.service as members
 from core.db import utcnow
 from core.errors import DomainError, NotFound, PayloadTooLarge, Unauthenticated, ValidationFailed
-from core.gateway import Call, Outcome, dispatch
+from core.gateway import Call, Outcome, check_operation, dispatch
 from core.operations import Channel
 from core.runtime import Runtime
 from core.scopes import ALL_SCOPES
@@ -47,10 +47,25 @@ NAV = [
     ("/workflows", "Workflows", "workflows:read"),
     ("/runs", "Runs", "workflows:read"),
     ("/webhooks", "Webhooks", "integrations:read"),
+    ("/tickets", "Tickets", "search_support_tickets"),
+    ("/conversations", "Conversations", "list_conversations"),
+    ("/agents", "Agents", "list_agents"),
+    ("/knowledge", "Knowledge", "list_knowledge_collections"),
     ("/members", "Members", "workspace:admin"),
     ("/audit", "Audit log", "workspace:admin"),
     ("/usage", "Usage", None),
 ]
+"""(href, label, what it needs): a scope, or the operation the page reads (its scope,
+module, plan feature and the workspace's status: the gate's own check), or nothing."""
+
+METER_LABELS = {
+    "workflow_runs": "Workflow runs",
+    "active_tokens": "Active tokens",
+    "crawl_pages": "Crawled pages",
+    "stored_bytes": "Stored bytes",
+    "deliveries": "Webhook deliveries",
+    "ai_tokens": "AI tokens",
+}
 
 
 def _environment() -> Environment:
@@ -61,8 +76,21 @@ def _environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters["when"] = _when
+    env.filters["amount"] = _amount
+    env.globals["METER_LABELS"] = METER_LABELS
+    env.globals["PERIOD_LABELS"] = {"day": "today", "cycle": "this cycle", "current": "now"}
     env.filters["pretty"] = lambda value: json.dumps(value, indent=2, ensure_ascii=False)
     return env
+
+
+def _amount(value: int, meter: str = "") -> str:
+    """A meter's count with thousands separators; bytes in KB/MB/GB (binary)."""
+    if meter.endswith("_bytes") and value >= 1024:
+        size, units = float(value) / 1024, ["KB", "MB", "GB", "TB"]
+        while size >= 1024 and len(units) > 1:
+            size, units = size / 1024, units[1:]
+        return f"{size:,.1f} {units[0]}".replace(".0 ", " ")
+    return f"{value:,}"
 
 
 def _when(value: Any) -> str:
@@ -117,7 +145,22 @@ class Pages:
     def nav(self, visitor: auth.Visitor | None) -> list[tuple[str, str]]:
         if visitor is None or visitor.principal is None:
             return []
-        return [(href, label) for href, label, scope in NAV if scope is None or visitor.can(scope)]
+        return [
+            (href, label) for href, label, need in NAV if need is None or self.allows(visitor, need)
+        ]
+
+    def allows(self, visitor: auth.Visitor, need: str) -> bool:
+        """Whether the member may open a page needing ``need`` (a scope or an operation)."""
+        if ":" in need:
+            return visitor.can(need)
+        op = self.runtime.registry.get(need)
+        if op is None or visitor.principal is None:
+            return False
+        try:
+            check_operation(visitor.principal, op)
+        except DomainError:
+            return False
+        return True
 
     def refused(
         self, request: Request, error: DomainError, visitor: auth.Visitor | None = None
@@ -916,11 +959,15 @@ class Pages:
         run_days = _per_day(runs, days)
         delivery_days = _per_day(deliveries, days)
         plan = visitor.principal.plan
+        subscription = None
+        if self.allows(visitor, "get_billing_subscription"):
+            subscription = await self.data(request, visitor, "get_billing_subscription")
         return self.page(
             request,
             "usage.html",
             visitor=visitor,
             plan=plan,
+            subscription=subscription,
             today_runs=run_days[-1][1],
             capped=capped,
             runs_chart=charts.bars(run_days, "Workflow runs per day, last 14 days"),
@@ -980,6 +1027,8 @@ def _safe_next(target: str | None) -> str:
 
 
 def routes(runtime: Runtime) -> list[Route]:
+    from web import desk  # it builds on Pages
+
     p = Pages(runtime)
 
     def guarded(handler: Any) -> Any:
@@ -1030,6 +1079,7 @@ def routes(runtime: Runtime) -> list[Route]:
         ("/members/{member_id}/{action}", p.member_action, post),
         ("/audit", p.audit, get),
         ("/usage", p.usage, get),
+        *desk.routes(p),
         ("/static/{name}", p.static, get),
     ]
     return [

@@ -202,7 +202,10 @@ def test_the_dashboard_in_a_real_browser(served: str, receiver: str, tmp_path: P
             page.click("nav >> text=API tokens")
             expect(page.locator("#token-counter")).to_contain_text("0 of 5")
             page.fill("#token-name", "Integration")
-            for scope in ("integrations:read", "integrations:write", "crm:read"):
+            for scope in (
+                "integrations:read", "integrations:write", "crm:read", "support:write",
+                "conversations:write", "knowledge:write",
+            ):  # fmt: skip
                 page.check(f"input[name=scopes][value='{scope}']")
             page.click("button:text('Create token')")
             secret = page.input_value("#new-token")
@@ -273,10 +276,70 @@ def test_the_dashboard_in_a_real_browser(served: str, receiver: str, tmp_path: P
             assert any(b"Spring" in body for body in _Receiver.received)
             check.page(page, "delivery", shot=True)
 
+            # the support desk, knowledge, agents and conversations (seeded over REST)
+            def api(path: str, body: dict[str, Any]) -> dict[str, Any]:
+                answer = httpx.post(f"{base}/api/v1{path}", headers=auth, json=body, timeout=10)
+                assert answer.status_code == 201, answer.text
+                return dict(answer.json()["data"])
+
+            queue = api("/support/queues", {"key": "billing", "name": "Billing"})
+            ticket = api(
+                "/support/tickets",
+                {"subject": "Refund my invoice", "queue_id": queue["id"], "priority": "high"},
+            )
+            api(f"/support/tickets/{ticket['id']}/messages",
+                {"body": "Please refund invoice 42.", "direction": "inbound"})  # fmt: skip
+            collection = api("/knowledge/collections", {"name": "Help centre"})
+            page.click("nav >> text=Knowledge")
+            page.click("text=New article")
+            page.fill("#ka-title", "Refund policy")
+            page.fill("#ka-body", "Refunds within 30 days of the invoice.")
+            page.click("button:text('Save article')")
+            expect(page.locator("[role=status]")).to_have_text("Saved.")
+            check.page(page, "article")
+            page.click("nav >> text=Knowledge")
+            expect(page.locator("table")).to_contain_text("Refund policy")
+            check.page(page, "knowledge")
+            page.click("nav >> text=Agents")
+            page.fill("#ag-name", "Sales bot")
+            page.select_option("#ag-collection", collection["id"])
+            page.click("button:text('Create agent')")
+            expect(page.locator("[role=status]")).to_have_text("Saved.")
+            check.page(page, "agent")
+            agent_id = page.url.split("/agents/")[1].split("?")[0]
+            conversation = api(
+                "/conversations", {"agent_id": agent_id, "subject": "Pricing question"}
+            )
+            api(f"/conversations/{conversation['id']}/messages",
+                {"author_type": "contact", "body": "How much is pro?"})  # fmt: skip
+            page.click("nav >> text=Agents")
+            check.page(page, "agents")
+            page.click("nav >> text=Tickets")
+            check.page(page, "tickets")
+            page.click("table >> text=Refund my invoice")
+            page.fill("#reply-body", "Refunded today.")
+            page.click("button:text('Send reply')")
+            expect(page.locator("#thread")).to_contain_text("Refunded today.")
+            page.fill("#comment-body", "VIP customer")
+            page.check("input[name=pinned]")
+            page.click("button:text('Add comment')")
+            expect(page.locator("#comments")).to_contain_text("VIP customer")
+            ticket_url = page.url.split("?")[0]
+            check.page(page, "ticket", shot=True)
+            page.click("nav >> text=Conversations")
+            check.page(page, "conversations")
+            page.click("table >> text=Pricing question")
+            page.fill("#note-body", "Hot lead")
+            page.click("button:text('Add note')")
+            expect(page.locator("#notes")).to_contain_text("Hot lead")
+            expect(page.locator("#transcript")).to_contain_text("How much is pro?")
+            check.page(page, "conversation", shot=True)
+
             for name, label in (("members", "Members"), ("audit", "Audit log"), ("usage", "Usage")):
                 page.click(f"nav >> text={label}")
                 check.page(page, name, shot=True)
             expect(page.locator("svg.chart")).to_have_count(2)
+            expect(page.locator("table.meters")).to_contain_text("Workflow runs")
             page.goto("/docs")  # linked from the nav: the API reference
             assert page.title()
 
@@ -311,6 +374,11 @@ def test_the_dashboard_in_a_real_browser(served: str, receiver: str, tmp_path: P
                 workflow_url,
             )
             assert forged[0] == 403 and "scope_missing" in forged[1]
+            page.goto(ticket_url)
+            expect(page.locator("#thread")).to_contain_text("Refunded today.")
+            assert page.locator("text=Send reply").count() == 0
+            assert page.locator("text=Add comment").count() == 0
+            check.page(page, "ticket-viewer")
             viewer.close()
         finally:
             browser.close()
