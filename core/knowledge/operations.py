@@ -140,7 +140,7 @@ OPERATIONS = [
         kind=Kind.read,
         toolset="knowledge_search",
         summary="Search knowledge",
-        description="Best chunks for a question, ranked, with article ids (up to 10, 4 KB).",
+        description="Best chunks for a question, ranked, with their article ids.",
     ),
     knowledge.list(
         "list_knowledge_collections",

@@ -134,6 +134,10 @@ SUCCESS = {  # a successful call of every toolset
     # a repeated invitation of someone still pending replaces the link: safe to rerun
     "members": ("invite_member", {"email": "ada@example.test", "role": "viewer"}),
     "lifecycle": ("get_billing_subscription", {}),
+    "support": ("search_support_tickets", {}),
+    "conversations": ("list_agents", {}),
+    "knowledge": ("list_knowledge_collections", {}),
+    "knowledge_search": ("search_knowledge", {"query": "refund policy"}),
 }
 ERRORS = [
     ("get_contact", {"contact_id": MISSING_ID}, "contact_not_found"),
