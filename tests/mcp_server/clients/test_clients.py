@@ -134,9 +134,9 @@ SUCCESS = {  # a successful call of every toolset
     # a repeated invitation of someone still pending replaces the link: safe to rerun
     "members": ("invite_member", {"email": "ada@example.test", "role": "viewer"}),
     "lifecycle": ("get_billing_subscription", {}),
-    "support": ("search_support_tickets", {}),
-    "conversations": ("list_agents", {}),
-    "knowledge": ("list_knowledge_collections", {}),
+    "support": ("create_support_ticket", {"subject": "Invoice question"}),
+    "conversations": ("create_conversation", {"channel": "chat", "subject": "Hello"}),
+    "knowledge": ("create_knowledge_collection", {"name": "FAQ"}),
     "knowledge_search": ("search_knowledge", {"query": "refund policy"}),
 }
 ERRORS = [
