@@ -79,3 +79,25 @@ def record_id(what: str, prefix: str, *, required: bool = False) -> Any:
     if required:
         return Field(description=text)
     return Field(default=None, description=text)
+
+
+CUSTOM_FIELD_KEY_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+CUSTOM_FIELDS_SCHEMA = {
+    "propertyNames": {"pattern": CUSTOM_FIELD_KEY_RE.pattern},
+    "maxProperties": 50,
+}
+"""What ``check_custom_fields`` enforces, declared in the JSON schema."""
+
+
+def check_custom_fields(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Keys 1-64 of [A-Za-z0-9_-], at most 50 of them, string values ≤ 1,000 chars."""
+    if value is None:
+        return None
+    if len(value) > 50:
+        raise ValueError("at most 50 custom fields")
+    for key, item in value.items():
+        if not CUSTOM_FIELD_KEY_RE.match(key):
+            raise ValueError(f"custom field key {key!r} must match [A-Za-z0-9_-]{{1,64}}")
+        if isinstance(item, str) and len(item) > 1000:
+            raise ValueError(f"custom field {key!r} is longer than 1000 characters")
+    return value

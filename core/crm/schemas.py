@@ -7,13 +7,21 @@ labels are ``OneLine``, addresses ``Email``, links to other records ``RecordId``
 
 from __future__ import annotations
 
-import re
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from core.fields import Email, OneLine, RecordId, UtcDatetime, one_line, record_id
+from core.fields import (
+    CUSTOM_FIELDS_SCHEMA,
+    Email,
+    OneLine,
+    RecordId,
+    UtcDatetime,
+    check_custom_fields,
+    one_line,
+    record_id,
+)
 from core.pagination import ListParams, PagedListParams
 
 LeadStatus = Literal["new", "working", "qualified", "disqualified", "converted"]
@@ -27,9 +35,6 @@ AccountType = Literal["asset", "liability", "equity", "revenue", "expense"]
 EntryStatus = Literal["draft", "posted"]
 
 Scalar = Annotated[str, Field(max_length=1000)] | int | float | bool
-_KEY_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-CUSTOM_FIELDS_SCHEMA = {"propertyNames": {"pattern": _KEY_RE.pattern}, "maxProperties": 50}
-"""What ``check_custom_fields`` enforces, declared in the JSON schema."""
 
 
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
@@ -57,18 +62,6 @@ def public_json(shape: type[BaseModel], row: Any) -> dict[str, Any]:
     )
 
 
-def check_custom_fields(value: dict[str, Any] | None) -> dict[str, Any] | None:
-    """Keys 1-64 of [A-Za-z0-9_-], at most 50 of them, string values ≤ 1,000 chars."""
-    if value is None:
-        return None
-    if len(value) > 50:
-        raise ValueError("at most 50 custom fields")
-    for key, item in value.items():
-        if not _KEY_RE.match(key):
-            raise ValueError(f"custom field key {key!r} must match [A-Za-z0-9_-]{{1,64}}")
-        if isinstance(item, str) and len(item) > 1000:
-            raise ValueError(f"custom field {key!r} is longer than 1000 characters")
-    return value
 
 
 # ---------------------------------------------------------------- companies

@@ -4,13 +4,20 @@ Field names and enum values are the reference API's (003 "Support")."""
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from core.fields import OneLine, RecordId, one_line, record_id
+from core.fields import (
+    CUSTOM_FIELD_KEY_RE,
+    CUSTOM_FIELDS_SCHEMA,
+    OneLine,
+    RecordId,
+    check_custom_fields,
+    one_line,
+    record_id,
+)
 from core.pagination import ListParams
 
 QueueStatus = Literal["active", "paused", "archived"]
@@ -22,23 +29,9 @@ Channel = Source
 """A message's channel: the same values as a ticket's source."""
 
 Scalar = Annotated[str, Field(max_length=1000)] | int | float | bool
-_KEY_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-CUSTOM_FIELDS_SCHEMA = {"propertyNames": {"pattern": _KEY_RE.pattern}, "maxProperties": 50}
 CUSTOM_FIELDS_TEXT = "Extra attributes: up to 50 keys of [A-Za-z0-9_-] to scalars."
 
 
-def check_custom_fields(value: dict[str, Any] | None) -> dict[str, Any] | None:
-    """Keys 1-64 of [A-Za-z0-9_-], at most 50 of them, string values ≤ 1,000 chars."""
-    if value is None:
-        return None
-    if len(value) > 50:
-        raise ValueError("at most 50 custom fields")
-    for key, item in value.items():
-        if not _KEY_RE.match(key):
-            raise ValueError(f"custom field key {key!r} must match [A-Za-z0-9_-]{{1,64}}")
-        if isinstance(item, str) and len(item) > 1000:
-            raise ValueError(f"custom field {key!r} is longer than 1000 characters")
-    return value
 
 
 class _In(BaseModel):
@@ -53,7 +46,9 @@ class _List(ListParams):
     model_config = ConfigDict(extra="forbid")
 
     custom_field_key: str | None = Field(
-        default=None, pattern=_KEY_RE.pattern, description="Only records with this custom field."
+        default=None,
+        pattern=CUSTOM_FIELD_KEY_RE.pattern,
+        description="Only records with this custom field.",
     )
     custom_field_value: str | None = Field(
         default=None, max_length=1000, description="With custom_field_key: its value, as text."
