@@ -76,8 +76,8 @@ class Queue:
 async def claim(
     db: Database, queue: Queue, *, worker_id: str, lease_seconds: float, limit: int = 1
 ) -> list[ClaimedJob]:
-    """Atomically lease up to ``limit`` due rows of ``queue`` for ``worker_id``, all of
-    one workspace (that of the earliest due row): the handler then runs bound to it.
+    """Atomically lease, of the earliest ``limit`` due rows of ``queue``, those of the
+    first row's workspace for ``worker_id``: the handler then runs bound to it.
 
     The claim is the one query that looks across workspaces. On PostgreSQL it goes
     through ``patchbay_claim_<table>`` (``core.migrations.tenancy.create_claim_function``),
@@ -147,7 +147,7 @@ def _sqlite_claim(queue: Queue, limit: int) -> Any:
         ).order_by(model.run_after, model.id)
 
     first = due(select(model.workspace_id)).limit(1).scalar_subquery()
-    batch = due(select(model.id).where(model.workspace_id == first)).limit(limit)
+    batch = due(select(model.id)).limit(limit)
     return (
         update(model)
         .where(model.workspace_id == first, model.id.in_(batch.scalar_subquery()))

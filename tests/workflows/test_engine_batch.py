@@ -161,3 +161,23 @@ async def test_extend_leases_reports_the_rows_still_held(runtime: Runtime, tenan
     await engine.handle_batch(runtime, jobs[:1])  # finishes (and un-leases) the first
     held = await extend_leases(runtime.db, jobs, 30)
     assert held == {jobs[1].id, jobs[2].id}
+
+
+async def test_a_claim_leases_the_first_workspaces_rows_among_the_earliest_due(
+    runtime: Runtime, tenant: Tenant, other_tenant: Tenant
+) -> None:
+    """Of the earliest ``limit`` due rows, the first row's workspace's are leased; the
+    other workspace's wait for the next claim (one busy workspace cannot fill a batch)."""
+    ours = await create_workflow(runtime, tenant.workspace_id, MIXED)
+    theirs = await create_workflow(runtime, other_tenant.workspace_id, MIXED)
+    order: list[tuple[str, str]] = []
+    for n in range(3):  # due in the order A B A B A B
+        (a,) = await trigger(runtime, tenant.workspace_id, ours, {"n": n})
+        (b,) = await trigger(runtime, other_tenant.workspace_id, theirs, {"n": n})
+        order += [(tenant.workspace_id, a), (other_tenant.workspace_id, b)]
+    first = await claim_all(runtime, limit=4)
+    assert {(j.workspace_id, j.id) for j in first} == {order[0], order[2]}
+    second = await claim_all(runtime, limit=4)
+    assert {(j.workspace_id, j.id) for j in second} == {order[1], order[3], order[5]}
+    third = await claim_all(runtime, limit=4)
+    assert {(j.workspace_id, j.id) for j in third} == {order[4]}
