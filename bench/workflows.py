@@ -112,6 +112,8 @@ async def enqueue(url: str, ws: WorkspaceId, wf: str, count: int) -> float:
         async with db.session() as session:
             for start in range(0, count, 2000):
                 await session.execute(insert(WorkflowRun), rows[start : start + 2000])
+        async with db.session() as session:  # statistics, as autovacuum gives a live table
+            await session.execute(text("ANALYZE workflow_runs"))
         return time.perf_counter()
     finally:
         await db.dispose()
