@@ -2,10 +2,11 @@
 
 The claim functions of migrations 0008, 0011 and 0013 found the earliest due row's
 workspace with one scan of the due index and then that workspace's due rows with a
-second; under a burst of queued rows each scan sorted every due row. The function now
-takes the earliest ``limit`` due rows in one scan and leases those of the first row's
-workspace (``core.migrations.tenancy.create_claim_function``); the others stay unleased
-for the next claim. Same signature and result, so the downgrade keeps it.
+second. The function now takes the earliest ``limit`` due rows in one scan and leases
+those of the first row's workspace (``core.migrations.tenancy.create_claim_function``);
+the others stay unleased for the next claim. The signature and the result's shape are
+unchanged (a batch is still one workspace's rows), so code of the previous revision
+works with either body and the downgrade keeps the new one.
 
 Revision ID: 0021_claim_single_scan
 Revises: 0015_search_views
@@ -37,4 +38,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    """Nothing to undo: the one-scan function answers exactly as the two-scan one did."""
+    """Keep the one-scan body: it answers the previous revision's callers as they expect
+    (due rows of one workspace), only a batch may hold fewer of them."""
