@@ -70,9 +70,9 @@ def create_claim_function(
     ``limit`` due rows of the job table ``table`` (``core.jobs.JobFields``), lease those
     of the first row's workspace and return ``(id, workspace_id, attempts)``. One scan of
     the due index (a second scan for "that workspace's next rows" cost about a sixth
-    more database CPU per workflow run: 0.48 against 0.41 ms in ``bench.workflows``); rows of other workspaces among the candidates stay
-    unleased for the next claim, which also keeps one busy workspace from filling every
-    batch.
+    more database CPU per workflow run: 0.48 against 0.41 ms in ``bench.workflows``);
+    rows of other workspaces among the candidates stay unleased for the next claim, which
+    also keeps one busy workspace from filling every batch.
 
     The claim is the one query that looks across workspaces, which row-level security
     forbids the application role: this ``SECURITY DEFINER`` function (PostgreSQL only) is
